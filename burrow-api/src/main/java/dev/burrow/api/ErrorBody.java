@@ -1,0 +1,14 @@
+package dev.burrow.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+
+/**
+ * Every error: {@code error} is the SCREAMING_SNAKE name the Freestyle types declare; {@code code} carries
+ * the same value because the vendor SDK picks its error class from {@code code}.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record ErrorBody(String error, String code, String message, String vmId) {
+    public static ErrorBody of(String error, String message, String vmId) {
+        return new ErrorBody(error, error, message, vmId);
+    }
+}

@@ -1,0 +1,79 @@
+package dev.burrow.core.driver;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * What a sandbox backend (runc container today, micro-VM or pod later) must do. Only the
+ * {@code LifecycleCoordinator} calls these. Every call is idempotent: creating what exists, stopping
+ * what is stopped and destroying what is gone all succeed. Sandboxes are addressed by the Burrow VM id;
+ * the driver derives its own host names from it and labels everything it makes with it, so that
+ * {@link #list()} can report what really exists.
+ */
+public interface SandboxDriver extends AutoCloseable {
+
+    /** Short name stored with each VM ("runc"). */
+    String name();
+
+    DriverCapabilities capabilities();
+
+    /**
+     * Makes an image available locally (fetch, unpack, cache by digest) and returns what it resolved
+     * to. Idempotent and safe to call concurrently for the same reference.
+     */
+    ImageInfo prepareImage(String imageRef, ProgressListener progress);
+
+    /** Creates the sandbox's disk and container and starts its init process. Returns the host handle. */
+    String create(SandboxSpec spec);
+
+    /** Starts a stopped sandbox again on its kept disk. No-op when already running. */
+    void start(String vmId);
+
+    /** Ends every process of the sandbox (TERM, then KILL after {@code grace}); the disk is kept. */
+    void stop(String vmId, Duration grace);
+
+    /** Freezes every process; memory is kept. */
+    void suspend(String vmId);
+
+    /** Thaws a suspended sandbox. */
+    void resume(String vmId);
+
+    /** Removes everything the sandbox holds on the host: container, mounts, cgroups, network, directories. */
+    void destroy(String vmId);
+
+    /** What the host says about one sandbox right now. */
+    SandboxState state(String vmId);
+
+    /** Runs a command inside a running sandbox and waits for it (or its timeout). */
+    ExecResult exec(String vmId, ExecRequest request);
+
+    /**
+     * Reads a regular file (or lists a directory). {@code path} is absolute inside the sandbox; it can never
+     * resolve outside the sandbox's root, whatever symlinks the sandbox made. A missing path throws a
+     * NOT_FOUND {@code BurrowException} with code FILE_NOT_FOUND; a file larger than {@code maxBytes} a
+     * TOO_LARGE one.
+     */
+    FileContent read(String vmId, String path, long maxBytes);
+
+    /** Writes (creates or replaces) a regular file, creating missing parent directories. Same confinement. */
+    void writeFile(String vmId, String path, byte[] content, boolean executable);
+
+    /** Everything this driver finds on the host that carries a Burrow label (for reconciliation). */
+    List<HostResource> list();
+
+    /** Applies new cpu/memory limits to a running or stopped sandbox. */
+    default void resize(String vmId, int vcpuCount, int memSizeMb) {
+        throw new UnsupportedOperationException(name() + " cannot resize");
+    }
+
+    @Override
+    void close();
+
+    /** Reports image preparation progress: a phase name and a fraction in [0,1], or -1 when unknown. */
+    @FunctionalInterface
+    interface ProgressListener {
+        ProgressListener NONE = (phase, fraction) -> { };
+
+        void progress(String phase, double fraction);
+    }
+}

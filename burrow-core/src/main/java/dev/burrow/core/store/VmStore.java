@@ -1,0 +1,31 @@
+package dev.burrow.core.store;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+import dev.burrow.core.vm.Vm;
+import dev.burrow.core.vm.VmEvent;
+
+/** Persistence of VMs and their events. Each write stores the VM row and its event atomically. */
+public interface VmStore {
+
+    /** Inserts a new VM with its first event. */
+    void insert(Vm vm, VmEvent event);
+
+    /**
+     * Replaces the VM row if its stored version still equals {@code vm.version()}, bumping the version, and
+     * appends the event, in one transaction. Returns the stored VM, or empty if another writer won.
+     */
+    Optional<Vm> update(Vm vm, VmEvent event);
+
+    Optional<Vm> find(String id);
+
+    /** VMs not deleted, newest first; {@code labels} must all match when non-empty. */
+    List<Vm> list(VmQuery query);
+
+    /** Records activity on a VM without a version bump (it changes no status). */
+    void touch(String id, Instant at);
+
+    List<VmEvent> events(String vmId, int limit);
+}

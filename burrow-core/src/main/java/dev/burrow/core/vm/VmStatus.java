@@ -1,0 +1,73 @@
+package dev.burrow.core.vm;
+
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Every status a VM can be in, and (in {@link #TRANSITIONS}) every move between them. The transition
+ * table is data: the coordinator consults it, the store's CHECK constraint lists the same names, and a
+ * drift test keeps the enum, the schema and the API mapping in agreement.
+ *
+ * <p>Statuses ending in -ING are intents: they are written before the driver is called, so a crash
+ * between the two leaves a record of what was under way.
+ */
+public enum VmStatus {
+    CREATING(true),
+    STARTING(true),
+    RUNNING(false),
+    SUSPENDING(true),
+    SUSPENDED(false),
+    RESUMING(true),
+    STOPPING(true),
+    STOPPED(false),
+    FAILED(false),
+    DELETING(true),
+    DELETED(false);
+
+    private final boolean transitional;
+
+    VmStatus(boolean transitional) {
+        this.transitional = transitional;
+    }
+
+    public boolean transitional() {
+        return transitional;
+    }
+
+    /** Lower-case name used in the database and in Burrow's own API fields. */
+    public String dbName() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    public static VmStatus fromDb(String name) {
+        return valueOf(name.toUpperCase(Locale.ROOT));
+    }
+
+    public boolean canMoveTo(VmStatus next) {
+        return TRANSITIONS.get(this).contains(next);
+    }
+
+    /** Allowed moves. A failed driver call settles on what the host reports, hence the wide outcome sets. */
+    public static final Map<VmStatus, Set<VmStatus>> TRANSITIONS = Map.ofEntries(
+            Map.entry(CREATING, EnumSet.of(RUNNING, FAILED, DELETING, DELETED)),
+            Map.entry(STARTING, EnumSet.of(RUNNING, STOPPED, FAILED, DELETING)),
+            Map.entry(RUNNING, EnumSet.of(SUSPENDING, STOPPING, DELETING, STOPPED, FAILED)),
+            Map.entry(SUSPENDING, EnumSet.of(SUSPENDED, RUNNING, STOPPED, FAILED, DELETING)),
+            Map.entry(SUSPENDED, EnumSet.of(RESUMING, STOPPING, DELETING, STOPPED, FAILED)),
+            Map.entry(RESUMING, EnumSet.of(RUNNING, SUSPENDED, STOPPED, FAILED, DELETING)),
+            Map.entry(STOPPING, EnumSet.of(STOPPED, RUNNING, FAILED, DELETING)),
+            Map.entry(STOPPED, EnumSet.of(STARTING, DELETING, FAILED)),
+            Map.entry(FAILED, EnumSet.of(DELETING, STARTING)),
+            Map.entry(DELETING, EnumSet.of(DELETED, FAILED)),
+            Map.entry(DELETED, EnumSet.noneOf(VmStatus.class)));
+
+    static {
+        if (TRANSITIONS.size() != values().length) {
+            throw new ExceptionInInitializerError("transition table misses a status: "
+                    + Arrays.stream(values()).filter(s -> !TRANSITIONS.containsKey(s)).toList());
+        }
+    }
+}

@@ -1,0 +1,157 @@
+package dev.burrow.core.lifecycle;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import org.junit.jupiter.api.Test;
+
+import dev.burrow.core.driver.ExecRequest;
+import dev.burrow.core.driver.FileContent;
+import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.testing.FakeDriver;
+import dev.burrow.core.testing.InMemoryVmStore;
+import dev.burrow.core.vm.Vm;
+import dev.burrow.core.vm.VmEvent;
+import dev.burrow.core.vm.VmId;
+import dev.burrow.core.vm.VmSpec;
+import dev.burrow.core.vm.VmStatus;
+
+class LifecycleCoordinatorTest {
+    final FakeDriver driver = new FakeDriver();
+    final InMemoryVmStore store = new InMemoryVmStore();
+    final LifecycleCoordinator lc = new LifecycleCoordinator(store, driver, Clock.systemUTC(), "node1",
+            LifecycleCoordinator.Settings.defaults("img"));
+
+    Vm create() {
+        return lc.create(new CreateVmCommand(new VmSpec(null, 1, 256, Map.of(), null, null, null, Map.of()),
+                Map.of("/etc/motd", new CreateVmCommand.InitialFile("hi".getBytes(), false))), "test");
+    }
+
+    @Test
+    void createWritesIntentThenOutcomeAndUsesDefaultImage() {
+        Vm vm = create();
+        assertThat(VmId.valid(vm.id())).isTrue();
+        assertThat(vm.status()).isEqualTo(VmStatus.RUNNING);
+        assertThat(vm.spec().image()).isEqualTo("img");
+        assertThat(vm.driverHandle()).isEqualTo("fake-" + vm.id());
+        assertThat(store.events(vm.id(), 10)).extracting(VmEvent::to)
+                .containsExactly(VmStatus.CREATING, VmStatus.RUNNING);
+        assertThat(((FileContent.RegularFile) lc.readFile(vm.id(), "/etc/motd", 100)).bytes()).isEqualTo("hi".getBytes());
+    }
+
+    @Test
+    void failedCreateDestroysWhatTheDriverMadeAndLeavesATombstone() {
+        driver.failNext("write");
+        assertThatThrownBy(this::create).hasMessageContaining("injected failure");
+        assertThat(driver.sandboxes).isEmpty();
+        Vm vm = store.list(new dev.burrow.core.store.VmQuery(true, Map.of(), 0)).get(0);
+        assertThat(vm.status()).isEqualTo(VmStatus.DELETED);
+        assertThat(vm.statusReason()).contains("create failed");
+    }
+
+    @Test
+    void badImageFailsBeforeAnyRowExists() {
+        assertThatThrownBy(() -> lc.create(new CreateVmCommand(new VmSpec("bad:x", 1, 256, null, null, null, null, null),
+                null), "test")).isInstanceOf(BurrowException.class);
+        assertThat(store.list(new dev.burrow.core.store.VmQuery(true, Map.of(), 0))).isEmpty();
+    }
+
+    @Test
+    void fullLifecycleFollowsTheTable() {
+        Vm vm = create();
+        assertThat(lc.suspend(vm.id(), "test").status()).isEqualTo(VmStatus.SUSPENDED);
+        assertThat(lc.suspend(vm.id(), "test").status()).isEqualTo(VmStatus.SUSPENDED); // idempotent
+        assertThat(lc.start(vm.id(), "test").status()).isEqualTo(VmStatus.RUNNING);
+        assertThat(lc.stop(vm.id(), "test").status()).isEqualTo(VmStatus.STOPPED);
+        assertThatThrownBy(() -> lc.suspend(vm.id(), "test"))
+                .isInstanceOfSatisfying(BurrowException.class, e -> {
+                    assertThat(e.code()).isEqualTo("INVALID_STATE_TRANSITION");
+                    assertThat(e.getMessage()).contains("stopped");
+                });
+        assertThatThrownBy(() -> lc.exec(vm.id(), ExecRequest.of("true", null), "test"))
+                .isInstanceOfSatisfying(BurrowException.class, e -> assertThat(e.code()).isEqualTo("VM_NOT_RUNNING"));
+        assertThat(lc.start(vm.id(), "test").status()).isEqualTo(VmStatus.RUNNING);
+        assertThat(lc.kill(vm.id(), "test").status()).isEqualTo(VmStatus.STOPPED);
+        assertThat(lc.delete(vm.id(), "test").status()).isEqualTo(VmStatus.DELETED);
+        assertThatThrownBy(() -> lc.get(vm.id()))
+                .isInstanceOfSatisfying(BurrowException.class, e -> assertThat(e.code()).isEqualTo("VM_NOT_FOUND"));
+        // every recorded move is allowed by the table
+        for (VmEvent e : store.events(vm.id(), 100)) {
+            if (e.from() != null && e.from() != e.to()) assertThat(e.from().canMoveTo(e.to())).as(e.toString()).isTrue();
+        }
+    }
+
+    @Test
+    void execOnSuspendedVmResumesItFirst() {
+        Vm vm = create();
+        lc.suspend(vm.id(), "test");
+        assertThat(lc.exec(vm.id(), ExecRequest.of("echo", null), "test").stdout()).isEqualTo("echo");
+        assertThat(lc.get(vm.id()).status()).isEqualTo(VmStatus.RUNNING);
+        assertThat(driver.calls).containsSubsequence("resume:" + vm.id(), "exec:" + vm.id());
+    }
+
+    @Test
+    void failedDriverCallSettlesOnWhatTheHostHolds() {
+        Vm vm = create();
+        driver.failNext("suspend");
+        assertThatThrownBy(() -> lc.suspend(vm.id(), "test")).hasMessageContaining("injected");
+        Vm after = lc.get(vm.id());
+        assertThat(after.status()).isEqualTo(VmStatus.RUNNING); // the fake never paused
+        assertThat(after.statusReason()).contains("suspend failed");
+    }
+
+    @Test
+    void failedDeleteLeavesAFailedVmThatCanBeDeletedAgain() {
+        Vm vm = create();
+        driver.failNext("destroy");
+        assertThatThrownBy(() -> lc.delete(vm.id(), "test")).hasMessageContaining("injected");
+        assertThat(lc.get(vm.id()).status()).isEqualTo(VmStatus.FAILED);
+        assertThat(lc.delete(vm.id(), "test").status()).isEqualTo(VmStatus.DELETED);
+    }
+
+    @Test
+    void invalidIdsAreRejectedBeforeTheStore() {
+        assertThatThrownBy(() -> lc.get("../../etc"))
+                .isInstanceOfSatisfying(BurrowException.class, e -> assertThat(e.code()).isEqualTo("INVALID_VM_ID"));
+    }
+
+    @Test
+    void concurrentTransitionsOnOneVmAreSerialized() throws Exception {
+        Vm vm = create();
+        var pool = Executors.newFixedThreadPool(8);
+        List<Future<String>> results = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            int n = i;
+            Callable<String> task = () -> {
+                try {
+                    return switch (n % 4) {
+                        case 0 -> lc.suspend(vm.id(), "t").status().name();
+                        case 1 -> lc.start(vm.id(), "t").status().name();
+                        case 2 -> lc.stop(vm.id(), "t").status().name();
+                        default -> lc.start(vm.id(), "t").status().name();
+                    };
+                } catch (BurrowException e) {
+                    return e.code();
+                }
+            };
+            results.add(pool.submit(task));
+        }
+        for (var f : results) {
+            assertThat(f.get()).isIn("SUSPENDED", "RUNNING", "STOPPED", "INVALID_STATE_TRANSITION");
+        }
+        pool.shutdown();
+        // the event log is a single consistent chain: each event starts where the previous ended
+        List<VmEvent> events = store.events(vm.id(), 1000);
+        for (int i = 1; i < events.size(); i++) {
+            assertThat(events.get(i).from()).as("event %d", i).isEqualTo(events.get(i - 1).to());
+        }
+    }
+}

@@ -1,0 +1,101 @@
+package dev.burrow.core.testing;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+import dev.burrow.core.driver.DriverCapabilities;
+import dev.burrow.core.driver.DriverException;
+import dev.burrow.core.driver.ExecRequest;
+import dev.burrow.core.driver.ExecResult;
+import dev.burrow.core.driver.FileContent;
+import dev.burrow.core.driver.HostResource;
+import dev.burrow.core.driver.ImageInfo;
+import dev.burrow.core.driver.SandboxDriver;
+import dev.burrow.core.driver.SandboxSpec;
+import dev.burrow.core.driver.SandboxState;
+import dev.burrow.core.error.BurrowException;
+
+/** An in-memory driver for coordinator unit tests; {@link #failNext} makes one named call throw. */
+public final class FakeDriver implements SandboxDriver {
+    public final Map<String, SandboxState> sandboxes = new ConcurrentHashMap<>();
+    public final Map<String, byte[]> files = new ConcurrentHashMap<>();
+    public final List<String> calls = Collections.synchronizedList(new ArrayList<>());
+    private volatile String failOp;
+
+    public void failNext(String op) {
+        this.failOp = op;
+    }
+
+    private void call(String op, String vmId) {
+        calls.add(op + ":" + vmId);
+        if (op.equals(failOp)) {
+            failOp = null;
+            throw new DriverException("injected failure in " + op);
+        }
+    }
+
+    @Override public String name() { return "fake"; }
+
+    @Override public DriverCapabilities capabilities() { return new DriverCapabilities(true, false, false, false, true); }
+
+    @Override
+    public ImageInfo prepareImage(String imageRef, ProgressListener progress) {
+        calls.add("prepare:" + imageRef);
+        if (imageRef.startsWith("bad")) throw BurrowException.badRequest("INVALID_IMAGE", "bad image " + imageRef);
+        return new ImageInfo(imageRef, "sha256:fake", Map.of(), "/", List.of());
+    }
+
+    @Override
+    public String create(SandboxSpec spec) {
+        call("create", spec.vmId());
+        sandboxes.put(spec.vmId(), SandboxState.RUNNING);
+        return "fake-" + spec.vmId();
+    }
+
+    @Override public void start(String vmId) { call("start", vmId); sandboxes.put(vmId, SandboxState.RUNNING); }
+
+    @Override public void stop(String vmId, Duration grace) { call("stop", vmId); sandboxes.put(vmId, SandboxState.STOPPED); }
+
+    @Override public void suspend(String vmId) { call("suspend", vmId); sandboxes.put(vmId, SandboxState.PAUSED); }
+
+    @Override public void resume(String vmId) { call("resume", vmId); sandboxes.put(vmId, SandboxState.RUNNING); }
+
+    @Override
+    public void destroy(String vmId) {
+        call("destroy", vmId);
+        sandboxes.remove(vmId);
+        files.keySet().removeIf(k -> k.startsWith(vmId + ":"));
+    }
+
+    @Override public SandboxState state(String vmId) { return sandboxes.getOrDefault(vmId, SandboxState.ABSENT); }
+
+    @Override
+    public ExecResult exec(String vmId, ExecRequest request) {
+        call("exec", vmId);
+        return new ExecResult(0, request.command(), "", false, false, 1);
+    }
+
+    @Override
+    public FileContent read(String vmId, String path, long maxBytes) {
+        byte[] b = files.get(vmId + ":" + path);
+        if (b == null) throw BurrowException.notFound("FILE_NOT_FOUND", "File not found: " + path);
+        return new FileContent.RegularFile(b);
+    }
+
+    @Override
+    public void writeFile(String vmId, String path, byte[] content, boolean executable) {
+        call("write", vmId);
+        files.put(vmId + ":" + path, content);
+    }
+
+    @Override
+    public List<HostResource> list() {
+        return sandboxes.keySet().stream().map(id -> new HostResource(HostResource.Kind.CONTAINER, id, id)).toList();
+    }
+
+    @Override public void close() { }
+}

@@ -1,0 +1,64 @@
+package dev.burrow.core.testing;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+import dev.burrow.core.store.VmQuery;
+import dev.burrow.core.store.VmStore;
+import dev.burrow.core.vm.Vm;
+import dev.burrow.core.vm.VmEvent;
+import dev.burrow.core.vm.VmStatus;
+
+/** A VmStore for coordinator unit tests, with the same optimistic-version contract as the SQL one. */
+public final class InMemoryVmStore implements VmStore {
+    private final Map<String, Vm> vms = new ConcurrentHashMap<>();
+    public final List<VmEvent> events = java.util.Collections.synchronizedList(new ArrayList<>());
+
+    @Override
+    public synchronized void insert(Vm vm, VmEvent event) {
+        if (vms.putIfAbsent(vm.id(), withVersion(vm, 1)) != null) throw new IllegalStateException("duplicate " + vm.id());
+        events.add(event);
+    }
+
+    @Override
+    public synchronized Optional<Vm> update(Vm vm, VmEvent event) {
+        Vm cur = vms.get(vm.id());
+        if (cur == null || cur.version() != vm.version()) return Optional.empty();
+        Vm next = withVersion(vm, vm.version() + 1);
+        vms.put(vm.id(), next);
+        events.add(event);
+        return Optional.of(next);
+    }
+
+    @Override public Optional<Vm> find(String id) { return Optional.ofNullable(vms.get(id)); }
+
+    @Override
+    public List<Vm> list(VmQuery q) {
+        return vms.values().stream().filter(v -> q.includeDeleted() || v.status() != VmStatus.DELETED)
+                .sorted(Comparator.comparing(Vm::createdAt).reversed()).toList();
+    }
+
+    @Override
+    public synchronized void touch(String id, Instant at) {
+        Vm v = vms.get(id);
+        if (v != null) {
+            vms.put(id, new Vm(v.id(), v.spec(), v.status(), v.statusReason(), v.createdAt(), v.updatedAt(), at,
+                    v.node(), v.driver(), v.driverHandle(), v.version()));
+        }
+    }
+
+    @Override
+    public List<VmEvent> events(String vmId, int limit) {
+        return events.stream().filter(e -> e.vmId().equals(vmId)).toList();
+    }
+
+    private static Vm withVersion(Vm v, long version) {
+        return new Vm(v.id(), v.spec(), v.status(), v.statusReason(), v.createdAt(), v.updatedAt(), v.lastActivityAt(),
+                v.node(), v.driver(), v.driverHandle(), version);
+    }
+}

@@ -1,0 +1,84 @@
+package dev.burrow.store;
+
+import java.util.Properties;
+
+import javax.sql.DataSource;
+
+import org.flywaydb.core.Flyway;
+import org.jdbi.v3.core.Jdbi;
+import org.sqlite.SQLiteConfig;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+
+/**
+ * A migrated, pooled database. SQLite runs in WAL mode with IMMEDIATE transactions, so concurrent writers
+ * queue on the busy timeout instead of failing with SQLITE_BUSY on a lock upgrade.
+ */
+public final class Database implements AutoCloseable {
+    private final Dialect dialect;
+    private final HikariDataSource dataSource;
+    private final Jdbi jdbi;
+
+    private Database(Dialect dialect, HikariDataSource dataSource) {
+        this.dialect = dialect;
+        this.dataSource = dataSource;
+        this.jdbi = Jdbi.create(dataSource);
+    }
+
+    public static Database open(String jdbcUrl, String user, String password) {
+        Dialect dialect = Dialect.of(jdbcUrl);
+        HikariConfig hc = new HikariConfig();
+        hc.setJdbcUrl(jdbcUrl);
+        hc.setPoolName("burrow-db");
+        if (user != null) hc.setUsername(user);
+        if (password != null) hc.setPassword(password);
+        if (dialect == Dialect.SQLITE) {
+            SQLiteConfig sc = new SQLiteConfig();
+            sc.setJournalMode(SQLiteConfig.JournalMode.WAL);
+            sc.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
+            sc.setBusyTimeout(15_000);
+            sc.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);
+            sc.enforceForeignKeys(true);
+            Properties p = sc.toProperties();
+            hc.setDataSourceProperties(p);
+            hc.setMaximumPoolSize(4);
+        } else {
+            hc.setMaximumPoolSize(10);
+        }
+        hc.setConnectionTimeout(10_000);
+        HikariDataSource ds = new HikariDataSource(hc);
+        try {
+            migrate(ds, dialect);
+        } catch (RuntimeException e) {
+            ds.close();
+            throw e;
+        }
+        return new Database(dialect, ds);
+    }
+
+    private static void migrate(DataSource ds, Dialect dialect) {
+        Flyway.configure()
+                .dataSource(ds)
+                .locations("classpath:" + dialect.migrations())
+                .load()
+                .migrate();
+    }
+
+    public Dialect dialect() {
+        return dialect;
+    }
+
+    public Jdbi jdbi() {
+        return jdbi;
+    }
+
+    public DataSource dataSource() {
+        return dataSource;
+    }
+
+    @Override
+    public void close() {
+        dataSource.close();
+    }
+}

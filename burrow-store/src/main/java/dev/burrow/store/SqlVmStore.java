@@ -1,0 +1,196 @@
+package dev.burrow.store;
+
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.JdbiException;
+import org.jdbi.v3.core.statement.StatementContext;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import dev.burrow.core.store.ApiKeyStore;
+import dev.burrow.core.store.StoreUnavailableException;
+import dev.burrow.core.store.VmQuery;
+import dev.burrow.core.store.VmStore;
+import dev.burrow.core.vm.Vm;
+import dev.burrow.core.vm.VmEvent;
+import dev.burrow.core.vm.VmSpec;
+import dev.burrow.core.vm.VmStatus;
+
+/** {@link VmStore} and {@link ApiKeyStore} over JDBI, portable across the {@link Dialect}s. */
+public final class SqlVmStore implements VmStore, ApiKeyStore {
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+
+    private final Database db;
+
+    public SqlVmStore(Database db) {
+        this.db = db;
+    }
+
+    @Override
+    public void insert(Vm vm, VmEvent event) {
+        run(h -> {
+            h.createUpdate("""
+                    INSERT INTO vms (id, status, status_reason, spec, created_at, updated_at, last_activity_at,
+                                     node, driver, driver_handle, version)
+                    VALUES (:id, :status, :reason, :spec, :created, :updated, :activity, :node, :driver, :handle, 1)
+                    """)
+                    .bind("id", vm.id()).bind("status", vm.status().dbName()).bind("reason", vm.statusReason())
+                    .bind("spec", toJson(vm.spec())).bind("created", vm.createdAt().toEpochMilli())
+                    .bind("updated", vm.updatedAt().toEpochMilli())
+                    .bind("activity", vm.lastActivityAt().toEpochMilli()).bind("node", vm.node())
+                    .bind("driver", vm.driver()).bind("handle", vm.driverHandle())
+                    .execute();
+            insertEvent(h, event);
+            return null;
+        });
+    }
+
+    @Override
+    public Optional<Vm> update(Vm vm, VmEvent event) {
+        return run(h -> {
+            int n = h.createUpdate("""
+                    UPDATE vms SET status = :status, status_reason = :reason, spec = :spec, updated_at = :updated,
+                                   driver_handle = :handle, version = version + 1
+                    WHERE id = :id AND version = :version
+                    """)
+                    .bind("id", vm.id()).bind("status", vm.status().dbName()).bind("reason", vm.statusReason())
+                    .bind("spec", toJson(vm.spec())).bind("updated", vm.updatedAt().toEpochMilli())
+                    .bind("handle", vm.driverHandle()).bind("version", vm.version())
+                    .execute();
+            if (n == 0) {
+                h.rollback();
+                return Optional.<Vm>empty();
+            }
+            insertEvent(h, event);
+            return findIn(h, vm.id());
+        });
+    }
+
+    @Override
+    public Optional<Vm> find(String id) {
+        return run(h -> findIn(h, id));
+    }
+
+    @Override
+    public List<Vm> list(VmQuery query) {
+        List<Vm> rows = run(h -> h.createQuery("SELECT * FROM vms "
+                        + (query.includeDeleted() ? "" : "WHERE status <> 'deleted' ")
+                        + "ORDER BY created_at DESC, id LIMIT :limit")
+                .bind("limit", query.labels().isEmpty() ? query.limit() : Integer.MAX_VALUE)
+                .map(this::mapVm).list());
+        if (query.labels().isEmpty()) return rows;
+        // Labels live inside the spec JSON; filtering here keeps the SQL portable across dialects.
+        return rows.stream()
+                .filter(vm -> vm.spec().labels().entrySet().containsAll(query.labels().entrySet()))
+                .limit(query.limit())
+                .toList();
+    }
+
+    @Override
+    public void touch(String id, Instant at) {
+        run(h -> h.createUpdate("UPDATE vms SET last_activity_at = :at WHERE id = :id AND last_activity_at < :at")
+                .bind("id", id).bind("at", at.toEpochMilli()).execute());
+    }
+
+    @Override
+    public List<VmEvent> events(String vmId, int limit) {
+        return run(h -> h.createQuery("SELECT * FROM vm_events WHERE vm_id = :id ORDER BY id DESC LIMIT :limit")
+                .bind("id", vmId).bind("limit", limit)
+                .map(SqlVmStore::mapEvent).list()).reversed();
+    }
+
+    @Override
+    public void upsert(ApiKey key) {
+        run(h -> {
+            h.createUpdate("DELETE FROM api_keys WHERE id = :id OR sha256 = :sha").bind("id", key.id())
+                    .bind("sha", key.sha256()).execute();
+            h.createUpdate("INSERT INTO api_keys (id, name, sha256, admin, created_at) VALUES (:id, :name, :sha, :admin, :at)")
+                    .bind("id", key.id()).bind("name", key.name()).bind("sha", key.sha256()).bind("admin", key.admin())
+                    .bind("at", System.currentTimeMillis()).execute();
+            return null;
+        });
+    }
+
+    @Override
+    public Optional<ApiKey> findByHash(String sha256) {
+        return run(h -> h.createQuery("SELECT id, name, sha256, admin FROM api_keys WHERE sha256 = :sha")
+                .bind("sha", sha256)
+                .map((rs, ctx) -> new ApiKey(rs.getString("id"), rs.getString("name"), rs.getString("sha256"),
+                        rs.getBoolean("admin")))
+                .findOne());
+    }
+
+    /** Names allowed by the vms.status CHECK constraint, read back from the live schema (drift test). */
+    public String schemaSql() {
+        return run(h -> db.dialect() == Dialect.SQLITE
+                ? h.createQuery("SELECT sql FROM sqlite_master WHERE name = 'vms'").mapTo(String.class).one()
+                : h.createQuery("""
+                        SELECT string_agg(pg_get_constraintdef(c.oid), ' ') FROM pg_constraint c
+                        JOIN pg_class t ON t.oid = c.conrelid WHERE t.relname = 'vms' AND c.contype = 'c'
+                        """).mapTo(String.class).one());
+    }
+
+    private void insertEvent(Handle h, VmEvent e) {
+        h.createUpdate("""
+                INSERT INTO vm_events (vm_id, at, from_status, to_status, op, cause, detail, duration_ms)
+                VALUES (:vm, :at, :from, :to, :op, :cause, :detail, :duration)
+                """)
+                .bind("vm", e.vmId()).bind("at", e.at().toEpochMilli())
+                .bind("from", e.from() == null ? null : e.from().dbName()).bind("to", e.to().dbName())
+                .bind("op", e.op()).bind("cause", e.cause()).bind("detail", e.detail()).bind("duration", e.durationMs())
+                .execute();
+    }
+
+    private Optional<Vm> findIn(Handle h, String id) {
+        return h.createQuery("SELECT * FROM vms WHERE id = :id").bind("id", id).map(this::mapVm).findOne();
+    }
+
+    private Vm mapVm(ResultSet rs, StatementContext ctx) throws SQLException {
+        return new Vm(rs.getString("id"), fromJson(rs.getString("spec")), VmStatus.fromDb(rs.getString("status")),
+                rs.getString("status_reason"), Instant.ofEpochMilli(rs.getLong("created_at")),
+                Instant.ofEpochMilli(rs.getLong("updated_at")), Instant.ofEpochMilli(rs.getLong("last_activity_at")),
+                rs.getString("node"), rs.getString("driver"), rs.getString("driver_handle"), rs.getLong("version"));
+    }
+
+    private static VmEvent mapEvent(ResultSet rs, StatementContext ctx) throws SQLException {
+        String from = rs.getString("from_status");
+        long d = rs.getLong("duration_ms");
+        Long duration = rs.wasNull() ? null : d;
+        return new VmEvent(rs.getLong("id"), rs.getString("vm_id"), Instant.ofEpochMilli(rs.getLong("at")),
+                from == null ? null : VmStatus.fromDb(from), VmStatus.fromDb(rs.getString("to_status")),
+                rs.getString("op"), rs.getString("cause"), rs.getString("detail"), duration);
+    }
+
+    private static String toJson(VmSpec spec) {
+        try {
+            return JSON.writeValueAsString(spec);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot serialize VM spec", e);
+        }
+    }
+
+    private static VmSpec fromJson(String json) {
+        try {
+            return JSON.readValue(json, VmSpec.class);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("stored VM spec is unreadable: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    private <T> T run(org.jdbi.v3.core.HandleCallback<T, RuntimeException> work) {
+        try {
+            return db.jdbi().inTransaction(work);
+        } catch (JdbiException e) {
+            throw new StoreUnavailableException("database operation failed: " + e.getMessage(), e);
+        }
+    }
+
+}

@@ -1,0 +1,144 @@
+package dev.burrow.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import dev.burrow.core.store.ApiKeyStore;
+import dev.burrow.core.store.VmQuery;
+import dev.burrow.core.vm.Vm;
+import dev.burrow.core.vm.VmEvent;
+import dev.burrow.core.vm.VmId;
+import dev.burrow.core.vm.VmSpec;
+import dev.burrow.core.vm.VmStatus;
+
+/** One contract for every database; subclasses provide the URL (db-scheduler's compatibility-test pattern). */
+abstract class VmStoreContractTest {
+    Database db;
+    SqlVmStore store;
+
+    abstract String jdbcUrl() throws Exception;
+
+    @BeforeEach
+    void open() throws Exception {
+        db = Database.open(jdbcUrl(), null, null);
+        store = new SqlVmStore(db);
+    }
+
+    @AfterEach
+    void close() {
+        db.close();
+    }
+
+    static Vm newVm(Map<String, String> labels) {
+        Instant now = Instant.now().truncatedTo(ChronoUnit.MILLIS);
+        return new Vm(VmId.generate(), new VmSpec("builtin:busybox", 1, 256, Map.of("A", "b"), "/w", 60, "sticky", labels),
+                VmStatus.CREATING, null, now, now, now, "n1", "runc", null, 0);
+    }
+
+    static VmEvent ev(Vm vm, VmStatus from, VmStatus to) {
+        return VmEvent.of(vm.id(), Instant.now(), from, to, "test", "test", null, 3L);
+    }
+
+    @Test
+    void insertFindRoundTripsEveryField() {
+        Vm vm = newVm(Map.of("team", "a"));
+        store.insert(vm, ev(vm, null, VmStatus.CREATING));
+        Vm got = store.find(vm.id()).orElseThrow();
+        assertThat(got.spec()).isEqualTo(vm.spec());
+        assertThat(got.createdAt()).isEqualTo(vm.createdAt());
+        assertThat(got.status()).isEqualTo(VmStatus.CREATING);
+        assertThat(got.version()).isEqualTo(1);
+        assertThat(store.events(vm.id(), 10)).hasSize(1).first().satisfies(e -> {
+            assertThat(e.to()).isEqualTo(VmStatus.CREATING);
+            assertThat(e.durationMs()).isEqualTo(3L);
+        });
+    }
+
+    @Test
+    void updateIsOptimisticAndWritesItsEventAtomically() {
+        Vm vm = newVm(Map.of());
+        store.insert(vm, ev(vm, null, VmStatus.CREATING));
+        Vm v1 = store.find(vm.id()).orElseThrow();
+        Vm v2 = store.update(v1.withStatus(VmStatus.RUNNING, null, Instant.now()), ev(v1, VmStatus.CREATING, VmStatus.RUNNING))
+                .orElseThrow();
+        assertThat(v2.version()).isEqualTo(2);
+        // a writer holding the stale version loses and its event is not written
+        assertThat(store.update(v1.withStatus(VmStatus.FAILED, "x", Instant.now()), ev(v1, VmStatus.CREATING, VmStatus.FAILED)))
+                .isEmpty();
+        assertThat(store.find(vm.id()).orElseThrow().status()).isEqualTo(VmStatus.RUNNING);
+        assertThat(store.events(vm.id(), 10)).extracting(VmEvent::to).containsExactly(VmStatus.CREATING, VmStatus.RUNNING);
+    }
+
+    @Test
+    void concurrentUpdatesOfOneVersionHaveExactlyOneWinner() throws Exception {
+        Vm vm = newVm(Map.of());
+        store.insert(vm, ev(vm, null, VmStatus.CREATING));
+        Vm v1 = store.find(vm.id()).orElseThrow();
+        var pool = Executors.newFixedThreadPool(8);
+        List<Future<Boolean>> fs = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            fs.add(pool.submit(() -> store.update(v1.withStatus(VmStatus.RUNNING, null, Instant.now()),
+                    ev(v1, VmStatus.CREATING, VmStatus.RUNNING)).isPresent()));
+        }
+        int winners = 0;
+        for (var f : fs) if (f.get()) winners++;
+        pool.shutdown();
+        assertThat(winners).isEqualTo(1);
+        assertThat(store.events(vm.id(), 100)).hasSize(2);
+    }
+
+    @Test
+    void listHidesDeletedAndFiltersByLabels() {
+        Vm a = newVm(Map.of("team", "a"));
+        Vm b = newVm(Map.of("team", "b"));
+        store.insert(a, ev(a, null, VmStatus.CREATING));
+        store.insert(b, ev(b, null, VmStatus.CREATING));
+        Vm b1 = store.find(b.id()).orElseThrow();
+        store.update(b1.withStatus(VmStatus.DELETED, null, Instant.now()), ev(b1, VmStatus.CREATING, VmStatus.DELETED));
+        assertThat(store.list(VmQuery.all())).extracting(Vm::id).containsExactly(a.id());
+        assertThat(store.list(new VmQuery(true, Map.of(), 0))).hasSize(2);
+        assertThat(store.list(new VmQuery(true, Map.of("team", "b"), 0))).extracting(Vm::id).containsExactly(b.id());
+    }
+
+    @Test
+    void touchOnlyMovesActivityForward() {
+        Vm vm = newVm(Map.of());
+        store.insert(vm, ev(vm, null, VmStatus.CREATING));
+        Instant later = vm.lastActivityAt().plusSeconds(30);
+        store.touch(vm.id(), later);
+        store.touch(vm.id(), vm.lastActivityAt());
+        Vm got = store.find(vm.id()).orElseThrow();
+        assertThat(got.lastActivityAt()).isEqualTo(later);
+        assertThat(got.version()).isEqualTo(1);
+    }
+
+    @Test
+    void apiKeysAreFoundByHashOnly() {
+        store.upsert(new ApiKeyStore.ApiKey("admin", "admin", "ab".repeat(32), true));
+        store.upsert(new ApiKeyStore.ApiKey("admin", "admin", "cd".repeat(32), true)); // rotation replaces
+        assertThat(store.findByHash("ab".repeat(32))).isEmpty();
+        assertThat(store.findByHash("cd".repeat(32))).get().extracting(ApiKeyStore.ApiKey::admin).isEqualTo(true);
+    }
+
+    @Test
+    void schemaStatusConstraintMatchesTheEnum() {
+        String sql = store.schemaSql();
+        for (VmStatus s : VmStatus.values()) assertThat(sql).contains("'" + s.dbName() + "'");
+        var m = java.util.regex.Pattern.compile("'([a-z]+)'").matcher(sql);
+        List<String> named = new ArrayList<>();
+        while (m.find()) named.add(m.group(1));
+        assertThat(named).containsExactlyInAnyOrderElementsOf(
+                java.util.Arrays.stream(VmStatus.values()).map(VmStatus::dbName).toList());
+    }
+}
