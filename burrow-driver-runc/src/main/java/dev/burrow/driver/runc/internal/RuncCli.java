@@ -1,0 +1,145 @@
+package dev.burrow.driver.runc.internal;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import dev.burrow.core.driver.DriverException;
+
+/**
+ * The runc command line, always with {@code --root} so each Burrow node keeps its containers apart from
+ * every other runc user on the host.
+ */
+public final class RuncCli {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Duration TIMEOUT = Duration.ofSeconds(30);
+
+    private final Path root;
+
+    public RuncCli(Path root) {
+        this.root = root;
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    /** What {@code runc state} reports; status is one of creating, created, running, paused, stopped. */
+    public record ContainerState(String id, String status, long pid, String bundle) {
+        public boolean alive() {
+            return !status.equals("stopped");
+        }
+    }
+
+    /** The container's state, or empty when runc does not know it. */
+    public Optional<ContainerState> state(String id) {
+        // runc creates its state dir on any command; a query must not leave one behind after close().
+        if (!Files.isDirectory(root)) return Optional.empty();
+        HostCommand.Result r = command("state", id).run();
+        if (!r.ok()) {
+            if (missing(r)) return Optional.empty();
+            throw new DriverException(r.describeFailure());
+        }
+        return Optional.of(parse(read(r.stdout())));
+    }
+
+    public List<ContainerState> list() {
+        if (!Files.isDirectory(root)) return List.of();
+        HostCommand.Result r = command("list", "--format", "json").check();
+        JsonNode node = read(r.stdout());
+        List<ContainerState> result = new ArrayList<>();
+        // runc prints "null", not "[]", when there are no containers.
+        if (node.isArray()) node.forEach(n -> result.add(parse(n)));
+        return result;
+    }
+
+    /**
+     * {@code runc run -d}: creates and starts the container, then returns. The container's stdio (and
+     * runc's own messages) are appended to {@code consoleLog}, so nothing in this JVM holds a pipe to it.
+     */
+    public void runDetached(String id, Path bundle, Path pidFile, Path consoleLog) {
+        HostCommand.Result r = command("run", "-d", "--bundle", bundle.toString(), "--pid-file", pidFile.toString(), id)
+                .stdoutTo(consoleLog.toFile())
+                .run();
+        if (!r.ok()) {
+            throw new DriverException(r.describeFailure() + tail(consoleLog));
+        }
+    }
+
+    /** Sends a signal to the init ({@code all=false}) or to every process of the container. */
+    public HostCommand.Result kill(String id, String signal, boolean all) {
+        return all ? command("kill", "--all", id, signal).run() : command("kill", id, signal).run();
+    }
+
+    /** Deletes the container; succeeds when it does not exist. */
+    public void delete(String id, boolean force) {
+        HostCommand.Result r = force ? command("delete", "--force", id).run() : command("delete", id).run();
+        if (!r.ok() && !missing(r)) throw new DriverException(r.describeFailure());
+    }
+
+    public void pause(String id) {
+        command("pause", id).check();
+    }
+
+    public void resume(String id) {
+        command("resume", id).check();
+    }
+
+    public void update(String id, long cpuQuotaUs, long cpuPeriodUs, long memoryBytes, long memorySwapBytes) {
+        command("update", "--cpu-period", Long.toString(cpuPeriodUs), "--cpu-quota", Long.toString(cpuQuotaUs),
+                "--memory", Long.toString(memoryBytes), "--memory-swap", Long.toString(memorySwapBytes), id)
+                .check();
+    }
+
+    /** The leading arguments of a {@code runc exec} (global flags included). */
+    public List<String> execPrefix() {
+        return List.of("runc", "--root", root.toString(), "exec");
+    }
+
+    private HostCommand command(String... args) {
+        List<String> argv = new ArrayList<>(List.of("runc", "--root", root.toString()));
+        argv.addAll(List.of(args));
+        return HostCommand.of(argv).timeout(TIMEOUT);
+    }
+
+    private static boolean missing(HostCommand.Result r) {
+        return r.stderr().contains("does not exist");
+    }
+
+    private static JsonNode read(String json) {
+        try {
+            return JSON.readTree(json);
+        } catch (IOException e) {
+            throw new DriverException("unexpected output from runc: " + json, e);
+        }
+    }
+
+    private static ContainerState parse(JsonNode n) {
+        return new ContainerState(n.path("id").asText(), n.path("status").asText(), n.path("pid").asLong(),
+                n.path("bundle").asText());
+    }
+
+    /** The end of the console log, where runc wrote why the container did not start. */
+    private static String tail(Path log) {
+        try (RandomAccessFile f = new RandomAccessFile(log.toFile(), "r")) {
+            long len = f.length();
+            int n = (int) Math.min(len, 2000);
+            byte[] b = new byte[n];
+            f.seek(len - n);
+            f.readFully(b);
+            String text = new String(b, StandardCharsets.UTF_8).strip();
+            return text.isEmpty() ? "" : ": " + text;
+        } catch (IOException e) {
+            return Files.exists(log) ? ": (console log unreadable: " + e.getMessage() + ")" : "";
+        }
+    }
+}

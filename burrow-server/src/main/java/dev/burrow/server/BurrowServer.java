@@ -1,0 +1,187 @@
+package dev.burrow.server;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.util.HexFormat;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.burrow.core.driver.SandboxDriver;
+import dev.burrow.core.lifecycle.LifecycleCoordinator;
+import dev.burrow.core.store.ApiKeyStore;
+import dev.burrow.driver.runc.RuncDriver;
+import dev.burrow.driver.runc.RuncDriverConfig;
+import dev.burrow.driver.runc.internal.OciImageStore;
+import dev.burrow.server.http.ApiServer;
+import dev.burrow.server.http.Auth;
+import dev.burrow.server.http.VmApi;
+import dev.burrow.store.Database;
+import dev.burrow.store.SqlVmStore;
+
+/** Constructor wiring of the whole server, in one place. */
+public final class BurrowServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(BurrowServer.class);
+    public static final String VERSION = "0.1.0";
+
+    private final ServerConfig config;
+    private final Database database;
+    private final SandboxDriver driver;
+    private final LifecycleCoordinator lifecycle;
+    private final ApiServer api;
+    private final Path adminKeyFile;
+    private final String adminKey;
+    private final String nodeId;
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
+    private BurrowServer(ServerConfig config) {
+        this.config = config;
+        Path dataDir = config.dataDir().toAbsolutePath();
+        try {
+            Files.createDirectories(dataDir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create data dir " + dataDir, e);
+        }
+        this.nodeId = readOrCreate(dataDir.resolve("node-id"), () -> randomId(8), false);
+        this.database = Database.open(config.resolvedDatabaseUrl(), config.databaseUser(), config.databasePassword());
+        SqlVmStore store = new SqlVmStore(database);
+        if (config.apiKey() != null && !config.apiKey().isBlank()) {
+            this.adminKey = config.apiKey();
+            this.adminKeyFile = null;
+        } else {
+            this.adminKeyFile = dataDir.resolve("admin-key");
+            this.adminKey = readOrCreate(adminKeyFile, () -> "bk_" + randomHex(24), true);
+        }
+        store.upsert(new ApiKeyStore.ApiKey("admin", "admin", Auth.sha256(adminKey), true));
+
+        var imageStore = new OciImageStore(config.resolvedImageDir().toAbsolutePath());
+        this.driver = new RuncDriver(RuncDriverConfig.forDataDir(dataDir, config.resolvedImageDir().toAbsolutePath(), nodeId),
+                imageStore);
+        this.lifecycle = new LifecycleCoordinator(store, driver, Clock.systemUTC(), nodeId,
+                LifecycleCoordinator.Settings.defaults(config.defaultImage()));
+        int maxVcpus = Runtime.getRuntime().availableProcessors();
+        int maxMemMb = (int) Math.max(512, HostInfo.totalMemoryMb());
+        VmApi vmApi = new VmApi(lifecycle, maxVcpus, maxMemMb);
+        this.api = new ApiServer(config.host(), config.port(), new Auth(store), vmApi, VERSION);
+    }
+
+    public static BurrowServer start(ServerConfig config) {
+        BurrowServer s = new BurrowServer(config);
+        try {
+            s.api.start();
+        } catch (RuntimeException e) {
+            s.close();
+            throw e;
+        }
+        if (config.prewarmDefaultImage()) s.prewarm();
+        return s;
+    }
+
+    /** Builds the default image in the background so the first create does not wait for it. */
+    private void prewarm() {
+        Thread.ofVirtual().name("prewarm-image").start(() -> {
+            try {
+                final int[] lastPct = {-10};
+                driver.prepareImage(config.defaultImage(), (phase, fraction) -> {
+                    int pct = (int) Math.round(fraction * 100);
+                    if (fraction < 0 || pct >= lastPct[0] + 10 || fraction >= 1.0) {
+                        lastPct[0] = pct;
+                        log.info("default image {}: {} {}", config.defaultImage(), phase, fraction < 0 ? "" : pct + "%");
+                    }
+                });
+                log.info("default image {} ready", config.defaultImage());
+            } catch (RuntimeException e) {
+                log.error("default image {} could not be prepared: {}", config.defaultImage(), e.getMessage());
+            }
+        });
+    }
+
+    public int port() {
+        return api.port();
+    }
+
+    public String url() {
+        return "http://" + (config.host().contains(":") ? "[" + config.host() + "]" : config.host()) + ":" + port();
+    }
+
+    public String adminKey() {
+        return adminKey;
+    }
+
+    public Path adminKeyFile() {
+        return adminKeyFile;
+    }
+
+    public String nodeId() {
+        return nodeId;
+    }
+
+    public LifecycleCoordinator lifecycle() {
+        return lifecycle;
+    }
+
+    public SandboxDriver driver() {
+        return driver;
+    }
+
+    public ApiServer api() {
+        return api;
+    }
+
+    public Database database() {
+        return database;
+    }
+
+    /** Stops serving. VMs keep running: a server restart must not take user sandboxes down. */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) return;
+        try {
+            api.close();
+        } catch (RuntimeException e) {
+            log.warn("stopping HTTP failed: {}", e.getMessage());
+        }
+        driver.close();
+        database.close();
+    }
+
+    private static String readOrCreate(Path file, java.util.function.Supplier<String> make, boolean secret) {
+        try {
+            if (Files.exists(file)) return Files.readString(file, StandardCharsets.UTF_8).strip();
+            String value = make.get();
+            Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+            Files.deleteIfExists(tmp);
+            if (secret) {
+                Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            }
+            Files.writeString(tmp, value + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                    StandardOpenOption.TRUNCATE_EXISTING);
+            Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            return value;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read or create " + file, e);
+        }
+    }
+
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private static String randomHex(int bytes) {
+        byte[] b = new byte[bytes];
+        RANDOM.nextBytes(b);
+        return HexFormat.of().formatHex(b);
+    }
+
+    private static String randomId(int len) {
+        String alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < len; i++) sb.append(alphabet.charAt(RANDOM.nextInt(alphabet.length())));
+        return sb.toString();
+    }
+}

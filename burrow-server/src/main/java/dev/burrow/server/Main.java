@@ -1,0 +1,94 @@
+package dev.burrow.server;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+import dev.burrow.server.cli.BenchCommand;
+import dev.burrow.server.cli.VmCommand;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code burrow <command>}: the server and the CLI share one entry point. */
+@Command(name = "burrow", mixinStandardHelpOptions = true, version = BurrowServer.VERSION,
+        description = "Self-hosted sandboxes for agents, workspaces and CI.",
+        subcommands = {Main.Server.class, VmCommand.class, BenchCommand.class})
+public final class Main implements Runnable {
+
+    public static void main(String[] args) {
+        // Logging must be configured before any logger exists, so this runs before picocli does anything.
+        for (int i = 0; i < args.length - 1; i++) {
+            if (args[i].equals("--log-format") && args[i + 1].equals("json")) {
+                System.setProperty("logback.configurationFile", "logback-json.xml");
+            }
+        }
+        int code = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
+        if (code != 0 || !(args.length > 0 && args[0].equals("server"))) System.exit(code);
+    }
+
+    @Override
+    public void run() {
+        CommandLine.usage(this, System.out);
+    }
+
+    @Command(name = "server", description = "Run the Burrow server (HTTP API, drivers, background loops).")
+    static final class Server implements Callable<Integer> {
+        @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to listen on (default ${DEFAULT-VALUE}).")
+        String host;
+        @Option(names = "--port", defaultValue = "" + ServerConfig.DEFAULT_PORT, description = "HTTP port (default ${DEFAULT-VALUE}).")
+        int port;
+        @Option(names = "--data-dir", defaultValue = "./data", description = "State directory (default ${DEFAULT-VALUE}).")
+        Path dataDir;
+        @Option(names = "--database-url", description = "JDBC URL; default is SQLite in the data dir. PostgreSQL: jdbc:postgresql://host/db")
+        String databaseUrl;
+        @Option(names = "--database-user") String databaseUser;
+        @Option(names = "--database-password") String databasePassword;
+        @Option(names = "--image-dir", description = "Image cache (default <data-dir>/images).")
+        Path imageDir;
+        @Option(names = "--default-image", defaultValue = ServerConfig.DEFAULT_IMAGE,
+                description = "Image of VMs created without one (default ${DEFAULT-VALUE}).")
+        String defaultImage;
+        @Option(names = "--log-format", defaultValue = "text", description = "text or json.")
+        String logFormat;
+
+        @Override
+        public Integer call() throws Exception {
+            String key = System.getenv("BURROW_API_KEY");
+            ServerConfig cfg = new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword,
+                    imageDir, defaultImage, key, true);
+            BurrowServer server = BurrowServer.start(cfg);
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                server.close();
+                stopped.countDown();
+            }, "shutdown"));
+            System.out.println("Burrow " + BurrowServer.VERSION + " listening on " + server.url());
+            if (server.adminKeyFile() != null) {
+                System.out.println("Admin API key: " + server.adminKeyFile().toAbsolutePath()
+                        + " (export BURROW_API_KEY=$(cat " + server.adminKeyFile().toAbsolutePath() + "))");
+            } else {
+                System.out.println("Admin API key: from BURROW_API_KEY");
+            }
+            System.out.flush();
+            stopped.await();
+            return 0;
+        }
+    }
+
+    /** Where the CLI finds the server and its key: flags, then environment, then the default data dir. */
+    public static String resolveKey(String flag, Path dataDir) {
+        if (flag != null) return flag;
+        String env = System.getenv("BURROW_API_KEY");
+        if (env != null && !env.isBlank()) return env;
+        Path file = dataDir.resolve("admin-key");
+        try {
+            if (Files.isReadable(file)) return Files.readString(file).strip();
+        } catch (java.io.IOException ignored) {
+            // fall through to the error below
+        }
+        throw new CommandLine.ParameterException(new CommandLine(new Main()),
+                "no API key: pass --api-key, set BURROW_API_KEY, or run from the directory holding data/admin-key");
+    }
+}

@@ -1,0 +1,132 @@
+package dev.burrow.server.http;
+
+import java.util.Map;
+import java.util.UUID;
+
+import org.eclipse.jetty.http.UriCompliance;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.burrow.api.ErrorBody;
+import dev.burrow.core.error.BurrowException;
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import io.javalin.http.HandlerType;
+import io.javalin.http.HttpResponseException;
+import io.javalin.json.JavalinJackson;
+
+/**
+ * The HTTP surface: Javalin with one JSON mapper, bearer auth on every {@code /v1} route, the
+ * {@code {error, message}} body on every failure, {@code /openapi.json} and health routes.
+ */
+public final class ApiServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ApiServer.class);
+    /** Request bodies above this are refused with 413 (a 64 MiB file is ~86 MiB as base64 JSON). */
+    public static final long MAX_BODY_BYTES = 96L * 1024 * 1024;
+
+    private final Javalin app;
+    private final RouteTable table = new RouteTable();
+    private final java.util.List<io.javalin.event.HandlerMetaInfo> registered = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    public ApiServer(String host, int port, Auth auth, VmApi vms, String version) {
+        this.app = Javalin.create(cfg -> {
+            cfg.jsonMapper(new JavalinJackson(Json.MAPPER, false));
+            cfg.jetty.host = host;
+            cfg.jetty.port = port;
+            cfg.http.maxRequestSize = MAX_BODY_BYTES;
+            cfg.startup.showJavalinBanner = false;
+            // The vendor SDK sends file paths as one percent-encoded segment (%2F inside); Jetty's default
+            // compliance would reject that as an ambiguous path separator.
+            cfg.jetty.modifyHttpConfiguration(hc -> hc.setUriCompliance(UriCompliance.UNSAFE));
+            cfg.jetty.modifyServletContextHandler(h -> {
+                h.getServletHandler().setDecodeAmbiguousURIs(true);
+                h.setErrorHandler(new JsonErrorHandler());
+            });
+            cfg.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler()));
+            cfg.events.handlerAdded(registered::add);
+
+            cfg.routes.before("/v1/*", auth::check);
+            vms.register(cfg.routes, table);
+            table.add(cfg.routes, HandlerType.GET, "/openapi.json", "This document", null, null, false,
+                    ctx -> ctx.json(table.openApi(version)));
+            table.add(cfg.routes, HandlerType.GET, "/healthz", "Process is alive", null, null, false,
+                    ctx -> ctx.json(Map.of("status", "ok")));
+
+            cfg.routes.exception(BurrowException.class, (e, ctx) -> burrowError(e, ctx));
+            cfg.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, e.getStatus(),
+                    codeFor(e.getStatus()), e.getMessage(), null));
+            cfg.routes.exception(Exception.class, (e, ctx) -> {
+                String ref = UUID.randomUUID().toString().substring(0, 8);
+                log.error("unhandled error ref={} {} {}", ref, ctx.method(), ctx.path(), e);
+                error(ctx, 500, "INTERNAL_ERROR", "internal error (ref " + ref + "; see the server log)", null);
+            });
+            cfg.routes.error(404, ctx -> {
+                if (ctx.result() == null || ctx.result().isEmpty()) {
+                    error(ctx, 404, "NOT_FOUND", "no route for " + ctx.method() + " " + ctx.path(), null);
+                }
+            });
+            cfg.routes.error(405, ctx -> error(ctx, 405, "METHOD_NOT_ALLOWED",
+                    ctx.method() + " is not allowed on " + ctx.path(), null));
+        });
+    }
+
+    public ApiServer start() {
+        app.start();
+        return this;
+    }
+
+    public int port() {
+        return app.port();
+    }
+
+    public RouteTable routes() {
+        return table;
+    }
+
+    /** Every handler Javalin registered (for the OpenAPI sync test). */
+    public java.util.List<io.javalin.event.HandlerMetaInfo> registeredHandlers() {
+        return java.util.List.copyOf(registered);
+    }
+
+    @Override
+    public void close() {
+        app.stop();
+    }
+
+    private static void burrowError(BurrowException e, Context ctx) {
+        int status = switch (e.kind()) {
+            case BAD_REQUEST -> 400;
+            case UNAUTHORIZED -> 401;
+            case NOT_FOUND -> 404;
+            case CONFLICT -> 409;
+            case TOO_LARGE -> 413;
+            case UNAVAILABLE -> 503;
+            case INTERNAL -> 500;
+        };
+        if (status >= 500) log.error("{} {} failed: {} {}", ctx.method(), ctx.path(), e.code(), e.getMessage(), e.getCause());
+        String vmId = null;
+        try {
+            vmId = ctx.pathParamMap().get("vm_id");
+        } catch (RuntimeException ignored) {
+            // no path params on this route
+        }
+        error(ctx, status, e.code(), e.getMessage(), vmId);
+    }
+
+    private static void error(Context ctx, int status, String code, String message, String vmId) {
+        ctx.status(status).json(ErrorBody.of(code, message, vmId));
+    }
+
+    private static String codeFor(int status) {
+        return switch (status) {
+            case 400 -> "BAD_REQUEST";
+            case 401 -> "UNAUTHORIZED";
+            case 403 -> "FORBIDDEN";
+            case 404 -> "NOT_FOUND";
+            case 405 -> "METHOD_NOT_ALLOWED";
+            case 413 -> "PAYLOAD_TOO_LARGE";
+            case 415 -> "UNSUPPORTED_MEDIA_TYPE";
+            default -> status >= 500 ? "INTERNAL_ERROR" : "BAD_REQUEST";
+        };
+    }
+}

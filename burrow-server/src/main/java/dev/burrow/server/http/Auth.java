@@ -1,0 +1,39 @@
+package dev.burrow.server.http;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.store.ApiKeyStore;
+import io.javalin.http.Context;
+
+/** Bearer-key authentication: only SHA-256 hashes of keys are stored and compared. */
+public final class Auth {
+    private final ApiKeyStore keys;
+
+    public Auth(ApiKeyStore keys) {
+        this.keys = keys;
+    }
+
+    public void check(Context ctx) {
+        String header = ctx.header("Authorization");
+        if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7) || header.length() <= 7) {
+            throw new BurrowException(BurrowException.Kind.UNAUTHORIZED, "UNAUTHORIZED",
+                    "missing API key: send 'Authorization: Bearer <key>'");
+        }
+        String key = header.substring(7).trim();
+        if (keys.findByHash(sha256(key)).isEmpty()) {
+            throw new BurrowException(BurrowException.Kind.UNAUTHORIZED, "UNAUTHORIZED", "invalid API key");
+        }
+    }
+
+    public static String sha256(String secret) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(secret.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 missing from the JDK", e);
+        }
+    }
+}

@@ -1,0 +1,132 @@
+package dev.burrow.server.http;
+
+import java.lang.reflect.ParameterizedType;
+import java.lang.reflect.RecordComponent;
+import java.lang.reflect.Type;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Handler;
+import io.javalin.http.HandlerType;
+
+/**
+ * Every HTTP route is registered through here, which both adds it to Javalin and records it for
+ * {@code GET /openapi.json}; request and response schemas are derived from the wire records, so the
+ * document cannot describe a field the code does not have. A test compares this table with Javalin's own
+ * list of handlers.
+ */
+public final class RouteTable {
+    public record Route(HandlerType method, String path, String summary, Class<?> request, Class<?> response,
+                        boolean authenticated) { }
+
+    private final List<Route> routes = new ArrayList<>();
+
+    public void add(RoutesConfig cfg, HandlerType method, String path, String summary, Class<?> request,
+                    Class<?> response, boolean authenticated, Handler handler) {
+        routes.add(new Route(method, path, summary, request, response, authenticated));
+        cfg.addHttpHandler(method, path, handler);
+    }
+
+    public List<Route> routes() {
+        return List.copyOf(routes);
+    }
+
+    /** An OpenAPI 3.1 document of every registered route. */
+    public Map<String, Object> openApi(String version) {
+        Map<String, Object> schemas = new TreeMap<>();
+        Map<String, Object> paths = new TreeMap<>();
+        for (Route r : routes) {
+            String oaPath = r.path().replace("<", "{").replace(">", "}");
+            @SuppressWarnings("unchecked")
+            Map<String, Object> item = (Map<String, Object>) paths.computeIfAbsent(oaPath, k -> new LinkedHashMap<>());
+            Map<String, Object> op = new LinkedHashMap<>();
+            op.put("summary", r.summary());
+            op.put("operationId", operationId(r));
+            List<Object> params = new ArrayList<>();
+            var m = java.util.regex.Pattern.compile("\\{([^}]+)}").matcher(oaPath);
+            while (m.find()) {
+                params.add(Map.of("name", m.group(1), "in", "path", "required", true, "schema", Map.of("type", "string")));
+            }
+            if (!params.isEmpty()) op.put("parameters", params);
+            if (r.request() != null) {
+                op.put("requestBody", Map.of("required", false, "content",
+                        Map.of("application/json", Map.of("schema", ref(r.request(), schemas)))));
+            }
+            Map<String, Object> responses = new LinkedHashMap<>();
+            responses.put("200", r.response() == null ? Map.of("description", "OK")
+                    : Map.of("description", "OK", "content",
+                    Map.of("application/json", Map.of("schema", ref(r.response(), schemas)))));
+            responses.put("default", Map.of("description", "Error", "content",
+                    Map.of("application/json", Map.of("schema", ref(dev.burrow.api.ErrorBody.class, schemas)))));
+            op.put("responses", responses);
+            if (!r.authenticated()) op.put("security", List.of());
+            item.put(r.method().name().toLowerCase(Locale.ROOT), op);
+        }
+        Map<String, Object> doc = new LinkedHashMap<>();
+        doc.put("openapi", "3.1.0");
+        doc.put("info", Map.of("title", "Burrow API", "version", version,
+                "description", "Burrow's VM API (wire-compatible with the Freestyle VM API) and its own resources."));
+        doc.put("paths", paths);
+        doc.put("components", Map.of("schemas", schemas,
+                "securitySchemes", Map.of("bearer", Map.of("type", "http", "scheme", "bearer"))));
+        doc.put("security", List.of(Map.of("bearer", List.of())));
+        return doc;
+    }
+
+    private static String operationId(Route r) {
+        StringBuilder sb = new StringBuilder(r.method().name().toLowerCase(Locale.ROOT));
+        for (String part : r.path().split("[/{}<>-]+")) {
+            if (part.isEmpty()) continue;
+            sb.append(Character.toUpperCase(part.charAt(0))).append(part.substring(1));
+        }
+        return sb.toString();
+    }
+
+    private static Map<String, Object> ref(Class<?> type, Map<String, Object> schemas) {
+        define(type, schemas);
+        return Map.of("$ref", "#/components/schemas/" + type.getSimpleName());
+    }
+
+    private static void define(Class<?> type, Map<String, Object> schemas) {
+        if (schemas.containsKey(type.getSimpleName())) return;
+        schemas.put(type.getSimpleName(), Map.of()); // placeholder against recursion
+        Map<String, Object> props = new LinkedHashMap<>();
+        if (type.isRecord()) {
+            for (RecordComponent c : type.getRecordComponents()) {
+                JsonProperty jp = c.getAccessor().getAnnotation(JsonProperty.class);
+                if (jp == null) jp = c.getAnnotation(JsonProperty.class);
+                String name = jp != null && !jp.value().isEmpty() ? jp.value() : c.getName();
+                props.put(name, schemaOf(c.getGenericType(), schemas));
+            }
+        }
+        schemas.put(type.getSimpleName(), Map.of("type", "object", "properties", props));
+    }
+
+    private static Map<String, Object> schemaOf(Type t, Map<String, Object> schemas) {
+        if (t instanceof ParameterizedType pt) {
+            Class<?> raw = (Class<?>) pt.getRawType();
+            Type[] args = pt.getActualTypeArguments();
+            if (List.class.isAssignableFrom(raw)) return Map.of("type", "array", "items", schemaOf(args[0], schemas));
+            if (Map.class.isAssignableFrom(raw)) {
+                return Map.of("type", "object", "additionalProperties", schemaOf(args[1], schemas));
+            }
+            return Map.of("type", "object");
+        }
+        Class<?> c = (Class<?>) t;
+        if (c == String.class) return Map.of("type", "string");
+        if (c == Instant.class) return Map.of("type", "string", "format", "date-time");
+        if (c == int.class || c == Integer.class || c == long.class || c == Long.class) return Map.of("type", "integer");
+        if (c == double.class || c == Double.class) return Map.of("type", "number");
+        if (c == boolean.class || c == Boolean.class) return Map.of("type", "boolean");
+        if (c.isRecord()) return ref(c, schemas);
+        return Map.of();
+    }
+}

@@ -1,0 +1,331 @@
+package dev.burrow.server.http;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+
+import dev.burrow.api.CreateVmRequest;
+import dev.burrow.api.CreateVmResponse;
+import dev.burrow.api.ExecAwaitRequest;
+import dev.burrow.api.ExecAwaitResponse;
+import dev.burrow.api.FileResponses;
+import dev.burrow.api.LifecycleResponses;
+import dev.burrow.api.ListVmsResponse;
+import dev.burrow.api.VmInfo;
+import dev.burrow.core.driver.ExecRequest;
+import dev.burrow.core.driver.ExecResult;
+import dev.burrow.core.driver.FileContent;
+import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.lifecycle.CreateVmCommand;
+import dev.burrow.core.lifecycle.LifecycleCoordinator;
+import dev.burrow.core.store.VmQuery;
+import dev.burrow.core.vm.Vm;
+import dev.burrow.core.vm.VmSpec;
+import dev.burrow.core.vm.VmStatus;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import io.javalin.http.HandlerType;
+
+/** The {@code /v1/vms} routes: Freestyle-compatible shapes over the lifecycle coordinator. */
+public final class VmApi {
+    /** Largest file the files API reads or writes in one request. */
+    public static final long MAX_FILE_BYTES = 64L * 1024 * 1024;
+    private static final Duration DEFAULT_EXEC_TIMEOUT = Duration.ofMinutes(5);
+    private static final Duration MAX_EXEC_TIMEOUT = Duration.ofHours(24);
+    private static final Set<String> PERSISTENCE_TYPES = Set.of("sticky", "ephemeral", "persistent");
+    private static final String CAUSE = "api";
+
+    private final LifecycleCoordinator lifecycle;
+    private final int maxVcpus;
+    private final int maxMemMb;
+
+    public VmApi(LifecycleCoordinator lifecycle, int maxVcpus, int maxMemMb) {
+        this.lifecycle = lifecycle;
+        this.maxVcpus = maxVcpus;
+        this.maxMemMb = maxMemMb;
+    }
+
+    public void register(RoutesConfig cfg, RouteTable table) {
+        table.add(cfg, HandlerType.POST, "/v1/vms", "Create a VM and start it", CreateVmRequest.class,
+                CreateVmResponse.class, true, this::create);
+        table.add(cfg, HandlerType.GET, "/v1/vms", "List VMs (filter with label.<key>=<value>)", null,
+                ListVmsResponse.class, true, this::list);
+        table.add(cfg, HandlerType.GET, "/v1/vms/{vm_id}", "Get a VM", null, VmInfo.class, true,
+                ctx -> ctx.json(info(lifecycle.get(vmId(ctx)))));
+        table.add(cfg, HandlerType.DELETE, "/v1/vms/{vm_id}", "Delete a VM and release everything it holds", null,
+                LifecycleResponses.IdResponse.class, true, ctx -> {
+                    Vm vm = lifecycle.delete(vmId(ctx), CAUSE);
+                    ctx.json(new LifecycleResponses.IdResponse(vm.id(), "deleted"));
+                });
+        table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/start", "Start a stopped VM or resume a suspended one",
+                LifecycleResponses.StartRequest.class, LifecycleResponses.StartResponse.class, true, ctx -> {
+                    optionalBody(ctx, LifecycleResponses.StartRequest.class);
+                    Vm vm = lifecycle.start(vmId(ctx), CAUSE);
+                    ctx.json(new LifecycleResponses.StartResponse(vm.id(), List.of(), null, state(vm)));
+                });
+        table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/stop", "Stop a VM gracefully; its disk is kept", null,
+                LifecycleResponses.StopResponse.class, true, ctx -> {
+                    Vm vm = lifecycle.stop(vmId(ctx), CAUSE);
+                    ctx.json(new LifecycleResponses.StopResponse(vm.id(), vm.id(), state(vm)));
+                });
+        table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/kill", "Stop a VM at once (SIGKILL); its disk is kept",
+                null, LifecycleResponses.IdResponse.class, true, ctx -> {
+                    Vm vm = lifecycle.kill(vmId(ctx), CAUSE);
+                    ctx.json(new LifecycleResponses.IdResponse(vm.id(), state(vm)));
+                });
+        table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/suspend", "Freeze a VM's processes; memory is kept", null,
+                LifecycleResponses.SuspendResponse.class, true, ctx -> {
+                    Vm vm = lifecycle.suspend(vmId(ctx), CAUSE);
+                    ctx.json(new LifecycleResponses.SuspendResponse(vm.id(), vm.id(), null, state(vm)));
+                });
+        table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/exec-await",
+                "Run a shell command in the VM and wait for it (a suspended VM is resumed first)",
+                ExecAwaitRequest.class, ExecAwaitResponse.class, true, this::execAwait);
+        table.add(cfg, HandlerType.GET, "/v1/vms/{vm_id}/files/<path>",
+                "Read a file ({content, encoding}) or list a directory ({files}); the path may be percent-encoded whole",
+                null, FileResponses.FileContent.class, true, this::readFile);
+        table.add(cfg, HandlerType.PUT, "/v1/vms/{vm_id}/files/<path>",
+                "Write a file ({content, encoding: base64|utf8}), creating parent directories",
+                FileResponses.WriteFileRequest.class, null, true, this::writeFile);
+    }
+
+    // ---- handlers ----
+
+    private void create(Context ctx) {
+        CreateVmRequest req = optionalBody(ctx, CreateVmRequest.class);
+        if (req == null) req = Json.MAPPER.convertValue(Map.of(), CreateVmRequest.class);
+        CreateVmCommand command = toCommand(req);
+        Vm vm = lifecycle.create(command, CAUSE);
+        ctx.json(new CreateVmResponse(vm.id(), List.of(), null, null, state(vm)));
+    }
+
+    private void list(Context ctx) {
+        Map<String, String> labels = new LinkedHashMap<>();
+        ctx.queryParamMap().forEach((k, v) -> {
+            if (k.startsWith("label.") && !v.isEmpty()) labels.put(k.substring(6), v.get(0));
+        });
+        boolean includeDeleted = "true".equalsIgnoreCase(ctx.queryParam("includeDeleted"));
+        List<Vm> vms = lifecycle.list(new VmQuery(includeDeleted, labels, 0));
+        List<VmInfo> infos = vms.stream().map(VmApi::info).toList();
+        ctx.json(new ListVmsResponse(infos, infos.size(), count(infos, "running"), count(infos, "starting"),
+                count(infos, "suspended"), count(infos, "stopped")));
+    }
+
+    private void execAwait(Context ctx) {
+        String id = vmId(ctx);
+        ExecAwaitRequest req = requiredBody(ctx, ExecAwaitRequest.class);
+        if (req.command() == null || req.command().isEmpty()) {
+            throw ApiException.badRequest("'command' is required and must be a non-empty string");
+        }
+        if (req.command().indexOf('\0') >= 0) throw ApiException.badRequest("'command' must not contain NUL bytes");
+        Duration timeout = DEFAULT_EXEC_TIMEOUT;
+        if (req.timeoutMs() != null) {
+            if (req.timeoutMs() <= 0) throw ApiException.badRequest("'timeoutMs' must be a positive number of milliseconds");
+            timeout = Duration.ofMillis(Math.min(req.timeoutMs(), MAX_EXEC_TIMEOUT.toMillis()));
+        }
+        ExecResult r = lifecycle.exec(id, ExecRequest.of(req.command(), timeout), CAUSE);
+        ctx.json(new ExecAwaitResponse(r.stdout(), r.stderr(), r.exitCode(), r.timedOut(), r.truncated()));
+    }
+
+    private void readFile(Context ctx) {
+        String id = vmId(ctx);
+        String path = filePath(ctx);
+        FileContent content = lifecycle.readFile(id, path, MAX_FILE_BYTES);
+        switch (content) {
+            case FileContent.RegularFile f -> ctx.json(new FileResponses.FileContent(
+                    Base64.getEncoder().encodeToString(f.bytes()), "base64"));
+            case FileContent.Directory d -> ctx.json(new FileResponses.DirectoryListing(d.entries().stream()
+                    .map(e -> new FileResponses.Entry(e.name(), e.directory() ? "directory" : "file")).toList()));
+        }
+    }
+
+    private void writeFile(Context ctx) {
+        String id = vmId(ctx);
+        String path = filePath(ctx);
+        FileResponses.WriteFileRequest req = requiredBody(ctx, FileResponses.WriteFileRequest.class);
+        if (req.content() == null) throw ApiException.badRequest("FILES_BAD_REQUEST", "'content' is required");
+        byte[] bytes = decode(req.content(), req.encoding(), "content");
+        lifecycle.writeFile(id, path, bytes, false);
+        ctx.json(Map.of());
+    }
+
+    // ---- request mapping ----
+
+    CreateVmCommand toCommand(CreateVmRequest r) {
+        refuseUnsupported(r);
+        int vcpus = r.vcpuCount() == null ? VmSpec.DEFAULT_VCPUS : r.vcpuCount();
+        if (vcpus < 1 || vcpus > maxVcpus) {
+            throw createBad("'vcpuCount' must be between 1 and " + maxVcpus + ", got " + vcpus);
+        }
+        int memMb;
+        if (r.memSizeMb() != null) {
+            memMb = r.memSizeMb();
+        } else if (r.memSizeGb() != null) {
+            memMb = (int) Math.round(r.memSizeGb() * 1024);
+        } else {
+            memMb = VmSpec.DEFAULT_MEM_MB;
+        }
+        if (memMb < 64 || memMb > maxMemMb) {
+            throw createBad("memory must be between 64 and " + maxMemMb + " MiB, got " + memMb + " MiB");
+        }
+        if (r.idleTimeoutSeconds() != null && r.idleTimeoutSeconds() < 0) {
+            throw createBad("'idleTimeoutSeconds' must not be negative");
+        }
+        String persistence = null;
+        if (r.persistence() != null) {
+            persistence = r.persistence().type();
+            if (persistence == null || !PERSISTENCE_TYPES.contains(persistence)) {
+                throw createBad("'persistence.type' must be one of sticky, ephemeral, persistent");
+            }
+        }
+        if (r.workdir() != null && !r.workdir().startsWith("/")) throw createBad("'workdir' must be an absolute path");
+        if (r.env() != null) {
+            for (var e : r.env().entrySet()) {
+                if (e.getKey().isEmpty() || e.getKey().contains("=") || e.getKey().indexOf('\0') >= 0
+                        || e.getValue() == null || e.getValue().indexOf('\0') >= 0) {
+                    throw createBad("invalid env entry '" + e.getKey() + "': names must be non-empty without '=' and values non-null");
+                }
+            }
+        }
+        if (r.image() != null && (r.image().isBlank() || r.image().length() > 512)) {
+            throw createBad("'image' must be a non-empty image reference");
+        }
+        Map<String, CreateVmCommand.InitialFile> files = new LinkedHashMap<>();
+        if (r.additionalFiles() != null) {
+            for (var f : r.additionalFiles().entrySet()) {
+                String p = f.getKey();
+                if (!p.startsWith("/") || p.indexOf('\0') >= 0 || List.of(p.split("/")).contains("..")) {
+                    throw createBad("additionalFiles path must be absolute without '..': " + p);
+                }
+                var af = f.getValue();
+                if (af == null || af.content() == null) throw createBad("additionalFiles['" + p + "'].content is required");
+                files.put(p, new CreateVmCommand.InitialFile(decode(af.content(), af.encoding(), "additionalFiles content"),
+                        Boolean.TRUE.equals(af.executable())));
+            }
+        }
+        VmSpec spec = new VmSpec(r.image(), vcpus, memMb, r.env(), r.workdir(), r.idleTimeoutSeconds(), persistence,
+                r.labels());
+        return new CreateVmCommand(spec, files);
+    }
+
+    /** Fields Burrow knows but cannot honour yet: refusing them beats silently creating something else. */
+    private static void refuseUnsupported(CreateVmRequest r) {
+        Map<String, Boolean> unsupported = new LinkedHashMap<>();
+        unsupported.put("snapshotId", r.snapshotId() != null);
+        unsupported.put("template", r.template() != null && !r.template().isEmpty());
+        unsupported.put("gitRepos", r.gitRepos() != null && !r.gitRepos().isEmpty());
+        unsupported.put("git.repos", r.git() != null && r.git().get("repos") instanceof List<?> l && !l.isEmpty());
+        unsupported.put("systemd.services", r.systemd() != null && r.systemd().get("services") instanceof List<?> l && !l.isEmpty());
+        unsupported.put("users", r.users() != null && !r.users().isEmpty());
+        unsupported.put("groups", r.groups() != null && !r.groups().isEmpty());
+        unsupported.put("aptDeps", r.aptDeps() != null && !r.aptDeps().isEmpty());
+        unsupported.put("ports", r.ports() != null && !r.ports().isEmpty());
+        unsupported.put("domains", r.domains() != null && !r.domains().isEmpty());
+        unsupported.put("waitForReadySignal", Boolean.TRUE.equals(r.waitForReadySignal()));
+        unsupported.put("rootfsSizeMb", r.rootfsSizeMb() != null || r.rootfsSizeGb() != null);
+        List<String> refused = unsupported.entrySet().stream().filter(Map.Entry::getValue).map(Map.Entry::getKey).toList();
+        if (!refused.isEmpty()) {
+            throw BurrowException.badRequest("UNSUPPORTED_FIELD", "this Burrow server does not support "
+                    + String.join(", ", refused) + " yet; remove " + (refused.size() == 1 ? "it" : "them") + " from the request");
+        }
+    }
+
+    private static BurrowException createBad(String message) {
+        return BurrowException.badRequest("CREATE_VM_BAD_REQUEST", message);
+    }
+
+    private static byte[] decode(String content, String encoding, String what) {
+        if (encoding == null || encoding.equalsIgnoreCase("utf8") || encoding.equalsIgnoreCase("utf-8")) {
+            return content.getBytes(StandardCharsets.UTF_8);
+        }
+        if (encoding.equalsIgnoreCase("base64")) {
+            try {
+                // Strict alphabet (the MIME decoder would silently skip garbage); line breaks are tolerated.
+                return Base64.getDecoder().decode(content.replaceAll("[\\r\\n]", ""));
+            } catch (IllegalArgumentException e) {
+                throw ApiException.badRequest("FILES_BAD_REQUEST", what + " is not valid base64: " + e.getMessage());
+            }
+        }
+        throw ApiException.badRequest("FILES_BAD_REQUEST", "unknown encoding '" + encoding + "' (use base64 or utf8)");
+    }
+
+    // ---- helpers ----
+
+    static String vmId(Context ctx) {
+        return ctx.pathParam("vm_id");
+    }
+
+    /**
+     * The file path after {@code /files/}. The vendor SDK percent-encodes the whole path as one segment
+     * ({@code %2Ftmp%2Fa.txt}); plain slashes work too. Decoded exactly once, from the raw request URI, so
+     * that no router normalisation (collapsing {@code ..}) happens before the driver's own checks.
+     */
+    static String filePath(Context ctx) {
+        String raw = ctx.req().getRequestURI();
+        int i = raw.indexOf("/files/");
+        if (i < 0) throw ApiException.badRequest("FILES_BAD_REQUEST", "missing file path");
+        String encoded = raw.substring(i + "/files/".length());
+        String path;
+        try {
+            path = java.net.URLDecoder.decode(encoded.replace("+", "%2B"), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest("FILES_BAD_REQUEST", "file path is not valid percent-encoding");
+        }
+        if (path.isEmpty()) throw ApiException.badRequest("FILES_BAD_REQUEST", "empty file path");
+        if (path.indexOf('\0') >= 0) throw ApiException.badRequest("FILES_BAD_REQUEST", "file path contains a NUL byte");
+        if (!path.startsWith("/")) path = "/" + path;
+        for (String part : path.split("/")) {
+            if (part.equals("..")) {
+                throw ApiException.badRequest("FILES_BAD_REQUEST", "file path must not contain '..': " + path);
+            }
+        }
+        if (path.length() > 4096) throw ApiException.badRequest("FILES_BAD_REQUEST", "file path longer than 4096 bytes");
+        return path;
+    }
+
+    static <T> T requiredBody(Context ctx, Class<T> type) {
+        T value = optionalBody(ctx, type);
+        if (value == null) throw ApiException.badRequest("a JSON request body is required");
+        return value;
+    }
+
+    static <T> T optionalBody(Context ctx, Class<T> type) {
+        byte[] body = ctx.bodyAsBytes();
+        if (body.length == 0) return null;
+        try {
+            return Json.MAPPER.readValue(body, type);
+        } catch (MismatchedInputException e) {
+            String field = e.getPath().stream().map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+                    .reduce((a, b) -> a + "." + b).orElse("body");
+            throw ApiException.badRequest("invalid value for '" + field + "': " + e.getOriginalMessage());
+        } catch (JsonProcessingException e) {
+            throw ApiException.badRequest("malformed JSON: " + e.getOriginalMessage());
+        } catch (java.io.IOException e) {
+            throw ApiException.badRequest("unreadable request body: " + e.getMessage());
+        }
+    }
+
+    static VmInfo info(Vm vm) {
+        var s = vm.spec();
+        return new VmInfo(vm.id(), vm.id(), state(vm), vm.status().dbName(), vm.statusReason(), vm.createdAt(),
+                vm.lastActivityAt(), null,
+                s.persistence() == null ? null : new CreateVmRequest.Persistence(s.persistence(), null, null),
+                s.image(), s.vcpuCount(), s.memSizeMb(), s.idleTimeoutSeconds(), s.labels(), vm.node(),
+                vm.status() == VmStatus.DELETED);
+    }
+
+    private static String state(Vm vm) {
+        return StateMapping.freestyleState(vm.status());
+    }
+
+    private static int count(List<VmInfo> vms, String state) {
+        return (int) vms.stream().filter(v -> v.state().equals(state)).count();
+    }
+}

@@ -1,0 +1,158 @@
+package dev.burrow.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import dev.burrow.core.store.VmQuery;
+import dev.burrow.core.vm.Vm;
+
+/** Every malformed request is a 4xx with {error, message}, changes nothing and leaks nothing. */
+class BadInputTest {
+    static TestServer srv;
+    static String vmId;
+
+    @BeforeAll
+    static void start() {
+        srv = TestServer.start("builtin:busybox");
+        vmId = srv.createVm("{}");
+    }
+
+    @AfterAll
+    static void stop() {
+        if (srv != null) {
+            srv.delete("/v1/vms/" + vmId);
+            srv.closeAndDelete();
+        }
+    }
+
+    static void assertError(TestServer.Response r, int status, String code) {
+        assertThat(r.status()).as(r.toString()).isEqualTo(status);
+        assertThat(r.json().get("error").asText()).as(r.toString()).isEqualTo(code);
+        assertThat(r.json().get("code").asText()).isEqualTo(code);
+        assertThat(r.json().get("message").asText()).isNotBlank();
+        assertThat(r.body()).doesNotContain("Exception").doesNotContain("\tat ");
+    }
+
+    @ParameterizedTest(name = "create {0} -> {1} {2}")
+    @CsvSource(delimiter = '|', value = {
+            "{not json                                   | 400 | BAD_REQUEST",
+            "[1,2,3]                                     | 400 | BAD_REQUEST",
+            "{\"vcpuCount\":\"two\"}                     | 400 | BAD_REQUEST",
+            "{\"vcpuCount\":1.5}                         | 400 | BAD_REQUEST",
+            "{\"vcpuCount\":0}                           | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"vcpuCount\":100000}                      | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"memSizeMb\":1}                           | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"memSizeMb\":-5}                          | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"env\":{\"A=B\":\"x\"}}                   | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"env\":[1]}                               | 400 | BAD_REQUEST",
+            "{\"workdir\":\"relative\"}                  | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"persistence\":{\"type\":\"forever\"}}    | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"image\":\"no such scheme:::\"}           | 400 | INVALID_IMAGE",
+            "{\"additionalFiles\":{\"../x\":{\"content\":\"a\"}}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"additionalFiles\":{\"/x\":{\"content\":\"%%%\",\"encoding\":\"base64\"}}} | 400 | FILES_BAD_REQUEST",
+            "{\"gitRepos\":[{\"repo\":\"https://example.invalid/r\",\"path\":\"/r\"}]} | 400 | UNSUPPORTED_FIELD",
+            "{\"idleTimeoutSeconds\":-1}                 | 400 | CREATE_VM_BAD_REQUEST",
+            "{} trailing                                 | 400 | BAD_REQUEST",
+    })
+    void badCreateBodies(String body, int status, String code) {
+        int before = vmCount();
+        assertError(srv.post("/v1/vms", body), status, code);
+        assertThat(vmCount()).isEqualTo(before);
+    }
+
+    @Test
+    void unknownFieldsTheSdkSendsAreIgnored() {
+        String id = srv.createVm("{\"discriminator\":\"x\",\"skipCache\":true,\"recreate\":false,\"git\":{\"config\":{}},"
+                + "\"systemd\":{\"services\":[]},\"somethingNew\":{\"a\":1},\"memSizeGb\":0.25}");
+        try {
+            assertThat(srv.get("/v1/vms/" + id).json().get("memSizeMb").asInt()).isEqualTo(256);
+        } finally {
+            srv.delete("/v1/vms/" + id);
+        }
+    }
+
+    @ParameterizedTest(name = "{0} {1} -> {2} {3}")
+    @CsvSource(delimiter = '|', value = {
+            "GET    | /v1/vms/NOT-AN-ID                        | 400 | INVALID_VM_ID",
+            "GET    | /v1/vms/aaaaaaaaaaaaaaaaaaaa             | 404 | VM_NOT_FOUND",
+            "DELETE | /v1/vms/aaaaaaaaaaaaaaaaaaaa             | 404 | VM_NOT_FOUND",
+            "POST   | /v1/vms/aaaaaaaaaaaaaaaaaaaa/stop        | 404 | VM_NOT_FOUND",
+            "POST   | /v1/vms/aaaaaaaaaaaaaaaaaaaa/suspend     | 404 | VM_NOT_FOUND",
+            "GET    | /v1/vms/aaaaaaaaaaaaaaaaaaaa/files/etc   | 404 | VM_NOT_FOUND",
+            "GET    | /v1/nothing-here                         | 404 | NOT_FOUND",
+    })
+    void badIdsAndRoutes(String method, String path, int status, String code) {
+        assertError(srv.call(method.trim(), path.trim(), null), status, code);
+    }
+
+    @Test
+    void execBodiesAreValidated() {
+        assertError(srv.post("/v1/vms/" + vmId + "/exec-await", null), 400, "BAD_REQUEST");
+        assertError(srv.post("/v1/vms/" + vmId + "/exec-await", "{\"command\":\"\"}"), 400, "BAD_REQUEST");
+        assertError(srv.post("/v1/vms/" + vmId + "/exec-await", "{\"command\":42}"), 400, "BAD_REQUEST");
+        assertError(srv.post("/v1/vms/" + vmId + "/exec-await", "{\"command\":\"true\",\"timeoutMs\":-1}"), 400, "BAD_REQUEST");
+        assertError(srv.post("/v1/vms/" + vmId + "/exec-await", "{\"command\":\"true\",\"timeoutMs\":\"soon\"}"), 400, "BAD_REQUEST");
+    }
+
+    @Test
+    void badFilePathsAndBodies() {
+        String base = "/v1/vms/" + vmId + "/files/";
+        assertError(srv.get(base + "%2Fetc%2F..%2F..%2Fetc%2Fpasswd"), 400, "FILES_BAD_REQUEST");
+        // a NUL in the URI is refused by the HTTP layer itself, still with the JSON error body
+        assertError(srv.get(base + "tmp%00x"), 400, "BAD_REQUEST");
+        assertError(srv.put(base + "%2Ftmp%2Fa", "{\"content\":\"!!!\",\"encoding\":\"base64\"}"), 400, "FILES_BAD_REQUEST");
+        assertError(srv.put(base + "%2Ftmp%2Fa", "{\"content\":\"x\",\"encoding\":\"rot13\"}"), 400, "FILES_BAD_REQUEST");
+        assertError(srv.put(base + "%2Ftmp%2Fa", "{\"encoding\":\"utf8\"}"), 400, "FILES_BAD_REQUEST");
+        assertError(srv.put(base + "%2Ftmp%2Fa", "nope"), 400, "BAD_REQUEST");
+        // none of the refused writes created the file
+        assertThat(srv.get(base + "%2Ftmp%2Fa").status()).isEqualTo(404);
+    }
+
+    @Test
+    void oversizedBodyIsRefusedWith413() {
+        // Larger than the server's request limit: refused before it is parsed.
+        String big = "{\"content\":\"" + "A".repeat((int) (dev.burrow.server.http.ApiServer.MAX_BODY_BYTES + 1024)) + "\"}";
+        var r = srv.put("/v1/vms/" + vmId + "/files/%2Ftmp%2Fbig", big);
+        assertThat(r.status()).as(r.body().length() > 300 ? r.body().substring(0, 300) : r.body()).isEqualTo(413);
+        assertThat(r.json().get("error").asText()).isEqualTo("PAYLOAD_TOO_LARGE");
+        assertThat(srv.get("/v1/vms/" + vmId + "/files/%2Ftmp%2Fbig").status()).isEqualTo(404);
+    }
+
+    @Test
+    void authIsRequiredOnEveryV1RouteButNotOnHealth() {
+        assertError(srv.call("GET", "/v1/vms", null, null), 401, "UNAUTHORIZED");
+        assertError(srv.call("GET", "/v1/vms", null, "wrong"), 401, "UNAUTHORIZED");
+        assertError(srv.call("POST", "/v1/vms", "{}", "wrong"), 401, "UNAUTHORIZED");
+        assertThat(srv.call("GET", "/healthz", null, null).status()).isEqualTo(200);
+        assertThat(srv.call("GET", "/openapi.json", null, null).status()).isEqualTo(200);
+    }
+
+    @Test
+    void invalidTransitionsAre409WithTheCurrentState() {
+        String id = srv.createVm("{}");
+        try {
+            srv.post("/v1/vms/" + id + "/stop", null);
+            var r = srv.post("/v1/vms/" + id + "/suspend", null);
+            assertError(r, 409, "INVALID_STATE_TRANSITION");
+            assertThat(r.json().get("message").asText()).contains("stopped");
+            var exec = srv.post("/v1/vms/" + id + "/exec-await", "{\"command\":\"true\"}");
+            assertError(exec, 400, "VM_NOT_RUNNING");
+            assertThat(srv.get("/v1/vms/" + id).json().get("status").asText()).isEqualTo("stopped");
+        } finally {
+            srv.delete("/v1/vms/" + id);
+        }
+        assertThat(HostInspection.leftovers(id, srv.dataDir, srv.server.nodeId())).isEmpty();
+    }
+
+    static int vmCount() {
+        List<Vm> all = srv.server.lifecycle().list(new VmQuery(true, java.util.Map.of(), 0));
+        return all.size();
+    }
+}

@@ -1,0 +1,76 @@
+package dev.burrow.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import dev.burrow.core.testing.HostRequirements;
+import dev.burrow.server.http.Json;
+
+/**
+ * The vendor's own {@code freestyle-sandboxes} npm SDK, unmodified, pointed at Burrow with
+ * FREESTYLE_API_URL: create, exec, files, list, suspend/start/stop/kill, typed errors, delete.
+ */
+class FreestyleSdkCompatTest {
+
+    @Test
+    void vendorSdkWorksUnmodified() throws Exception {
+        HostRequirements.requireCommand("node");
+        HostRequirements.requireCommand("npm");
+        Path work = Path.of("target", "sdk-compat").toAbsolutePath();
+        Files.createDirectories(work);
+        for (String f : new String[] {"package.json", "package-lock.json", "sdk-compat.mjs"}) {
+            Files.copy(Path.of("src/test/node", f), work.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+        }
+        if (!Files.isDirectory(work.resolve("node_modules/freestyle-sandboxes"))) {
+            run(work, 300, "npm", "ci", "--no-audit", "--no-fund", "--omit=optional");
+        }
+        try (TestServer srv = TestServer.start("builtin:busybox")) {
+            ProcessBuilder pb = new ProcessBuilder("node", "sdk-compat.mjs").directory(work.toFile());
+            pb.environment().put("FREESTYLE_API_URL", srv.url());
+            pb.environment().put("FREESTYLE_API_KEY", TestServer.KEY);
+            pb.redirectErrorStream(false);
+            Process p = pb.start();
+            byte[] stdout = p.getInputStream().readAllBytes();
+            String stderr = new String(p.getErrorStream().readAllBytes());
+            assertThat(p.waitFor(180, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).as("node failed: " + stderr + new String(stdout)).isZero();
+            JsonNode out = Json.MAPPER.readTree(stdout);
+
+            assertThat(out.get("vmId").asText()).matches("[a-z0-9]{20}");
+            assertThat(out.get("exec").get("stdout").asText()).isEqualTo("from-sdk\n");
+            assertThat(out.get("exec").get("stderr").asText()).isEqualTo("err\n");
+            assertThat(out.get("exec").get("statusCode").asInt()).isEqualTo(3);
+            assertThat(out.get("readBack").asText()).isEqualTo("hello from the SDK ✓");
+            assertThat(out.get("dir").toString()).contains("\"name\":\"hello.txt\"").contains("\"kind\":\"file\"");
+            assertThat(out.get("binary").toString()).isEqualTo("[0,1,2,254,255]");
+            assertThat(out.get("exists").asBoolean()).isTrue();
+            assertThat(out.get("missingExists").asBoolean()).isFalse();
+            assertThat(out.get("info").get("state").asText()).isEqualTo("running");
+            assertThat(out.get("listed").asBoolean()).isTrue();
+            assertThat(out.get("afterSuspend").asText()).isEqualTo("suspended");
+            assertThat(out.get("afterStart").asText()).isEqualTo("running");
+            assertThat(out.get("afterStop").asText()).isEqualTo("stopped");
+            assertThat(out.get("afterKill").asText()).isEqualTo("stopped");
+            assertThat(out.get("notFound").asText()).isEqualTo("VmNotFoundError");
+            assertThat(out.get("fileNotFound").asText()).isEqualTo("FileNotFoundError");
+            assertThat(out.get("afterDelete").asText()).isEqualTo("VmNotFoundError");
+            assertThat(HostInspection.leftovers(out.get("vmId").asText(), srv.dataDir, srv.server.nodeId())).isEmpty();
+            srv.closeAndDelete();
+        }
+    }
+
+    private static void run(Path dir, int timeoutSeconds, String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor(timeoutSeconds, TimeUnit.SECONDS)).as(String.join(" ", cmd)).isTrue();
+        assertThat(p.exitValue()).as(String.join(" ", cmd) + ": " + output).isZero();
+    }
+}

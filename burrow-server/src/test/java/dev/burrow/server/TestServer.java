@@ -1,0 +1,123 @@
+package dev.burrow.server;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import dev.burrow.core.testing.HostRequirements;
+import dev.burrow.server.http.Json;
+
+/**
+ * A real Burrow server for HTTP tests: real runc driver, real SQLite store, on a loopback port, with a
+ * fresh data dir and the image cache shared by all test runs of the checkout.
+ */
+public final class TestServer implements AutoCloseable {
+    public static final String KEY = "test-key-" + Long.toHexString(System.nanoTime());
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    public final Path dataDir;
+    public final BurrowServer server;
+
+    private TestServer(Path dataDir, BurrowServer server) {
+        this.dataDir = dataDir;
+        this.server = server;
+    }
+
+    public static TestServer start(String defaultImage) {
+        return start(defaultImage, null);
+    }
+
+    public static TestServer start(String defaultImage, Path existingDataDir) {
+        HostRequirements.requireRunc();
+        try {
+            Path dir = existingDataDir != null ? existingDataDir : Files.createTempDirectory("burrow-srv-");
+            Path images = HostRequirements.testCache().resolve("images");
+            var cfg = new ServerConfig("127.0.0.1", 0, dir, null, null, null, images, defaultImage, KEY, false);
+            return new TestServer(dir, BurrowServer.start(cfg));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public String url() {
+        return server.url();
+    }
+
+    public Response call(String method, String path, String body) {
+        return call(method, path, body, KEY);
+    }
+
+    public Response call(String method, String path, String body, String key) {
+        try {
+            HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url() + path)).timeout(Duration.ofMinutes(5));
+            if (key != null) b.header("Authorization", "Bearer " + key);
+            if (body != null) {
+                b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body));
+            } else {
+                b.method(method, HttpRequest.BodyPublishers.noBody());
+            }
+            HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+            return new Response(r.statusCode(), r.body());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public Response get(String path) { return call("GET", path, null); }
+
+    public Response post(String path, String body) { return call("POST", path, body); }
+
+    public Response put(String path, String body) { return call("PUT", path, body); }
+
+    public Response delete(String path) { return call("DELETE", path, null); }
+
+    /** Creates a VM and returns its id (fails the test on anything but 200). */
+    public String createVm(String body) {
+        Response r = post("/v1/vms", body);
+        if (r.status() != 200) throw new AssertionError("create failed: " + r);
+        return r.json().get("id").asText();
+    }
+
+    @Override
+    public void close() {
+        server.close();
+    }
+
+    /** Closes and removes the data dir (only once its VMs are gone: the driver refuses to delete mounts). */
+    public void closeAndDelete() {
+        close();
+        try (var s = Files.walk(dataDir)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // best effort: a temp dir
+        }
+    }
+
+    public record Response(int status, String body) {
+        public JsonNode json() {
+            try {
+                return Json.MAPPER.readTree(body);
+            } catch (IOException e) {
+                throw new AssertionError("response is not JSON: " + body, e);
+            }
+        }
+
+        @Override
+        public String toString() {
+            return status + " " + body;
+        }
+    }
+}
