@@ -27,6 +27,7 @@ public final class TestServer implements AutoCloseable {
 
     public final Path dataDir;
     public final BurrowServer server;
+    private boolean closed;
 
     private TestServer(Path dataDir, BurrowServer server) {
         this.dataDir = dataDir;
@@ -91,14 +92,44 @@ public final class TestServer implements AutoCloseable {
         return r.json().get("id").asText();
     }
 
+    /**
+     * Deletes every VM the server still has (so a failed test leaves no container behind), stops the
+     * server and removes its data dir. Deleting through the coordinator is what a user would do; if it
+     * fails the data dir is kept, because removing a directory under a live mount would be worse.
+     */
     @Override
     public void close() {
-        server.close();
+        if (closed) return;
+        closed = true;
+        boolean clean = true;
+        try {
+            for (var vm : server.lifecycle().list(dev.burrow.core.store.VmQuery.all())) {
+                try {
+                    server.lifecycle().delete(vm.id(), "test-cleanup");
+                } catch (RuntimeException e) {
+                    clean = false;
+                    System.err.println("test cleanup could not delete VM " + vm.id() + ": " + e.getMessage());
+                }
+            }
+        } finally {
+            server.close();
+        }
+        if (clean) deleteDataDir();
     }
 
-    /** Closes and removes the data dir (only once its VMs are gone: the driver refuses to delete mounts). */
+    /** Same as {@link #close()}; kept for readability at call sites that stress the data dir goes away. */
     public void closeAndDelete() {
         close();
+    }
+
+    private void deleteDataDir() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+                if (line.contains(dataDir.toString())) return; // never delete through a mount
+            }
+        } catch (IOException e) {
+            return;
+        }
         try (var s = Files.walk(dataDir)) {
             s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         } catch (IOException ignored) {

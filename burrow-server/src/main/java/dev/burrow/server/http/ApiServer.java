@@ -53,8 +53,12 @@ public final class ApiServer implements AutoCloseable {
                     ctx -> ctx.json(Map.of("status", "ok")));
 
             cfg.routes.exception(BurrowException.class, (e, ctx) -> burrowError(e, ctx));
-            cfg.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, e.getStatus(),
-                    codeFor(e.getStatus()), e.getMessage(), null));
+            cfg.routes.exception(HttpResponseException.class, (e, ctx) -> {
+                // An oversized body is left unread; the connection cannot be reused, so say so instead of
+                // letting the client send its next request into a socket Jetty is about to close.
+                if (e.getStatus() == 413) ctx.header("Connection", "close");
+                error(ctx, e.getStatus(), codeFor(e.getStatus()), e.getMessage(), null);
+            });
             cfg.routes.exception(Exception.class, (e, ctx) -> {
                 String ref = UUID.randomUUID().toString().substring(0, 8);
                 log.error("unhandled error ref={} {} {}", ref, ctx.method(), ctx.path(), e);

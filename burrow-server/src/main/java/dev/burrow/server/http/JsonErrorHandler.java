@@ -39,6 +39,9 @@ final class JsonErrorHandler extends ErrorHandler {
                     .getBytes(StandardCharsets.UTF_8);
         }
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+        // Jetty drops the connection after rejecting a request at this level; saying so keeps clients
+        // from sending their next request into the closing socket.
+        response.getHeaders().put(HttpHeader.CONNECTION, "close");
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
         response.write(true, ByteBuffer.wrap(body), callback);
     }
