@@ -209,10 +209,9 @@ public final class RuncDriver implements SandboxDriver {
         locked(vmId, () -> {
             long t0 = System.nanoTime();
             String cid = containerId(vmId);
-            if (runc.state(cid).isPresent()) {
-                runc.kill(cid, "KILL", true);
-                runc.delete(cid, true);
-                if (runc.state(cid).isPresent()) throw new DriverException("container " + cid + " survived delete --force");
+            if (runc.exists(cid)) {
+                killAndDelete(cid);
+                if (runc.exists(cid)) throw new DriverException("container " + cid + " survived delete");
             }
             // Teardown mirrors creation in reverse: processes, cgroups, mounts, then directories.
             cgroups.removeVm(vmId);
@@ -361,7 +360,7 @@ public final class RuncDriver implements SandboxDriver {
     /** Deletes a leftover stopped container, points the bundle at the current root and starts the init. */
     private void runContainer(String vmId, Path root) {
         String cid = containerId(vmId);
-        runc.delete(cid, true);
+        if (runc.exists(cid)) runc.delete(cid, true);
         ObjectNode bundle = RuncSpec.readBundle(bundleDir(vmId));
         if (!root.toString().equals(bundle.path("root").path("path").asText())) {
             bundle.withObjectProperty("root").put("path", root.toString());
@@ -418,6 +417,29 @@ public final class RuncDriver implements SandboxDriver {
                 Thread.currentThread().interrupt();
                 throw new DriverException("interrupted while stopping " + cid);
             }
+        }
+    }
+
+    /**
+     * SIGKILL to every process, wait for the init to exit, then a plain {@code runc delete}: about 30 ms,
+     * where {@code delete --force} on a live container takes over 100 ms (runc polls while it waits).
+     * Falls back to the forced delete if the init does not die in time.
+     */
+    private void killAndDelete(String cid) {
+        Optional<ContainerState> s = runc.state(cid);
+        if (s.isPresent() && s.get().alive()) {
+            // For a paused container runc freezes, signals and thaws itself, so SIGKILL lands either way.
+            runc.kill(cid, "KILL", true);
+            String start = runc.initStartTime(cid).orElse("");
+            if (!RuncCli.awaitExit(s.get().pid(), start, KILL_WAIT)) {
+                runc.delete(cid, true);
+                return;
+            }
+        }
+        try {
+            runc.delete(cid, false);
+        } catch (DriverException e) {
+            runc.delete(cid, true);
         }
     }
 
