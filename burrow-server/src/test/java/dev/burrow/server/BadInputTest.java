@@ -78,6 +78,27 @@ class BadInputTest {
         }
     }
 
+    @Test
+    void templateFieldsAreAcceptedLikeTopLevelOnes() {
+        // the SDK's VmSpec builder nests resources in "template"; a top-level value wins
+        String id = srv.createVm("{\"template\":{\"memSizeGb\":0.5,\"vcpuCount\":1,\"workdir\":\"/tmp\"},\"memSizeMb\":320}");
+        try {
+            var info = srv.get("/v1/vms/" + id).json();
+            assertThat(info.get("memSizeMb").asInt()).isEqualTo(320);
+            assertThat(info.get("vcpuCount").asInt()).isEqualTo(1);
+            assertThat(srv.post("/v1/vms/" + id + "/exec-await", "{\"command\":\"pwd\"}").json().get("stdout").asText())
+                    .isEqualTo("/tmp\n");
+        } finally {
+            srv.delete("/v1/vms/" + id);
+        }
+        int before = vmCount();
+        assertError(srv.post("/v1/vms", "{\"template\":{\"baseImage\":{\"dockerfileContent\":\"FROM debian\"}}}"), 400,
+                "UNSUPPORTED_FIELD");
+        assertError(srv.post("/v1/vms", "{\"template\":{\"snapshotId\":\"sc-abc\"}}"), 400, "UNSUPPORTED_FIELD");
+        assertError(srv.post("/v1/vms", "{\"template\":{\"vcpuCount\":\"x\"}}"), 400, "BAD_REQUEST");
+        assertThat(vmCount()).isEqualTo(before);
+    }
+
     @ParameterizedTest(name = "{0} {1} -> {2} {3}")
     @CsvSource(delimiter = '|', value = {
             "GET    | /v1/vms/NOT-AN-ID                        | 400 | INVALID_VM_ID",

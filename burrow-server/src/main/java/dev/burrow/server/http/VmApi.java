@@ -158,7 +158,8 @@ public final class VmApi {
 
     // ---- request mapping ----
 
-    CreateVmCommand toCommand(CreateVmRequest r) {
+    CreateVmCommand toCommand(CreateVmRequest request) {
+        CreateVmRequest r = mergeTemplate(request);
         refuseUnsupported(r);
         int vcpus = r.vcpuCount() == null ? VmSpec.DEFAULT_VCPUS : r.vcpuCount();
         if (vcpus < 1 || vcpus > maxVcpus) {
@@ -213,6 +214,38 @@ public final class VmApi {
         VmSpec spec = new VmSpec(r.image(), vcpus, memMb, r.env(), r.workdir(), r.idleTimeoutSeconds(), persistence,
                 r.labels());
         return new CreateVmCommand(spec, files);
+    }
+
+    /**
+     * The SDK's {@code VmSpec} builder sends resources and files inside {@code template}; the seed's notes
+     * put them at the top level. Both are accepted: a top-level value wins, otherwise the template's is used.
+     */
+    static CreateVmRequest mergeTemplate(CreateVmRequest r) {
+        if (r.template() == null || r.template().isEmpty()) return r;
+        if (r.template().get("baseImage") != null) {
+            throw BurrowException.badRequest("UNSUPPORTED_FIELD",
+                    "this Burrow server does not build images from a Dockerfile (template.baseImage) yet; use 'image'");
+        }
+        CreateVmRequest t;
+        try {
+            t = Json.MAPPER.convertValue(r.template(), CreateVmRequest.class);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest("invalid 'template': " + e.getMessage().split("\n")[0]);
+        }
+        var components = CreateVmRequest.class.getRecordComponents();
+        Object[] merged = new Object[components.length];
+        Class<?>[] types = new Class<?>[components.length];
+        try {
+            for (int i = 0; i < components.length; i++) {
+                var accessor = components[i].getAccessor();
+                Object top = accessor.invoke(r);
+                merged[i] = components[i].getName().equals("template") ? null : top != null ? top : accessor.invoke(t);
+                types[i] = components[i].getType();
+            }
+            return CreateVmRequest.class.getDeclaredConstructor(types).newInstance(merged);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot merge create template", e);
+        }
     }
 
     /** Fields Burrow knows but cannot honour yet: refusing them beats silently creating something else. */
