@@ -43,7 +43,7 @@ public final class BurrowServer implements AutoCloseable {
 
     private BurrowServer(ServerConfig config) {
         this.config = config;
-        Path dataDir = config.dataDir().toAbsolutePath();
+        Path dataDir = config.dataDir().toAbsolutePath().normalize();
         try {
             Files.createDirectories(dataDir);
         } catch (IOException e) {
