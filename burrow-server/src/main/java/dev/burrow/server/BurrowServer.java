@@ -16,6 +16,7 @@ import org.slf4j.LoggerFactory;
 
 import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
+import dev.burrow.core.loop.LoopRunner;
 import dev.burrow.core.store.ApiKeyStore;
 import dev.burrow.driver.runc.RuncDriver;
 import dev.burrow.driver.runc.RuncDriverConfig;
@@ -35,6 +36,7 @@ public final class BurrowServer implements AutoCloseable {
     private final Database database;
     private final SandboxDriver driver;
     private final LifecycleCoordinator lifecycle;
+    private final LoopRunner loops;
     private final ApiServer api;
     private final Path adminKeyFile;
     private final String adminKey;
@@ -66,6 +68,7 @@ public final class BurrowServer implements AutoCloseable {
                 imageStore);
         this.lifecycle = new LifecycleCoordinator(store, driver, Clock.systemUTC(), nodeId,
                 LifecycleCoordinator.Settings.defaults(config.defaultImage()));
+        this.loops = new LoopRunner(Clock.systemUTC());
         int maxVcpus = Runtime.getRuntime().availableProcessors();
         int maxMemMb = (int) Math.max(512, HostInfo.totalMemoryMb());
         VmApi vmApi = new VmApi(lifecycle, maxVcpus, maxMemMb);
@@ -131,6 +134,10 @@ public final class BurrowServer implements AutoCloseable {
         return driver;
     }
 
+    public LoopRunner loops() {
+        return loops;
+    }
+
     public ApiServer api() {
         return api;
     }
@@ -143,6 +150,7 @@ public final class BurrowServer implements AutoCloseable {
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) return;
+        loops.close();
         try {
             api.close();
         } catch (RuntimeException e) {

@@ -47,6 +47,7 @@ public final class LifecycleCoordinator {
     private final String nodeId;
     private final Settings settings;
     private final KeyedLocks locks = new KeyedLocks();
+    private final List<TransitionListener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     public LifecycleCoordinator(VmStore store, SandboxDriver driver, Clock clock, String nodeId, Settings settings) {
         this.store = store;
@@ -54,6 +55,10 @@ public final class LifecycleCoordinator {
         this.clock = clock;
         this.nodeId = nodeId;
         this.settings = settings;
+    }
+
+    public void addListener(TransitionListener listener) {
+        listeners.add(listener);
     }
 
     public Settings settings() {
@@ -99,6 +104,7 @@ public final class LifecycleCoordinator {
         try (var held = locks.acquire(id, settings.lockWait(), "create")) {
             store.insert(vm, VmEvent.of(id, now, null, VmStatus.CREATING, "create", cause, image, null));
             vm = store.find(id).orElseThrow();
+            notifyListeners(vm, null, "create", cause, null, null);
             Failpoints.hit("create.after-intent");
             long t0 = System.nanoTime();
             try {
@@ -304,7 +310,18 @@ public final class LifecycleCoordinator {
                         "VM " + vm.id() + " was changed concurrently; retry"));
         log.info("vm_id={} op={} from={} to={} cause={} duration_ms={}{}", vm.id(), op, vm.status().dbName(),
                 next.dbName(), cause, durationMs == null ? "-" : durationMs, reason == null ? "" : " reason=\"" + reason + "\"");
+        notifyListeners(updated, vm.status(), op, cause, durationMs, reason);
         return updated;
+    }
+
+    private void notifyListeners(Vm vm, VmStatus from, String op, String cause, Long durationMs, String reason) {
+        for (TransitionListener l : listeners) {
+            try {
+                l.transitioned(vm, from, op, cause, durationMs, reason);
+            } catch (RuntimeException e) {
+                log.warn("vm_id={} transition listener failed: {}", vm.id(), e.toString());
+            }
+        }
     }
 
     private boolean destroyQuietly(String id) {
