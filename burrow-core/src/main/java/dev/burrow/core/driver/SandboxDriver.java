@@ -61,7 +61,37 @@ public interface SandboxDriver extends AutoCloseable {
     /** Everything this driver finds on the host that carries a Burrow label (for reconciliation). */
     List<HostResource> list();
 
+    /**
+     * Makes {@code snapshotId} an immutable copy of the sandbox's disk as it is now; a running sandbox is frozen
+     * for the moment it takes, so the copy is consistent. Creating a sandbox with {@link SandboxSpec#snapshotId()}
+     * starts from it (a fork is one snapshot and N such creates). The snapshot does not depend on the sandbox: it
+     * survives the sandbox's destruction. Idempotent: an existing snapshot of that id is left as it is.
+     * Only when {@link DriverCapabilities#diskSnapshots()}.
+     *
+     * @throws dev.burrow.core.error.BurrowException NOT_FOUND (VM_NOT_FOUND) if the sandbox has no disk here
+     */
+    default void snapshot(String vmId, String snapshotId) {
+        throw new UnsupportedOperationException(name() + " cannot snapshot disks");
+    }
+
+    /**
+     * Deletes a snapshot. Sandboxes already created from it are not affected (the driver keeps whatever they
+     * still need until they are destroyed). Succeeds when the snapshot does not exist. Refusing to delete a
+     * snapshot that is in use is the caller's policy, not the driver's.
+     */
+    default void deleteSnapshot(String snapshotId) {
+        throw new UnsupportedOperationException(name() + " cannot snapshot disks");
+    }
+
     /** Applies new cpu/memory limits to a running or stopped sandbox. */
+    /**
+     * Bytes the VM's own disk takes on the host (what it wrote, not the shared image), or -1 when the
+     * driver cannot tell. Storage-pressure eviction sums these.
+     */
+    default long diskUsageBytes(String vmId) {
+        return -1;
+    }
+
     default void resize(String vmId, int vcpuCount, int memSizeMb) {
         throw new UnsupportedOperationException(name() + " cannot resize");
     }

@@ -32,6 +32,8 @@ import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.driver.SandboxSpec;
 import dev.burrow.core.driver.SandboxState;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.lifecycle.Failpoints;
+import dev.burrow.driver.runc.internal.BtrfsStorage;
 import dev.burrow.driver.runc.internal.CgroupDirs;
 import dev.burrow.driver.runc.internal.ContainerExec;
 import dev.burrow.driver.runc.internal.ImageStore;
@@ -45,9 +47,11 @@ import dev.burrow.driver.runc.internal.SandboxFiles;
 import dev.burrow.driver.runc.internal.UnpackedImage;
 
 /**
- * One runc container per VM. Host layout per VM, all under {@code <dataDir>/vms/<vmId>/}: the root
- * filesystem (see {@link RootfsStorage}), {@code bundle/config.json}, {@code console.log} (the init's
- * stdio), {@code init.pid} and {@code exec/} (pid files of running execs). The container is
+ * One runc container per VM. Host layout per VM, under {@code <dataDir>/vms/<vmId>/}: the storage's entries
+ * (overlay: upper, work and the mounted {@code rootfs}; btrfs: {@code btrfs.json}, the root itself being the
+ * subvolume {@code <dataDir>/btrfs/vms/<vmId>}; see {@link RootfsStorage}), {@code bundle/config.json},
+ * {@code console.log} (the init's stdio), {@code init.pid} and {@code exec/} (pid files of running execs).
+ * Snapshots live beside: {@code <dataDir>/snapshots/} (overlay) or {@code <dataDir>/btrfs/snapshots/}. The container is
  * {@code burrow-<vmId>} in the runc state dir {@link RuncDriverConfig#runcRoot()}; its cgroup is
  * {@code <cgroupParent>/<vmId>} in every hierarchy.
  *
@@ -57,6 +61,9 @@ import dev.burrow.driver.runc.internal.UnpackedImage;
 public final class RuncDriver implements SandboxDriver {
     private static final Logger log = LoggerFactory.getLogger(RuncDriver.class);
     private static final Pattern VM_ID = Pattern.compile("[a-z0-9]{1,63}");
+    private static final Pattern SNAPSHOT_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]{0,127}");
+    /** Records which storage a data dir's VMs are on, so a restart never looks for them on the other one. */
+    private static final String STORAGE_MARKER = "rootfs-storage";
     private static final String CONTAINER_PREFIX = "burrow-";
     private static final Duration POLL = Duration.ofMillis(20);
     private static final Duration KILL_WAIT = Duration.ofSeconds(5);
@@ -68,6 +75,8 @@ public final class RuncDriver implements SandboxDriver {
     private final RuncCli runc;
     private final CgroupDirs cgroups;
     private final ReentrantLock[] locks = new ReentrantLock[64];
+    /** Per snapshot id; always taken after the VM lock when both are needed. */
+    private final ReentrantLock[] snapshotLocks = new ReentrantLock[64];
 
     public RuncDriver(RuncDriverConfig config, ImageStore images) {
         this.config = config;
@@ -80,10 +89,65 @@ public final class RuncDriver implements SandboxDriver {
         } catch (IOException e) {
             throw new DriverException("cannot create data directory " + config.dataDir() + ": " + e.getMessage(), e);
         }
-        this.storage = new OverlayStorage(vmsDir);
+        this.storage = openStorage(config, vmsDir);
         this.runc = new RuncCli(config.runcRoot().toAbsolutePath());
         this.cgroups = new CgroupDirs(config.cgroupParent());
         for (int i = 0; i < locks.length; i++) locks[i] = new ReentrantLock();
+        for (int i = 0; i < snapshotLocks.length; i++) snapshotLocks[i] = new ReentrantLock();
+        log.atInfo().addKeyValue("storage", storage.name()).addKeyValue("data_dir", config.dataDir()).log("runc driver ready");
+    }
+
+    /**
+     * The storage for this data dir. A data dir that has VMs keeps the storage they are on (recorded in
+     * {@code rootfs-storage}; a data dir from before the setting with overlay VMs is overlay). Otherwise
+     * {@code auto} takes btrfs if it can be set up (data dir on btrfs, or a loop image: needs btrfs-progs, the
+     * btrfs module and loop devices) and falls back to overlayfs.
+     */
+    private static RootfsStorage openStorage(RuncDriverConfig config, Path vmsDir) {
+        Path marker = config.dataDir().resolve(STORAGE_MARKER);
+        RuncDriverConfig.Storage recorded = null;
+        boolean vmsExist;
+        try {
+            if (Files.isRegularFile(marker)) {
+                recorded = RuncDriverConfig.Storage.valueOf(Files.readString(marker).strip().toUpperCase(java.util.Locale.ROOT));
+            }
+            try (DirectoryStream<Path> dirs = Files.newDirectoryStream(vmsDir, p -> Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS))) {
+                vmsExist = dirs.iterator().hasNext();
+            }
+            if (recorded == null && vmsExist) recorded = RuncDriverConfig.Storage.OVERLAY;
+        } catch (IOException | IllegalArgumentException e) {
+            throw new DriverException("cannot read " + marker + ": " + e.getMessage(), e);
+        }
+        RuncDriverConfig.Storage wanted = config.storage();
+        if (vmsExist && recorded != null) {
+            if (wanted != RuncDriverConfig.Storage.AUTO && wanted != recorded) {
+                throw new DriverException("data dir " + config.dataDir() + " has VMs on " + recorded.name().toLowerCase(java.util.Locale.ROOT)
+                        + " storage; cannot switch it to " + wanted.name().toLowerCase(java.util.Locale.ROOT) + " while they exist");
+            }
+            wanted = recorded;
+        }
+        RootfsStorage chosen = switch (wanted) {
+            case OVERLAY -> new OverlayStorage(vmsDir);
+            case BTRFS -> BtrfsStorage.open(vmsDir, config.dataDir(), config.btrfsImageSizeMb());
+            case AUTO -> {
+                try {
+                    yield BtrfsStorage.open(vmsDir, config.dataDir(), config.btrfsImageSizeMb());
+                } catch (RuntimeException e) {
+                    log.atWarn().addKeyValue("data_dir", config.dataDir())
+                            .log("btrfs storage unavailable, using overlayfs (no disk quotas, snapshots copy): " + e.getMessage());
+                    yield new OverlayStorage(vmsDir);
+                }
+            }
+        };
+        try {
+            Path tmp = marker.resolveSibling(STORAGE_MARKER + ".tmp");
+            Files.writeString(tmp, chosen.name() + "\n");
+            Files.move(tmp, marker, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            chosen.close();
+            throw new DriverException("cannot write " + marker + ": " + e.getMessage(), e);
+        }
+        return chosen;
     }
 
     @Override
@@ -93,9 +157,21 @@ public final class RuncDriver implements SandboxDriver {
 
     @Override
     public DriverCapabilities capabilities() {
-        // Suspend is the cgroup freezer, which keeps memory. No snapshots yet (overlay would copy the upper
-        // dir; btrfs will make them cheap), CRIU fails on this kernel, overlayfs has no quota.
-        return new DriverCapabilities(true, false, false, false, true);
+        // Suspend is the cgroup freezer, which keeps memory. Disk snapshots with either storage (btrfs: O(1);
+        // overlay: a copy of what the VM wrote); no memory snapshots (CRIU fails on this kernel); only btrfs has
+        // quotas.
+        return new DriverCapabilities(true, true, false, storage.supportsQuota(), true);
+    }
+
+    /** "btrfs" or "overlay": where VM roots live on this host. */
+    public String storageName() {
+        return storage.name();
+    }
+
+    /** The root filesystem path of a VM (for tests and diagnostics; the VM must have a disk here). */
+    Path rootfs(String vmId) {
+        checkId(vmId);
+        return locked(vmId, () -> storage.ensureMounted(vmId));
     }
 
     @Override
@@ -108,8 +184,18 @@ public final class RuncDriver implements SandboxDriver {
     public String create(SandboxSpec spec) {
         String vmId = checkId(spec.vmId());
         RuncSpec.validateResources(spec.vcpuCount(), spec.memSizeMb());
-        if (spec.imageRef() == null || spec.imageRef().isBlank()) {
+        if (spec.snapshotId() != null) checkSnapshotId(spec.snapshotId());
+        else if (spec.imageRef() == null || spec.imageRef().isBlank()) {
             throw BurrowException.badRequest("INVALID_IMAGE", "VM " + vmId + " has no image reference");
+        }
+        if (spec.rootfsSizeMb() != null) {
+            if (spec.rootfsSizeMb() <= 0) {
+                throw BurrowException.badRequest("INVALID_ROOTFS_SIZE", "rootfsSizeMb must be positive: " + spec.rootfsSizeMb());
+            }
+            if (!storage.supportsQuota()) {
+                throw BurrowException.badRequest("UNSUPPORTED_FIELD",
+                        "rootfsSizeMb needs the btrfs storage; this host uses " + storage.name() + ", which has no disk quota");
+            }
         }
         return locked(vmId, () -> {
             long t0 = System.nanoTime();
@@ -117,10 +203,19 @@ public final class RuncDriver implements SandboxDriver {
             if (current.isPresent() && current.get().alive()) return containerId(vmId);
             boolean fresh = !Files.exists(vmDir(vmId), LinkOption.NOFOLLOW_LINKS);
             try {
-                UnpackedImage image = images.find(spec.imageRef());
-                if (image == null) image = images.prepare(spec.imageRef(), ProgressListener.NONE);
-                Path root = storage.prepare(vmId, image);
+                UnpackedImage image;
+                Path root;
+                if (spec.snapshotId() != null) {
+                    String sid = spec.snapshotId();
+                    image = imageOfSnapshot(sid, spec.imageRef());
+                    // Under the snapshot's lock: it cannot be deleted between the check and the copy.
+                    root = lockedSnapshot(sid, () -> storage.prepareFromSnapshot(vmId, sid, spec.rootfsSizeMb()));
+                } else {
+                    image = resolveImage(spec.imageRef());
+                    root = storage.prepare(vmId, image, spec.rootfsSizeMb());
+                }
                 RuncSpec.writeBundle(bundleDir(vmId), RuncSpec.build(root, spec, image, config));
+                Failpoints.hit("driver.create.after-rootfs");
                 runContainer(vmId, root);
             } catch (RuntimeException e) {
                 // Leave nothing half-made behind; an existing (stopped) VM keeps its disk.
@@ -130,6 +225,36 @@ public final class RuncDriver implements SandboxDriver {
             log.atInfo().addKeyValue("vm_id", vmId).addKeyValue("op", "create")
                     .addKeyValue("duration_ms", ms(t0)).log("VM created");
             return containerId(vmId);
+        });
+    }
+
+    /**
+     * Freezes a running VM (a suspended one already is; a stopped one has no processes) for the moment the
+     * storage copies its disk, so the snapshot is consistent: btrfs takes an O(1) read-only snapshot, overlay
+     * copies the upper directory.
+     */
+    @Override
+    public void snapshot(String vmId, String snapshotId) {
+        checkId(vmId);
+        checkSnapshotId(snapshotId);
+        long t0 = System.nanoTime();
+        boolean made = withRootHeld(vmId, root -> lockedSnapshot(snapshotId, () -> {
+            if (storage.findSnapshot(snapshotId).isPresent()) return false;
+            storage.snapshot(vmId, snapshotId);
+            return true;
+        }));
+        if (made) {
+            log.atInfo().addKeyValue("vm_id", vmId).addKeyValue("snapshot_id", snapshotId).addKeyValue("op", "snapshot")
+                    .addKeyValue("storage", storage.name()).addKeyValue("duration_ms", ms(t0)).log("VM disk snapshotted");
+        }
+    }
+
+    @Override
+    public void deleteSnapshot(String snapshotId) {
+        checkSnapshotId(snapshotId);
+        lockedSnapshot(snapshotId, () -> {
+            storage.deleteSnapshot(snapshotId);
+            return null;
         });
     }
 
@@ -213,6 +338,7 @@ public final class RuncDriver implements SandboxDriver {
                 killAndDelete(cid);
                 if (runc.exists(cid)) throw new DriverException("container " + cid + " survived delete");
             }
+            Failpoints.hit("driver.destroy.after-container");
             // Teardown mirrors creation in reverse: processes, cgroups, mounts, then directories.
             cgroups.removeVm(vmId);
             storage.release(vmId);
@@ -341,7 +467,14 @@ public final class RuncDriver implements SandboxDriver {
      * both only when empty. Running VMs are left alone: stopping the server does not stop them.
      */
     @Override
+    public long diskUsageBytes(String vmId) {
+        checkId(vmId);
+        return storage.usedBytes(vmId);
+    }
+
+    @Override
     public void close() {
+        storage.close();
         cgroups.removeParentIfEmpty();
         try {
             Files.deleteIfExists(runc.root());
@@ -383,7 +516,7 @@ public final class RuncDriver implements SandboxDriver {
             if (s.isEmpty() && !storage.exists(vmId)) throw vmNotFound(vmId);
             boolean froze = false;
             if (s.isPresent() && s.get().status().equals("running")) {
-                runc.pause(cid);
+                runc.freeze(cid);
                 froze = true;
             }
             Throwable failure = null;
@@ -395,7 +528,7 @@ public final class RuncDriver implements SandboxDriver {
             } finally {
                 if (froze) {
                     try {
-                        runc.resume(cid);
+                        runc.thaw(cid);
                     } catch (RuntimeException e) {
                         if (failure != null) failure.addSuppressed(e);
                         else throw e;
@@ -451,6 +584,35 @@ public final class RuncDriver implements SandboxDriver {
         }
     }
 
+    private UnpackedImage resolveImage(String ref) {
+        UnpackedImage image = images.find(ref);
+        return image != null ? image : images.prepare(ref, ProgressListener.NONE);
+    }
+
+    /**
+     * The image config (env, workdir) a VM made from a snapshot starts with: the one recorded with the
+     * snapshot, so no image needs to be fetched; the given reference only for snapshots that have none.
+     */
+    private UnpackedImage imageOfSnapshot(String snapshotId, String imageRef) {
+        RootfsStorage.SnapshotInfo snap = storage.findSnapshot(snapshotId)
+                .orElseThrow(() -> BurrowException.notFound("SNAPSHOT_NOT_FOUND", "snapshot " + snapshotId + " does not exist on this host"));
+        if (snap.image() != null) return snap.image();
+        if (imageRef == null || imageRef.isBlank()) {
+            throw BurrowException.badRequest("INVALID_IMAGE", "snapshot " + snapshotId + " does not record its image; give an image reference");
+        }
+        return resolveImage(imageRef);
+    }
+
+    private <T> T lockedSnapshot(String snapshotId, Supplier<T> action) {
+        ReentrantLock lock = snapshotLocks[Math.floorMod(snapshotId.hashCode(), snapshotLocks.length)];
+        lock.lock();
+        try {
+            return action.get();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     private <T> T locked(String vmId, Supplier<T> action) {
         ReentrantLock lock = locks[Math.floorMod(vmId.hashCode(), locks.length)];
         lock.lock();
@@ -474,6 +636,13 @@ public final class RuncDriver implements SandboxDriver {
             throw BurrowException.badRequest("INVALID_VM_ID", "not a valid VM id: " + vmId);
         }
         return vmId;
+    }
+
+    private static String checkSnapshotId(String snapshotId) {
+        if (snapshotId == null || !SNAPSHOT_ID.matcher(snapshotId).matches()) {
+            throw BurrowException.badRequest("INVALID_SNAPSHOT_ID", "not a valid snapshot id: " + snapshotId);
+        }
+        return snapshotId;
     }
 
     private static BurrowException vmNotFound(String vmId) {

@@ -48,11 +48,17 @@ final class RuncTestHost implements AutoCloseable {
 
     /** Skips (or fails under CI=true) without root and runc, then prepares the busybox image. */
     static RuncTestHost start() throws IOException {
+        return start(RuncDriverConfig.Storage.AUTO);
+    }
+
+    /** Like {@link #start()} on the given storage (btrfs additionally requires btrfs-progs). */
+    static RuncTestHost start(RuncDriverConfig.Storage storage) throws IOException {
         HostRequirements.requireRunc();
+        if (storage == RuncDriverConfig.Storage.BTRFS) HostRequirements.requireCommand("mkfs.btrfs");
         String nodeId = "t" + randomId(8);
         Path dataDir = Files.createTempDirectory("burrow-runc-test-").toRealPath();
         RuncDriverConfig config = new RuncDriverConfig(dataDir, HostRequirements.testCache().resolve("images"),
-                Path.of("/run/burrow-test-" + nodeId), nodeId, 512);
+                Path.of("/run/burrow-test-" + nodeId), nodeId, 512, storage, 0);
         RuncDriver driver = new RuncDriver(config, new OciImageStore(config.imageDir()));
         RuncTestHost host = new RuncTestHost(dataDir, nodeId, config, driver);
         try {
@@ -109,8 +115,16 @@ final class RuncTestHost implements AutoCloseable {
         return dataDir.resolve("vms").resolve(vmId);
     }
 
+    /** The VM's root as the storage has it: the overlay mount or the btrfs subvolume. */
     Path rootfs(String vmId) {
-        return vmDir(vmId).resolve("rootfs");
+        return driver.rootfs(vmId);
+    }
+
+    /** What a host reboot does to the storage: every mount of this data dir is gone (the disks stay). */
+    void unmountAll() {
+        List<MountTable.Mount> mounts = new ArrayList<>(MountTable.read().under(dataDir));
+        mounts.sort(Comparator.comparingInt((MountTable.Mount m) -> m.mountPoint().getNameCount()).reversed());
+        for (MountTable.Mount m : mounts) HostCommand.of("umount", m.mountPoint().toString()).check();
     }
 
     /** Everything of this VM the host still holds, checked independently of the driver's own list(). */
@@ -144,7 +158,29 @@ final class RuncTestHost implements AutoCloseable {
             if (Files.exists(d, LinkOption.NOFOLLOW_LINKS)) found.add("cgroup parent " + d);
         }
         if (Files.exists(config.runcRoot(), LinkOption.NOFOLLOW_LINKS)) found.add("runc root " + config.runcRoot());
+        for (MountTable.Mount m : MountTable.read().under(dataDir)) found.add("mount " + m.mountPoint());
+        found.addAll(loopDevices());
         return found;
+    }
+
+    /**
+     * Loop devices backed by this data dir's btrfs image. Autoclear detaches them when the filesystem is
+     * unmounted, which the kernel may finish a moment after umount returns; hence the short wait.
+     */
+    List<String> loopDevices() {
+        Path image = dataDir.resolve("btrfs.img");
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (true) {
+            HostCommand.Result r = HostCommand.of("losetup", "-j", image.toString()).run();
+            List<String> found = r.stdout().lines().filter(l -> !l.isBlank()).map(l -> "loop device " + l).toList();
+            if (found.isEmpty() || System.nanoTime() > deadline) return found;
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return found;
+            }
+        }
     }
 
     /**
@@ -155,10 +191,21 @@ final class RuncTestHost implements AutoCloseable {
     public void close() {
         List<String> problems = new ArrayList<>();
         Set<String> vmIds = new LinkedHashSet<>();
+        Set<String> snapshotIds = new LinkedHashSet<>();
         try {
-            driver.list().forEach(r -> vmIds.add(r.vmId()));
+            for (HostResource r : driver.list()) {
+                if (r.kind() == HostResource.Kind.SNAPSHOT) snapshotIds.add(r.vmId());
+                else vmIds.add(r.vmId());
+            }
         } catch (RuntimeException e) {
             problems.add("list failed: " + e);
+        }
+        for (String snapshotId : snapshotIds) {
+            try {
+                driver.deleteSnapshot(snapshotId);
+            } catch (RuntimeException e) {
+                problems.add("delete snapshot " + snapshotId + " failed: " + e);
+            }
         }
         for (String vmId : vmIds) {
             try {

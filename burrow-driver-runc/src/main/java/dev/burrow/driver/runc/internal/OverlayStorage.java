@@ -1,64 +1,104 @@
 package dev.burrow.driver.runc.internal;
 
 import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.burrow.core.driver.DriverException;
 import dev.burrow.core.driver.HostResource;
+import dev.burrow.core.error.BurrowException;
 
 /**
  * A VM root as an overlayfs mount: the unpacked image as the read-only lower layer (shared by every VM of
  * that image, never copied), {@code upper} for the VM's own writes and {@code work} for overlayfs' scratch
- * space, mounted at {@code rootfs}. All three live in {@code <vmsDir>/<vmId>/}. The lower directory is
- * recorded in {@code overlay.json} so the root can be mounted again after a reboot without the image store.
+ * space, mounted at {@code rootfs}. All three live in {@code <vmsDir>/<vmId>/}. The lower layers are recorded
+ * in {@code overlay.json} so the root can be mounted again after a reboot without the image store.
+ *
+ * <p>A snapshot is a copy of the VM's upper directory ({@code <snapshotsDir>/<id>/layer}) plus the list of
+ * lower layers the VM had; its cost grows with what the VM wrote. A VM made from it mounts
+ * {@code lowerdir=<snapshot layer>:<the snapshot's lowers>} (whiteouts and opaque directories in the copied
+ * layer keep hiding image files). Because such a VM, and snapshots taken of it, keep using the snapshot's layer,
+ * deleting a snapshot only marks it deleted; its directory goes once no VM or kept snapshot lists its layer.
  */
 public final class OverlayStorage implements RootfsStorage {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String META = "overlay.json";
+    private static final String SNAPSHOT_META = "snapshot.json";
+    private static final String DELETED_MARK = "deleted";
+    private static final String TMP_PREFIX = ".tmp-";
     private static final Duration MOUNT_TIMEOUT = Duration.ofSeconds(30);
+    private static final Duration COPY_TIMEOUT = Duration.ofMinutes(30);
     private static final int UNMOUNT_ATTEMPTS = 5;
 
     private final Path vmsDir;
+    private final Path snapshotsDir;
+    /**
+     * Guards the reference graph between VMs and snapshot layers: a VM starting to use a snapshot's layer and
+     * the collection of deleted snapshots must not interleave, or a layer could be deleted under a new VM.
+     */
+    private final Object layerGraph = new Object();
 
-    /** @param vmsDir directory holding one directory per VM; created if missing */
+    /** @param vmsDir directory holding one directory per VM; snapshots go to its sibling {@code snapshots} */
     public OverlayStorage(Path vmsDir) {
-        try {
-            Files.createDirectories(vmsDir);
-            // Canonical, because mount points in /proc/self/mountinfo are, and they are compared with it.
-            this.vmsDir = vmsDir.toRealPath();
-        } catch (IOException e) {
-            throw new DriverException("cannot create " + vmsDir + ": " + e.getMessage(), e);
-        }
+        this(vmsDir, vmsDir.toAbsolutePath().normalize().resolveSibling("snapshots"));
+    }
+
+    public OverlayStorage(Path vmsDir, Path snapshotsDir) {
+        this.vmsDir = canonicalDir(vmsDir);
+        this.snapshotsDir = canonicalDir(snapshotsDir);
+        removeUnfinishedSnapshots();
     }
 
     @Override
-    public Path prepare(String vmId, UnpackedImage image) {
-        Path dir = vmDir(vmId);
-        Path meta = dir.resolve(META);
-        if (!Files.exists(meta)) {
+    public String name() {
+        return "overlay";
+    }
+
+    @Override
+    public boolean supportsQuota() {
+        return false;
+    }
+
+    @Override
+    public Path prepare(String vmId, UnpackedImage image, Integer sizeMb) {
+        refuseQuota(sizeMb);
+        if (!exists(vmId)) {
             Path lower = image.rootfs().toAbsolutePath().normalize();
             if (!Files.isDirectory(lower)) {
                 throw new DriverException("image " + image.ref() + " has no root filesystem at " + lower);
             }
-            try {
-                Files.createDirectories(dir.resolve("upper"));
-                Files.createDirectories(dir.resolve("work"));
-                Files.createDirectories(dir.resolve("rootfs"));
-                // Written last: its presence means the layers exist, which is what exists() reports.
-                Path tmp = dir.resolve(META + ".tmp");
-                JSON.writeValue(tmp.toFile(), Map.of("lowerdir", lower.toString(), "imageDigest", image.digest()));
-                Files.move(tmp, meta, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-            } catch (IOException e) {
-                throw new DriverException("cannot create overlay layers for VM " + vmId + ": " + e.getMessage(), e);
+            writeVmMeta(vmId, optionPath(lower), ImageConfigJson.toJson(image), null);
+        }
+        return ensureMounted(vmId);
+    }
+
+    @Override
+    public Path prepareFromSnapshot(String vmId, String snapshotId, Integer sizeMb) {
+        refuseQuota(sizeMb);
+        if (!exists(vmId)) {
+            // Under the graph lock: once overlay.json names the layer, collection keeps it.
+            synchronized (layerGraph) {
+                if (findSnapshot(snapshotId).isEmpty()) throw snapshotNotFound(snapshotId);
+                JsonNode snap = readJson(snapshotDir(snapshotId).resolve(SNAPSHOT_META));
+                String lowers = optionPath(snapshotDir(snapshotId).resolve("layer")) + ":" + snap.path("lowerdir").asText();
+                writeVmMeta(vmId, lowers, snap.get("image"), snapshotId);
             }
         }
         return ensureMounted(vmId);
@@ -69,11 +109,13 @@ public final class OverlayStorage implements RootfsStorage {
         Path dir = vmDir(vmId);
         Path rootfs = dir.resolve("rootfs");
         if (MountTable.read().isMountPoint(rootfs)) return rootfs;
-        Path lower = lowerDir(vmId);
-        if (!Files.isDirectory(lower)) {
-            throw new DriverException("image layer " + lower + " of VM " + vmId + " is gone; cannot mount its root");
+        String lowers = vmMeta(vmId).path("lowerdir").asText();
+        for (String lower : lowers.split(":")) {
+            if (!Files.isDirectory(Path.of(lower))) {
+                throw new DriverException("layer " + lower + " of VM " + vmId + " is gone; cannot mount its root");
+            }
         }
-        String options = "lowerdir=" + optionPath(lower) + ",upperdir=" + optionPath(dir.resolve("upper"))
+        String options = "lowerdir=" + lowers + ",upperdir=" + optionPath(dir.resolve("upper"))
                 + ",workdir=" + optionPath(dir.resolve("work"));
         // The source name is free text for overlayfs; naming it after the VM labels the mount in mountinfo.
         HostCommand.of("mount", "-t", "overlay", "-o", options, "burrow-" + vmId, rootfs.toString())
@@ -102,6 +144,73 @@ public final class OverlayStorage implements RootfsStorage {
         SafeDelete.deleteTree(rootfs);
         SafeDelete.deleteTree(dir.resolve("work"));
         SafeDelete.deleteTree(dir.resolve("upper"));
+        // This VM may have been the last user of a deleted snapshot's layer.
+        collectDeletedSnapshots();
+    }
+
+    @Override
+    public SnapshotInfo snapshot(String vmId, String snapshotId) {
+        Optional<SnapshotInfo> existing = findSnapshot(snapshotId);
+        if (existing.isPresent()) return existing.get();
+        JsonNode vm = vmMeta(vmId);
+        Path target = snapshotDir(snapshotId);
+        if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+            // A deleted snapshot whose layer is still in use keeps its directory; its id cannot be reused.
+            throw BurrowException.conflict("SNAPSHOT_EXISTS", "snapshot " + snapshotId + " was deleted and its id is still in use");
+        }
+        // Built under a temporary name and renamed: a crash mid-copy never leaves a snapshot that looks complete.
+        Path tmp = snapshotsDir.resolve(TMP_PREFIX + snapshotId + "-" + UUID.randomUUID().toString().substring(0, 8));
+        try {
+            Files.createDirectory(tmp);
+            // cp -a keeps what makes an upper dir an overlay layer: whiteouts (0:0 character devices), the
+            // trusted.overlay.* xattrs of opaque directories, hard links, owners and file capabilities.
+            HostCommand.of("cp", "-a", "--reflink=auto", vmDir(vmId).resolve("upper") + "/.", tmp.resolve("layer").toString())
+                    .timeout(COPY_TIMEOUT).check();
+            ObjectNode meta = JSON.createObjectNode();
+            meta.put("lowerdir", vm.path("lowerdir").asText());
+            if (vm.hasNonNull("image")) meta.set("image", vm.get("image"));
+            meta.put("sourceVmId", vmId);
+            JSON.writeValue(tmp.resolve(SNAPSHOT_META).toFile(), meta);
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException | RuntimeException e) {
+            SafeDelete.deleteTree(tmp);
+            if ((e instanceof FileAlreadyExistsException || e instanceof DirectoryNotEmptyException)
+                    && findSnapshot(snapshotId).isPresent()) {
+                return findSnapshot(snapshotId).get();
+            }
+            if (e instanceof RuntimeException re) throw re;
+            throw new DriverException("cannot snapshot VM " + vmId + " as " + snapshotId + ": " + e.getMessage(), e);
+        }
+        return findSnapshot(snapshotId).orElseThrow();
+    }
+
+    @Override
+    public Optional<SnapshotInfo> findSnapshot(String snapshotId) {
+        Path dir = snapshotDir(snapshotId);
+        Path meta = dir.resolve(SNAPSHOT_META);
+        if (!Files.isRegularFile(meta, LinkOption.NOFOLLOW_LINKS) || Files.exists(dir.resolve(DELETED_MARK))) {
+            return Optional.empty();
+        }
+        JsonNode image = readJson(meta).get("image");
+        return Optional.of(new SnapshotInfo(snapshotId, image == null || image.isNull() ? null : ImageConfigJson.fromJson(image)));
+    }
+
+    @Override
+    public void deleteSnapshot(String snapshotId) {
+        Path dir = snapshotDir(snapshotId);
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) return;
+        synchronized (layerGraph) {
+            try {
+                if (Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS) && !Files.exists(dir.resolve(DELETED_MARK))) {
+                    Files.createFile(dir.resolve(DELETED_MARK));
+                }
+            } catch (FileAlreadyExistsException e) {
+                // deleted concurrently
+            } catch (IOException e) {
+                throw new DriverException("cannot delete snapshot " + snapshotId + ": " + e.getMessage(), e);
+            }
+            collectDeletedSnapshots();
+        }
     }
 
     @Override
@@ -112,7 +221,100 @@ public final class OverlayStorage implements RootfsStorage {
             if (rel.getNameCount() == 0 || rel.toString().isEmpty()) continue;
             found.add(new HostResource(HostResource.Kind.MOUNT, rel.getName(0).toString(), m.mountPoint().toString()));
         }
+        for (Path dir : snapshotDirs()) {
+            String id = dir.getFileName().toString();
+            if (findSnapshot(id).isPresent()) found.add(new HostResource(HostResource.Kind.SNAPSHOT, id, dir.toString()));
+        }
         return found;
+    }
+
+    /**
+     * Deletes every snapshot marked deleted whose layer no VM and no kept snapshot uses. Repeats until nothing
+     * changes, since collecting one snapshot can free the layers it was stacked on.
+     */
+    private void collectDeletedSnapshots() {
+        synchronized (layerGraph) {
+            boolean changed = true;
+            while (changed) {
+                changed = false;
+                Set<String> used = new HashSet<>();
+                List<Path> deleted = new ArrayList<>();
+                for (Path vm : vmDirs()) {
+                    Path meta = vm.resolve(META);
+                    if (Files.isRegularFile(meta)) used.addAll(Arrays.asList(readJson(meta).path("lowerdir").asText().split(":")));
+                }
+                for (Path snap : snapshotDirs()) {
+                    Path meta = snap.resolve(SNAPSHOT_META);
+                    if (Files.isRegularFile(meta)) used.addAll(Arrays.asList(readJson(meta).path("lowerdir").asText().split(":")));
+                    if (Files.exists(snap.resolve(DELETED_MARK))) deleted.add(snap);
+                }
+                for (Path snap : deleted) {
+                    if (!used.contains(snap.resolve("layer").toString())) {
+                        SafeDelete.deleteTree(snap);
+                        changed = true;
+                    }
+                }
+            }
+        }
+    }
+
+    private void writeVmMeta(String vmId, String lowerdir, JsonNode image, String snapshotId) {
+        Path dir = vmDir(vmId);
+        try {
+            Files.createDirectories(dir.resolve("upper"));
+            Files.createDirectories(dir.resolve("work"));
+            Files.createDirectories(dir.resolve("rootfs"));
+            // Written last: its presence means the layers exist, which is what exists() reports.
+            ObjectNode meta = JSON.createObjectNode();
+            meta.put("lowerdir", lowerdir);
+            if (image != null && !image.isNull()) {
+                meta.set("image", image);
+                // Kept at the top level as well: the shape overlay.json had before snapshots.
+                meta.put("imageDigest", image.path("digest").asText(null));
+            }
+            if (snapshotId != null) meta.put("snapshotId", snapshotId);
+            Path tmp = dir.resolve(META + ".tmp");
+            JSON.writeValue(tmp.toFile(), meta);
+            Files.move(tmp, dir.resolve(META), StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new DriverException("cannot create overlay layers for VM " + vmId + ": " + e.getMessage(), e);
+        }
+    }
+
+    private JsonNode vmMeta(String vmId) {
+        Path meta = vmDir(vmId).resolve(META);
+        if (!Files.exists(meta, LinkOption.NOFOLLOW_LINKS)) {
+            throw new DriverException("VM " + vmId + " has no root filesystem in " + vmsDir);
+        }
+        return readJson(meta);
+    }
+
+    /** Leftovers of snapshots a crash interrupted; nothing refers to them (their rename never happened). */
+    private void removeUnfinishedSnapshots() {
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(snapshotsDir, TMP_PREFIX + "*")) {
+            for (Path d : dirs) SafeDelete.deleteTree(d);
+        } catch (IOException e) {
+            throw new DriverException("cannot list " + snapshotsDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private List<Path> snapshotDirs() {
+        return subdirectories(snapshotsDir).stream()
+                .filter(d -> !d.getFileName().toString().startsWith(TMP_PREFIX)).toList();
+    }
+
+    private List<Path> vmDirs() {
+        return subdirectories(vmsDir);
+    }
+
+    private static List<Path> subdirectories(Path parent) {
+        List<Path> result = new ArrayList<>();
+        try (DirectoryStream<Path> dirs = Files.newDirectoryStream(parent, p -> Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS))) {
+            dirs.forEach(result::add);
+        } catch (IOException e) {
+            throw new DriverException("cannot list " + parent + ": " + e.getMessage(), e);
+        }
+        return result;
     }
 
     private void unmount(Path mountPoint) {
@@ -134,21 +336,60 @@ public final class OverlayStorage implements RootfsStorage {
         }
     }
 
-    private Path lowerDir(String vmId) {
-        Path meta = vmDir(vmId).resolve(META);
-        if (!Files.exists(meta, LinkOption.NOFOLLOW_LINKS)) {
-            throw new DriverException("VM " + vmId + " has no root filesystem in " + vmsDir);
+    @Override
+    public long usedBytes(String vmId) {
+        Path upper = vmDir(vmId).resolve("upper");
+        if (!Files.isDirectory(upper, LinkOption.NOFOLLOW_LINKS)) return -1;
+        long[] total = {0};
+        try (var walk = Files.walk(upper)) {
+            walk.forEach(p -> {
+                try {
+                    var a = Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    if (a.isRegularFile()) total[0] += a.size();
+                } catch (java.io.IOException gone) {
+                    // deleted by the VM while we walked
+                }
+            });
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            return -1;
         }
-        try {
-            JsonNode node = JSON.readTree(meta.toFile());
-            return Path.of(node.path("lowerdir").asText());
-        } catch (IOException e) {
-            throw new DriverException("cannot read " + meta + ": " + e.getMessage(), e);
-        }
+        return total[0];
     }
 
     private Path vmDir(String vmId) {
         return vmsDir.resolve(vmId);
+    }
+
+    private Path snapshotDir(String snapshotId) {
+        return snapshotsDir.resolve(snapshotId);
+    }
+
+    private static void refuseQuota(Integer sizeMb) {
+        if (sizeMb != null) {
+            throw BurrowException.badRequest("UNSUPPORTED_FIELD", "rootfsSizeMb needs the btrfs storage; overlayfs has no disk quota");
+        }
+    }
+
+    static BurrowException snapshotNotFound(String snapshotId) {
+        return BurrowException.notFound("SNAPSHOT_NOT_FOUND", "snapshot " + snapshotId + " does not exist on this host");
+    }
+
+    private static JsonNode readJson(Path file) {
+        try {
+            return JSON.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new DriverException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Path canonicalDir(Path dir) {
+        try {
+            Files.createDirectories(dir);
+            // Canonical, because mount points in /proc/self/mountinfo are, and they are compared with it.
+            return dir.toRealPath();
+        } catch (IOException e) {
+            throw new DriverException("cannot create " + dir + ": " + e.getMessage(), e);
+        }
     }
 
     /** overlayfs splits its options on ',' and lowerdir on ':'; such paths cannot be passed safely. */

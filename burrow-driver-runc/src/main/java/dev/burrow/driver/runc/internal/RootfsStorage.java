@@ -2,26 +2,49 @@ package dev.burrow.driver.runc.internal;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 
 import dev.burrow.core.driver.HostResource;
 
 /**
  * Where a VM's root filesystem lives. An implementation gives each VM a writable root made from a shared,
- * read-only unpacked image without copying it: overlayfs (an upper directory over the image) today, btrfs
- * (a snapshot of the image's subvolume) later. The root stays mounted from {@link #prepare} until
+ * read-only unpacked image without copying it per VM: overlayfs (an upper directory over the image) or btrfs
+ * (a snapshot of a subvolume holding the image). The root stays usable from {@link #prepare} until
  * {@link #release}, also while the VM is stopped, so files can be read and written on a stopped VM.
  *
+ * <p>Snapshots are immutable copies of a VM's disk, independent of the VM (it can be destroyed; the snapshot
+ * stays) and usable as the starting disk of new VMs.
+ *
  * <p>The storage owns only its own entries inside the VM directory; the driver owns the directory itself
- * (bundle, logs) and deletes it after {@link #release}. Callers serialize calls per VM.
+ * (bundle, logs) and deletes it after {@link #release}. Callers serialize calls per VM, and per snapshot id.
  */
-public interface RootfsStorage {
+public interface RootfsStorage extends AutoCloseable {
+
+    /** "btrfs" or "overlay", for logs. */
+    String name();
+
+    /** Whether {@code sizeMb} in {@link #prepare} is enforced (a real per-VM disk quota). */
+    boolean supportsQuota();
 
     /**
      * Creates the VM's root from {@code image} if it does not exist yet, mounts it if needed and returns its
      * absolute path. Calling it again returns the existing root (still made from the image it was first
-     * made from). The image's files are never copied or written.
+     * made from). The image's files are never written.
+     *
+     * @param sizeMb disk quota in MiB, or null for none; must be null when {@link #supportsQuota()} is false
      */
-    Path prepare(String vmId, UnpackedImage image);
+    Path prepare(String vmId, UnpackedImage image, Integer sizeMb);
+
+    default Path prepare(String vmId, UnpackedImage image) {
+        return prepare(vmId, image, null);
+    }
+
+    /**
+     * Like {@link #prepare} but the new root starts as a copy of a snapshot.
+     *
+     * @throws dev.burrow.core.error.BurrowException NOT_FOUND (SNAPSHOT_NOT_FOUND) if there is no such snapshot
+     */
+    Path prepareFromSnapshot(String vmId, String snapshotId, Integer sizeMb);
 
     /**
      * Mounts an existing root again when it is not mounted (after a host reboot the mounts are gone but the
@@ -37,6 +60,34 @@ public interface RootfsStorage {
     /** Unmounts and deletes the VM's root and everything the storage keeps for it. Succeeds if none exists. */
     void release(String vmId);
 
-    /** What this storage has on the host (mounts, volumes), labelled with VM ids, for reconciliation. */
+    /**
+     * Copies the VM's disk into snapshot {@code snapshotId}. The caller makes sure nothing writes to the root
+     * meanwhile (the VM is frozen or stopped). An existing snapshot of that id is returned as it is.
+     */
+    SnapshotInfo snapshot(String vmId, String snapshotId);
+
+    /** A complete, not deleted snapshot. */
+    Optional<SnapshotInfo> findSnapshot(String snapshotId);
+
+    /** Deletes a snapshot; VMs made from it keep working. Succeeds if none exists. */
+    void deleteSnapshot(String snapshotId);
+
+    /**
+     * Bytes of the VM's own writes (not the shared image): the overlay upper directory, or the extents of the
+     * btrfs subvolume not shared with its base. -1 when the VM has no root here.
+     */
+    long usedBytes(String vmId);
+
+    /** What this storage has on the host (mounts, volumes, snapshots), labelled with ids, for reconciliation. */
     List<HostResource> list();
+
+    /** Gives back host resources that no VM needs any more (e.g. the btrfs mount when no VM exists). */
+    @Override
+    default void close() { }
+
+    /**
+     * A snapshot and the image its source VM was made from, whose config (env, workdir) new VMs from it inherit.
+     * {@code image} has no root filesystem; it is null for a snapshot of a VM made before storages recorded it.
+     */
+    record SnapshotInfo(String snapshotId, UnpackedImage image) { }
 }

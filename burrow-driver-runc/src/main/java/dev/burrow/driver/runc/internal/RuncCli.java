@@ -22,6 +22,7 @@ import dev.burrow.core.driver.DriverException;
 public final class RuncCli {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
+    private static final Duration FREEZE_WAIT = Duration.ofSeconds(2);
 
     private final Path root;
 
@@ -175,6 +176,64 @@ public final class RuncCli {
 
     public void pause(String id) {
         command("pause", id).check();
+    }
+
+    /**
+     * Freezes the container for a moment, as {@code runc pause} does (the cgroup v1 freezer), but by writing
+     * the freezer file directly: about 1 ms instead of ~15 ms for each runc process, which matters for
+     * operations that freeze around a short host-side action (file access, disk snapshots). Falls back to
+     * {@code runc pause} when the freezer path is unknown or the cgroup does not settle in FROZEN.
+     * {@link #state} reports the container paused meanwhile; {@link #thaw} undoes it.
+     */
+    public void freeze(String id) {
+        Path state = freezerState(id);
+        if (state != null) {
+            try {
+                Files.writeString(state, "FROZEN");
+                long deadline = System.nanoTime() + FREEZE_WAIT.toNanos();
+                while (System.nanoTime() < deadline) {
+                    // Reading is what moves a v1 freezer from FREEZING to FROZEN once every task stopped.
+                    if (Files.readString(state).strip().equals("FROZEN")) return;
+                    Thread.sleep(1);
+                }
+                // Stuck in FREEZING (a task in an uninterruptible wait): undo, and let runc retry its way.
+                Files.writeString(state, "THAWED");
+            } catch (IOException e) {
+                // the cgroup went away or is not writable: runc reports why
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                thaw(id);
+                throw new DriverException("interrupted while freezing " + id);
+            }
+        }
+        pause(id);
+    }
+
+    /** Thaws what {@link #freeze} froze. */
+    public void thaw(String id) {
+        Path state = freezerState(id);
+        if (state != null) {
+            try {
+                Files.writeString(state, "THAWED");
+                return;
+            } catch (IOException e) {
+                // fall back to runc, which reports why
+            }
+        }
+        resume(id);
+    }
+
+    /** The container's v1 freezer.state file from runc's state.json, or null when there is none. */
+    private Path freezerState(String id) {
+        try {
+            JsonNode st = JSON.readTree(root.resolve(id).resolve("state.json").toFile());
+            String freezer = st.path("cgroup_paths").path("freezer").asText("");
+            if (freezer.isEmpty()) return null;
+            Path state = Path.of(freezer, "freezer.state");
+            return Files.isRegularFile(state) ? state : null;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
     }
 
     public void resume(String id) {
