@@ -9,6 +9,8 @@ import org.slf4j.LoggerFactory;
 
 import dev.burrow.api.ErrorBody;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.server.metrics.BurrowMetrics;
+import dev.burrow.server.tracing.Tracing;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
@@ -28,7 +30,9 @@ public final class ApiServer implements AutoCloseable {
     private final RouteTable table = new RouteTable();
     private final java.util.List<io.javalin.event.HandlerMetaInfo> registered = new java.util.concurrent.CopyOnWriteArrayList<>();
 
-    public ApiServer(String host, int port, Auth auth, VmApi vms, String version) {
+    public ApiServer(String host, int port, Auth auth, VmApi vms, String version, BurrowMetrics metrics,
+                     Tracing tracing, Readiness readiness) {
+        HttpObservability observe = new HttpObservability(metrics, tracing, table);
         this.app = Javalin.create(cfg -> {
             cfg.jsonMapper(new JavalinJackson(Json.MAPPER, false));
             cfg.jetty.host = host;
@@ -45,12 +49,21 @@ public final class ApiServer implements AutoCloseable {
             cfg.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler()));
             cfg.events.handlerAdded(registered::add);
 
+            // First of the before hooks, so the request's time and span include authentication.
+            cfg.routes.before(observe::before);
             cfg.routes.before("/v1/*", auth::check);
             vms.register(cfg.routes, table);
             table.add(cfg.routes, HandlerType.GET, "/openapi.json", "This document", null, null, false,
                     ctx -> ctx.json(table.openApi(version)));
             table.add(cfg.routes, HandlerType.GET, "/healthz", "Process is alive", null, null, false,
                     ctx -> ctx.json(Map.of("status", "ok")));
+            table.add(cfg.routes, HandlerType.GET, "/readyz", "Store and driver are usable (503 NOT_READY when not)",
+                    null, null, false, ctx -> ready(ctx, readiness));
+            // Unauthenticated like /healthz, as Prometheus scrapers expect; it carries counts and timings, no
+            // ids or secrets. Bind the server to loopback or firewall the port when the API must not be public.
+            table.add(cfg.routes, HandlerType.GET, "/metrics", "Prometheus metrics (text exposition format)", null,
+                    null, false, ctx -> ctx.contentType(metrics.contentType()).result(metrics.scrape()));
+            cfg.routes.after(observe::after);
 
             cfg.routes.exception(BurrowException.class, (e, ctx) -> burrowError(e, ctx));
             cfg.routes.exception(HttpResponseException.class, (e, ctx) -> {
@@ -95,6 +108,19 @@ public final class ApiServer implements AutoCloseable {
     @Override
     public void close() {
         app.stop();
+    }
+
+    private static void ready(Context ctx, Readiness readiness) {
+        Readiness.Result r = readiness.check();
+        if (r.ready()) {
+            ctx.json(Map.of("status", "ready", "checks", r.checks()));
+            return;
+        }
+        StringBuilder why = new StringBuilder("not ready:");
+        r.failures().forEach((name, failure) -> why.append(' ').append(name).append(": ").append(failure).append(';'));
+        why.setLength(why.length() - 1);
+        log.warn("/readyz: {}", why);
+        error(ctx, 503, "NOT_READY", why.toString(), null);
     }
 
     private static void burrowError(BurrowException e, Context ctx) {
