@@ -16,12 +16,22 @@ import org.slf4j.LoggerFactory;
 
 import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
+import dev.burrow.core.loop.IdleSuspender;
 import dev.burrow.core.loop.LoopRunner;
+import dev.burrow.core.loop.Reconciler;
+import dev.burrow.core.loop.StorageEvictor;
+import dev.burrow.core.loop.StuckTransitionSweeper;
+import dev.burrow.server.http.EventBroadcaster;
 import dev.burrow.core.store.ApiKeyStore;
 import dev.burrow.driver.runc.RuncDriver;
 import dev.burrow.driver.runc.RuncDriverConfig;
 import dev.burrow.driver.runc.internal.OciImageStore;
 import dev.burrow.server.http.ApiServer;
+import dev.burrow.server.http.Readiness;
+import dev.burrow.server.logging.TransitionLog;
+import dev.burrow.server.metrics.BurrowMetrics;
+import dev.burrow.server.metrics.MeteredDriver;
+import dev.burrow.server.tracing.Tracing;
 import dev.burrow.server.http.Auth;
 import dev.burrow.server.http.VmApi;
 import dev.burrow.store.Database;
@@ -37,7 +47,13 @@ public final class BurrowServer implements AutoCloseable {
     private final SandboxDriver driver;
     private final LifecycleCoordinator lifecycle;
     private final LoopRunner loops;
+    private final Reconciler reconciler;
+    private final EventBroadcaster events;
+    private final SqlVmStore store;
     private final ApiServer api;
+    private final BurrowMetrics metrics;
+    private final Tracing tracing;
+    private final Readiness readiness;
     private final Path adminKeyFile;
     private final String adminKey;
     private final String nodeId;
@@ -54,6 +70,7 @@ public final class BurrowServer implements AutoCloseable {
         this.nodeId = readOrCreate(dataDir.resolve("node-id"), () -> randomId(8), false);
         this.database = Database.open(config.resolvedDatabaseUrl(), config.databaseUser(), config.databasePassword());
         SqlVmStore store = new SqlVmStore(database);
+        this.store = store;
         if (config.apiKey() != null && !config.apiKey().isBlank()) {
             this.adminKey = config.apiKey();
             this.adminKeyFile = null;
@@ -63,28 +80,68 @@ public final class BurrowServer implements AutoCloseable {
         }
         store.upsert(new ApiKeyStore.ApiKey("admin", "admin", Auth.sha256(adminKey), true));
 
+        // Observability before the parts that report to it (driver, coordinator, loops, API).
+        this.tracing = Tracing.of(config.observability().otlpEndpoint(), VERSION, nodeId);
+        this.metrics = new BurrowMetrics(
+                () -> store.list(new dev.burrow.core.store.VmQuery(false, java.util.Map.of(), Integer.MAX_VALUE)),
+                config.observability().maxVms());
         var imageStore = new OciImageStore(config.resolvedImageDir().toAbsolutePath());
-        this.driver = new RuncDriver(RuncDriverConfig.forDataDir(dataDir, config.resolvedImageDir().toAbsolutePath(), nodeId),
-                imageStore);
+        this.driver = new MeteredDriver(new RuncDriver(RuncDriverConfig.forDataDir(dataDir,
+                config.resolvedImageDir().toAbsolutePath(), nodeId), imageStore), metrics, tracing);
         this.lifecycle = new LifecycleCoordinator(store, driver, Clock.systemUTC(), nodeId,
                 LifecycleCoordinator.Settings.defaults(config.defaultImage()));
+        lifecycle.addListener(metrics.transitionListener());
+        lifecycle.addListener(tracing.transitionListener());
+        lifecycle.addListener(new TransitionLog());
+        this.events = new EventBroadcaster();
+        lifecycle.addListener(events);
         this.loops = new LoopRunner(Clock.systemUTC());
+        loops.addListener(metrics.loopListener());
+        var lc = config.lifecycle();
+        this.reconciler = new Reconciler(store, driver, lifecycle, lc.reconcileInterval(), lc.orphanGrace(),
+                (kind, vmId) -> metrics.reconcilerAction(kind));
+
         int maxVcpus = Runtime.getRuntime().availableProcessors();
         int maxMemMb = (int) Math.max(512, HostInfo.totalMemoryMb());
-        VmApi vmApi = new VmApi(lifecycle, maxVcpus, maxMemMb);
-        this.api = new ApiServer(config.host(), config.port(), new Auth(store), vmApi, VERSION);
+        VmApi vmApi = new VmApi(lifecycle, maxVcpus, maxMemMb, events);
+        // A store query and a driver listing: the two things every request needs, each with a deadline.
+        this.readiness = new Readiness(java.util.List.of(
+                new Readiness.Check("store", () -> store.find("readyzprobe000000000")),
+                new Readiness.Check("driver", driver::list)), Readiness.DEFAULT_TIMEOUT);
+        this.api = new ApiServer(config.host(), config.port(), new Auth(store), vmApi, VERSION, metrics, tracing,
+                readiness);
     }
 
     public static BurrowServer start(ServerConfig config) {
         BurrowServer s = new BurrowServer(config);
         try {
+            // After a restart the store may hold intents a crash interrupted and the host orphans; both are
+            // settled before the first request is served.
+            s.loops.runNow(s.reconciler);
             s.api.start();
+            s.startLoops();
         } catch (RuntimeException e) {
             s.close();
             throw e;
         }
         if (config.prewarmDefaultImage()) s.prewarm();
         return s;
+    }
+
+    private void startLoops() {
+        var lc = config.lifecycle();
+        loops.start(reconciler);
+        loops.start(new IdleSuspender(store, lifecycle, lc.idleInterval(), lc.hibernateAfter()));
+        loops.start(new StuckTransitionSweeper(store, lifecycle, lc.reconcileInterval(), lc.stuckLimit()));
+        loops.start(new StorageEvictor(store, driver, lifecycle, lc.reconcileInterval(), lc.storageQuotaBytes()));
+    }
+
+    public EventBroadcaster events() {
+        return events;
+    }
+
+    public Reconciler reconciler() {
+        return reconciler;
     }
 
     /** Builds the default image in the background so the first create does not wait for it. */
@@ -142,6 +199,18 @@ public final class BurrowServer implements AutoCloseable {
         return api;
     }
 
+    public BurrowMetrics metrics() {
+        return metrics;
+    }
+
+    public Tracing tracing() {
+        return tracing;
+    }
+
+    public Readiness readiness() {
+        return readiness;
+    }
+
     public Database database() {
         return database;
     }
@@ -156,8 +225,10 @@ public final class BurrowServer implements AutoCloseable {
         } catch (RuntimeException e) {
             log.warn("stopping HTTP failed: {}", e.getMessage());
         }
+        tracing.close(); // flushes buffered spans
         driver.close();
         database.close();
+        metrics.close();
     }
 
     private static String readOrCreate(Path file, java.util.function.Supplier<String> make, boolean secret) {

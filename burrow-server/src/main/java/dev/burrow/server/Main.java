@@ -52,12 +52,48 @@ public final class Main implements Runnable {
         String defaultImage;
         @Option(names = "--log-format", defaultValue = "text", description = "text or json.")
         String logFormat;
+        @Option(names = "--max-vms", defaultValue = "" + ServerConfig.Observability.DEFAULT_MAX_VMS,
+                description = "VMs this server is sized for; exported as burrow_vm_capacity for the near-capacity alert (default ${DEFAULT-VALUE}).")
+        int maxVms;
+        @Option(names = "--otlp-endpoint", defaultValue = "${env:OTEL_EXPORTER_OTLP_ENDPOINT}",
+                description = "Export traces by OTLP/HTTP to this collector URL, e.g. http://127.0.0.1:4318 (default: $OTEL_EXPORTER_OTLP_ENDPOINT; unset: tracing off).")
+        String otlpEndpoint;
+        @Option(names = "--hibernate-after", defaultValue = "PT1H",
+                description = "Hibernate VMs suspended and idle this long (ISO-8601 duration, e.g. PT30M; PT0S: never).")
+        java.time.Duration hibernateAfter;
+        @Option(names = "--stuck-limit", defaultValue = "PT10M",
+                description = "Fail and clean a VM stuck in a transition this long (default ${DEFAULT-VALUE}).")
+        java.time.Duration stuckLimit;
+        @Option(names = "--orphan-grace", defaultValue = "PT60S",
+                description = "Destroy host resources of unknown VMs after this long (default ${DEFAULT-VALUE}).")
+        java.time.Duration orphanGrace;
+        @Option(names = "--storage-quota-mb", defaultValue = "0",
+                description = "Evict stopped/suspended sticky VMs when their disks exceed this many MiB (0: no quota).")
+        long storageQuotaMb;
+        @picocli.CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
 
         @Override
         public Integer call() throws Exception {
             String key = System.getenv("BURROW_API_KEY");
             ServerConfig cfg = new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword,
                     imageDir, defaultImage, key, true);
+            if (maxVms < 1) throw new CommandLine.ParameterException(spec.commandLine(), "--max-vms must be at least 1");
+            if (otlpEndpoint != null && !otlpEndpoint.isBlank()) {
+                try {
+                    dev.burrow.server.tracing.Tracing.tracesUrl(otlpEndpoint);
+                } catch (IllegalArgumentException e) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+                }
+            }
+            cfg = cfg.withObservability(new ServerConfig.Observability(maxVms, otlpEndpoint));
+            if (storageQuotaMb < 0 || hibernateAfter.isNegative() || stuckLimit.isNegative() || stuckLimit.isZero()
+                    || orphanGrace.isNegative()) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "durations and quotas must not be negative");
+            }
+            var d = ServerConfig.Lifecycle.defaults();
+            cfg = cfg.withLifecycle(new ServerConfig.Lifecycle(d.reconcileInterval(), orphanGrace, d.idleInterval(),
+                    hibernateAfter.isZero() ? null : hibernateAfter, stuckLimit, storageQuotaMb * 1024 * 1024));
             BurrowServer server = BurrowServer.start(cfg);
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -1,6 +1,7 @@
 package dev.burrow.server;
 
 import java.nio.file.Path;
+import java.time.Duration;
 
 /**
  * Everything {@code burrow server} can be told. {@code databaseUrl} null means the embedded SQLite file in
@@ -8,7 +9,55 @@ import java.nio.file.Path;
  */
 public record ServerConfig(String host, int port, Path dataDir, String databaseUrl, String databaseUser,
                            String databasePassword, Path imageDir, String defaultImage, String apiKey,
-                           boolean prewarmDefaultImage) {
+                           boolean prewarmDefaultImage, Lifecycle lifecycle, Observability observability) {
+
+    /**
+     * Metrics and traces: {@code maxVms} is the capacity the near-capacity alert compares active VMs with
+     * (exported as {@code burrow_vm_capacity}; not enforced on create); {@code otlpEndpoint} null means
+     * tracing off.
+     */
+    public record Observability(int maxVms, String otlpEndpoint) {
+        public static final int DEFAULT_MAX_VMS = 100;
+
+        public Observability {
+            if (maxVms < 1) throw new IllegalArgumentException("--max-vms must be at least 1, got " + maxVms);
+        }
+
+        public static Observability defaults() {
+            return new Observability(DEFAULT_MAX_VMS, null);
+        }
+    }
+
+    /**
+     * Background-loop settings: how often the reconciler and the idle checker run, how long an orphan is
+     * left alone before it is destroyed, after how long a suspended idle VM is hibernated (null: never),
+     * how long a VM may stay in a transitional status before it is failed and cleaned, and the disk quota
+     * over which sticky VMs are evicted (0: none).
+     */
+    public record Lifecycle(Duration reconcileInterval, Duration orphanGrace, Duration idleInterval,
+                            Duration hibernateAfter, Duration stuckLimit, long storageQuotaBytes) {
+        public static Lifecycle defaults() {
+            return new Lifecycle(Duration.ofSeconds(15), Duration.ofSeconds(60), Duration.ofSeconds(5),
+                    Duration.ofHours(1), Duration.ofMinutes(10), 0);
+        }
+    }
+
+    public ServerConfig(String host, int port, Path dataDir, String databaseUrl, String databaseUser,
+                        String databasePassword, Path imageDir, String defaultImage, String apiKey,
+                        boolean prewarmDefaultImage) {
+        this(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir, defaultImage, apiKey,
+                prewarmDefaultImage, Lifecycle.defaults(), Observability.defaults());
+    }
+
+    public ServerConfig withLifecycle(Lifecycle l) {
+        return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
+                defaultImage, apiKey, prewarmDefaultImage, l, observability);
+    }
+
+    public ServerConfig withObservability(Observability o) {
+        return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, o);
+    }
 
     public static final int DEFAULT_PORT = 8700;
     public static final String DEFAULT_IMAGE = "builtin:debian";

@@ -39,12 +39,31 @@ public final class TestServer implements AutoCloseable {
     }
 
     public static TestServer start(String defaultImage, Path existingDataDir) {
+        return start(defaultImage, existingDataDir, ServerConfig.Lifecycle.defaults());
+    }
+
+    public static TestServer start(String defaultImage, Path existingDataDir, ServerConfig.Lifecycle lifecycle) {
+        return start(defaultImage, existingDataDir, cfg -> cfg.withLifecycle(lifecycle));
+    }
+
+    /** A server whose configuration the test adjusts (observability settings, …). */
+    public static TestServer start(String defaultImage, Path existingDataDir,
+                                   java.util.function.UnaryOperator<ServerConfig> customize) {
         HostRequirements.requireRunc();
         try {
             Path dir = existingDataDir != null ? existingDataDir : Files.createTempDirectory("burrow-srv-");
             Path images = HostRequirements.testCache().resolve("images");
-            var cfg = new ServerConfig("127.0.0.1", 0, dir, null, null, null, images, defaultImage, KEY, false);
-            return new TestServer(dir, BurrowServer.start(cfg));
+            var cfg = customize.apply(new ServerConfig("127.0.0.1", 0, dir, null, null, null, images, defaultImage,
+                    KEY, false));
+            BurrowServer server;
+            try {
+                server = BurrowServer.start(cfg);
+            } catch (RuntimeException | Error e) {
+                // nothing ran yet, so nothing is mounted: a fresh data dir must not outlive a failed start
+                if (existingDataDir == null) new TestServer(dir, null).deleteDataDir();
+                throw e;
+            }
+            return new TestServer(dir, server);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -42,11 +42,14 @@ public final class Database implements AutoCloseable {
             sc.enforceForeignKeys(true);
             Properties p = sc.toProperties();
             hc.setDataSourceProperties(p);
+            // SQLite has one writer at a time anyway; more connections only add lock waits. Readers (WAL) and
+            // the writer still proceed side by side.
             hc.setMaximumPoolSize(4);
         } else {
             hc.setMaximumPoolSize(10);
         }
-        hc.setConnectionTimeout(10_000);
+        // Under a burst (hundreds of concurrent creates) requests queue for a connection rather than fail.
+        hc.setConnectionTimeout(60_000);
         HikariDataSource ds = new HikariDataSource(hc);
         try {
             migrate(ds, dialect);

@@ -35,8 +35,16 @@ public final class SqlVmStore implements VmStore, ApiKeyStore {
     }
 
     @Override
-    public void insert(Vm vm, VmEvent event) {
-        run(h -> {
+    public boolean insert(Vm vm, VmEvent event, IdempotencyKey key) {
+        return run(h -> {
+            if (key != null) {
+                int claimed = h.createUpdate("""
+                        INSERT INTO idempotency_keys (idem_key, request_hash, vm_id, created_at)
+                        VALUES (:key, :hash, :vm, :at) ON CONFLICT (idem_key) DO NOTHING
+                        """).bind("key", key.key()).bind("hash", key.requestHash()).bind("vm", vm.id())
+                        .bind("at", vm.createdAt().toEpochMilli()).execute();
+                if (claimed == 0) return false;
+            }
             h.createUpdate("""
                     INSERT INTO vms (id, status, status_reason, spec, created_at, updated_at, last_activity_at,
                                      node, driver, driver_handle, version)
@@ -49,8 +57,16 @@ public final class SqlVmStore implements VmStore, ApiKeyStore {
                     .bind("driver", vm.driver()).bind("handle", vm.driverHandle())
                     .execute();
             insertEvent(h, event);
-            return null;
+            return true;
         });
+    }
+
+    @Override
+    public Optional<IdempotencyKey> findIdempotencyKey(String key) {
+        return read(h -> h.createQuery("SELECT idem_key, request_hash, vm_id FROM idempotency_keys WHERE idem_key = :key")
+                .bind("key", key)
+                .map((rs, ctx) -> new IdempotencyKey(rs.getString(1), rs.getString(2), rs.getString(3)))
+                .findOne());
     }
 
     @Override
@@ -76,12 +92,12 @@ public final class SqlVmStore implements VmStore, ApiKeyStore {
 
     @Override
     public Optional<Vm> find(String id) {
-        return run(h -> findIn(h, id));
+        return read(h -> findIn(h, id));
     }
 
     @Override
     public List<Vm> list(VmQuery query) {
-        List<Vm> rows = run(h -> h.createQuery("SELECT * FROM vms "
+        List<Vm> rows = read(h -> h.createQuery("SELECT * FROM vms "
                         + (query.includeDeleted() ? "" : "WHERE status <> 'deleted' ")
                         + "ORDER BY created_at DESC, id LIMIT :limit")
                 .bind("limit", query.labels().isEmpty() ? query.limit() : Integer.MAX_VALUE)
@@ -102,7 +118,7 @@ public final class SqlVmStore implements VmStore, ApiKeyStore {
 
     @Override
     public List<VmEvent> events(String vmId, int limit) {
-        return run(h -> h.createQuery("SELECT * FROM vm_events WHERE vm_id = :id ORDER BY id DESC LIMIT :limit")
+        return read(h -> h.createQuery("SELECT * FROM vm_events WHERE vm_id = :id ORDER BY id DESC LIMIT :limit")
                 .bind("id", vmId).bind("limit", limit)
                 .map(SqlVmStore::mapEvent).list()).reversed();
     }
@@ -121,7 +137,7 @@ public final class SqlVmStore implements VmStore, ApiKeyStore {
 
     @Override
     public Optional<ApiKey> findByHash(String sha256) {
-        return run(h -> h.createQuery("SELECT id, name, sha256, admin FROM api_keys WHERE sha256 = :sha")
+        return read(h -> h.createQuery("SELECT id, name, sha256, admin FROM api_keys WHERE sha256 = :sha")
                 .bind("sha", sha256)
                 .map((rs, ctx) -> new ApiKey(rs.getString("id"), rs.getString("name"), rs.getString("sha256"),
                         rs.getBoolean("admin")))
@@ -182,6 +198,18 @@ public final class SqlVmStore implements VmStore, ApiKeyStore {
             return JSON.readValue(json, VmSpec.class);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("stored VM spec is unreadable: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    /**
+     * Reads run outside a transaction: with SQLite's IMMEDIATE mode every BEGIN takes the write lock, and
+     * WAL lets plain reads proceed while one writer writes.
+     */
+    private <T> T read(org.jdbi.v3.core.HandleCallback<T, RuntimeException> work) {
+        try {
+            return db.jdbi().withHandle(work);
+        } catch (JdbiException e) {
+            throw new StoreUnavailableException("database operation failed: " + e.getMessage(), e);
         }
     }
 

@@ -42,7 +42,8 @@ abstract class VmStoreContractTest {
 
     static Vm newVm(Map<String, String> labels) {
         Instant now = Instant.now().truncatedTo(ChronoUnit.MILLIS);
-        return new Vm(VmId.generate(), new VmSpec("builtin:busybox", 1, 256, Map.of("A", "b"), "/w", 60, "sticky", labels),
+        return new Vm(VmId.generate(), new VmSpec("builtin:busybox", 1, 256, Map.of("A", "b"), "/w", 60,
+                new dev.burrow.core.vm.Persistence(dev.burrow.core.vm.Persistence.Type.EPHEMERAL, 3, null), labels),
                 VmStatus.CREATING, null, now, now, now, "n1", "runc", null, 0);
     }
 
@@ -109,6 +110,21 @@ abstract class VmStoreContractTest {
         assertThat(store.list(VmQuery.all())).extracting(Vm::id).containsExactly(a.id());
         assertThat(store.list(new VmQuery(true, Map.of(), 0))).hasSize(2);
         assertThat(store.list(new VmQuery(true, Map.of("team", "b"), 0))).extracting(Vm::id).containsExactly(b.id());
+    }
+
+    @Test
+    void anIdempotencyKeyIsClaimedOnceAndAtomicallyWithItsVm() {
+        Vm a = newVm(Map.of());
+        Vm b = newVm(Map.of());
+        var key = new dev.burrow.core.store.VmStore.IdempotencyKey("k-1", "hash-a", a.id());
+        assertThat(store.insert(a, ev(a, null, VmStatus.CREATING), key)).isTrue();
+        // the same key for another VM inserts nothing at all
+        assertThat(store.insert(b, ev(b, null, VmStatus.CREATING),
+                new dev.burrow.core.store.VmStore.IdempotencyKey("k-1", "hash-b", b.id()))).isFalse();
+        assertThat(store.find(b.id())).isEmpty();
+        assertThat(store.events(b.id(), 10)).isEmpty();
+        assertThat(store.findIdempotencyKey("k-1")).contains(key);
+        assertThat(store.findIdempotencyKey("k-2")).isEmpty();
     }
 
     @Test

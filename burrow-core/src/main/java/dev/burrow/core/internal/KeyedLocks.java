@@ -46,6 +46,20 @@ public final class KeyedLocks {
         return () -> release(key, e, true);
     }
 
+    /** The lock if nobody holds it right now; empty otherwise (an operation is in flight). */
+    public java.util.Optional<Held> tryAcquire(String key) {
+        Entry e = locks.compute(key, (k, v) -> {
+            Entry entry = v == null ? new Entry() : v;
+            entry.users++;
+            return entry;
+        });
+        if (!e.lock.tryLock()) {
+            release(key, e, false);
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of(() -> release(key, e, true));
+    }
+
     private void release(String key, Entry e, boolean unlock) {
         if (unlock) e.lock.unlock();
         locks.compute(key, (k, v) -> {

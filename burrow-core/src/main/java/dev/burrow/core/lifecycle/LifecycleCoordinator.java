@@ -20,6 +20,7 @@ import dev.burrow.core.error.BurrowException;
 import dev.burrow.core.internal.KeyedLocks;
 import dev.burrow.core.store.VmQuery;
 import dev.burrow.core.store.VmStore;
+import dev.burrow.core.vm.Persistence;
 import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmEvent;
 import dev.burrow.core.vm.VmId;
@@ -35,9 +36,11 @@ public final class LifecycleCoordinator {
     private static final Logger log = LoggerFactory.getLogger(LifecycleCoordinator.class);
 
     /** Tunables; defaults suit an interactive API. */
-    public record Settings(Duration lockWait, Duration stopGrace, int pidsLimit, String defaultImage) {
+    public record Settings(Duration lockWait, Duration stopGrace, int pidsLimit, String defaultImage,
+                           int maxConcurrentCreates) {
         public static Settings defaults(String defaultImage) {
-            return new Settings(Duration.ofSeconds(120), Duration.ofSeconds(10), 4096, defaultImage);
+            return new Settings(Duration.ofSeconds(120), Duration.ofSeconds(10), 4096, defaultImage,
+                    Math.max(2, Runtime.getRuntime().availableProcessors() * 2));
         }
     }
 
@@ -47,6 +50,11 @@ public final class LifecycleCoordinator {
     private final String nodeId;
     private final Settings settings;
     private final KeyedLocks locks = new KeyedLocks();
+    /**
+     * Admission control for the host-heavy part of create: a burst of hundreds of creates would otherwise
+     * start hundreds of runc processes at once and thrash the machine; queued creates wait their turn.
+     */
+    private final java.util.concurrent.Semaphore createSlots;
     private final List<TransitionListener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     public LifecycleCoordinator(VmStore store, SandboxDriver driver, Clock clock, String nodeId, Settings settings) {
@@ -55,6 +63,7 @@ public final class LifecycleCoordinator {
         this.clock = clock;
         this.nodeId = nodeId;
         this.settings = settings;
+        this.createSlots = new java.util.concurrent.Semaphore(settings.maxConcurrentCreates(), true);
     }
 
     public void addListener(TransitionListener listener) {
@@ -91,6 +100,18 @@ public final class LifecycleCoordinator {
      * in its events.
      */
     public Vm create(CreateVmCommand command, String cause) {
+        return create(command, cause, null, null);
+    }
+
+    /**
+     * Creates a VM; with an {@code idempotencyKey}, a retry of the same request returns the VM the first
+     * one made (whatever its status now) and a different request under the same key is refused.
+     */
+    public Vm create(CreateVmCommand command, String cause, String idempotencyKey, String requestHash) {
+        if (idempotencyKey != null) {
+            Optional<Vm> earlier = idempotentReplay(idempotencyKey, requestHash);
+            if (earlier.isPresent()) return earlier.get();
+        }
         var spec = command.spec();
         String image = spec.image() == null || spec.image().isBlank() ? settings.defaultImage() : spec.image();
         // Preparing (pulling, unpacking) the image happens before the VM exists, so a bad image reference
@@ -102,10 +123,15 @@ public final class LifecycleCoordinator {
                 spec.workdir(), spec.idleTimeoutSeconds(), spec.persistence(), spec.labels());
         Vm vm = new Vm(id, effective, VmStatus.CREATING, null, now, now, now, nodeId, driver.name(), null, 0);
         try (var held = locks.acquire(id, settings.lockWait(), "create")) {
-            store.insert(vm, VmEvent.of(id, now, null, VmStatus.CREATING, "create", cause, image, null));
+            var key = idempotencyKey == null ? null : new VmStore.IdempotencyKey(idempotencyKey, requestHash, id);
+            if (!store.insert(vm, VmEvent.of(id, now, null, VmStatus.CREATING, "create", cause, image, null), key)) {
+                // a concurrent request with the same key won the race; answer with its VM
+                return idempotentReplay(idempotencyKey, requestHash).orElseThrow();
+            }
             vm = store.find(id).orElseThrow();
             notifyListeners(vm, null, "create", cause, null, null);
             Failpoints.hit("create.after-intent");
+            acquireCreateSlot(id);
             long t0 = System.nanoTime();
             try {
                 String handle = driver.create(new SandboxSpec(id, imageInfo.ref(), spec.vcpuCount(), spec.memSizeMb(),
@@ -116,6 +142,7 @@ public final class LifecycleCoordinator {
                 }
                 vm = vm.withHandle(handle);
             } catch (RuntimeException e) {
+                createSlots.release();
                 // Leave a deleted tombstone only when the host is really clean; otherwise FAILED keeps the
                 // VM visible so delete (or the reconciler) can finish the job.
                 boolean clean = destroyQuietly(id);
@@ -123,8 +150,22 @@ public final class LifecycleCoordinator {
                         cause, elapsed(t0));
                 throw e;
             }
+            createSlots.release();
             return write(vm, VmStatus.RUNNING, null, "create", cause, elapsed(t0));
         }
+    }
+
+    private void acquireCreateSlot(String id) {
+        try {
+            // a burst queues here; ten minutes is far beyond any sane queue and only guards against a wedged host
+            if (createSlots.tryAcquire(10, java.util.concurrent.TimeUnit.MINUTES)) return;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        Vm vm = store.find(id).orElseThrow();
+        write(vm, VmStatus.DELETED, "create gave up waiting for a free create slot", "create", "admission", null);
+        throw new BurrowException(BurrowException.Kind.UNAVAILABLE, "SERVER_BUSY",
+                "too many creates in progress; VM " + id + " was not created, retry later");
     }
 
     /** Starts a stopped VM or resumes a suspended one; a running VM is returned as is. */
@@ -135,7 +176,7 @@ public final class LifecycleCoordinator {
                 case RUNNING -> vm;
                 case SUSPENDED -> transition(vm, "resume", VmStatus.RESUMING, VmStatus.RUNNING, cause,
                         () -> driver.resume(id));
-                case STOPPED, FAILED -> transition(vm, "start", VmStatus.STARTING, VmStatus.RUNNING, cause,
+                case STOPPED, FAILED, HIBERNATED -> transition(vm, "start", VmStatus.STARTING, VmStatus.RUNNING, cause,
                         () -> driver.start(id));
                 default -> throw invalid(vm, "start");
             };
@@ -147,7 +188,22 @@ public final class LifecycleCoordinator {
             Vm vm = get(id);
             if (vm.status() == VmStatus.SUSPENDED) return vm;
             if (vm.status() != VmStatus.RUNNING) throw invalid(vm, "suspend");
-            return transition(vm, "suspend", VmStatus.SUSPENDING, VmStatus.SUSPENDED, cause, () -> driver.suspend(id));
+            Vm suspended = transition(vm, "suspend", VmStatus.SUSPENDING, VmStatus.SUSPENDED, cause, () -> driver.suspend(id));
+            return deleteIfEphemeral(suspended, Persistence.DeleteEvent.ON_SUSPEND, cause);
+        }
+    }
+
+    /**
+     * Tears down the processes of a VM that stayed suspended for long (memory is released), keeping its
+     * disk. The next access starts it again.
+     */
+    public Vm hibernate(String id, String cause) {
+        try (var held = locks.acquire(id, settings.lockWait(), "hibernate")) {
+            Vm vm = get(id);
+            if (vm.status() == VmStatus.HIBERNATED) return vm;
+            if (vm.status() != VmStatus.SUSPENDED) throw invalid(vm, "hibernate");
+            return transition(vm, "hibernate", VmStatus.HIBERNATING, VmStatus.HIBERNATED, cause,
+                    () -> driver.stop(id, Duration.ZERO));
         }
     }
 
@@ -166,8 +222,15 @@ public final class LifecycleCoordinator {
             Vm vm = get(id);
             if (vm.status() == VmStatus.STOPPED) return vm;
             if (vm.status() != VmStatus.RUNNING && vm.status() != VmStatus.SUSPENDED) throw invalid(vm, op);
-            return transition(vm, op, VmStatus.STOPPING, VmStatus.STOPPED, cause, () -> driver.stop(id, grace));
+            Vm stopped = transition(vm, op, VmStatus.STOPPING, VmStatus.STOPPED, cause, () -> driver.stop(id, grace));
+            return deleteIfEphemeral(stopped, Persistence.DeleteEvent.ON_STOP, cause);
         }
+    }
+
+    private Vm deleteIfEphemeral(Vm vm, Persistence.DeleteEvent event, String cause) {
+        Persistence p = vm.spec().persistence();
+        if (p.type() != Persistence.Type.EPHEMERAL || p.deleteEvent() != event) return vm;
+        return deleteLocked(vm, cause + "+ephemeral");
     }
 
     /**
@@ -176,7 +239,13 @@ public final class LifecycleCoordinator {
      */
     public Vm delete(String id, String cause) {
         try (var held = locks.acquire(id, settings.lockWait(), "delete")) {
-            Vm vm = get(id);
+            return deleteLocked(get(id), cause);
+        }
+    }
+
+    private Vm deleteLocked(Vm vm, String cause) {
+        String id = vm.id();
+        {
             Vm intent = vm.status() == VmStatus.DELETING ? vm
                     : write(vm, VmStatus.DELETING, null, "delete", cause, null);
             Failpoints.hit("delete.after-intent");
@@ -214,10 +283,7 @@ public final class LifecycleCoordinator {
      */
     public ExecResult exec(String id, ExecRequest request, String cause) {
         try (var held = locks.acquire(id, settings.lockWait(), "exec")) {
-            Vm vm = get(id);
-            if (vm.status() == VmStatus.SUSPENDED) {
-                vm = transition(vm, "resume", VmStatus.RESUMING, VmStatus.RUNNING, cause, () -> driver.resume(id));
-            }
+            Vm vm = wake(get(id), cause);
             if (vm.status() != VmStatus.RUNNING) {
                 throw new BurrowException(BurrowException.Kind.BAD_REQUEST, "VM_NOT_RUNNING",
                         "VM is not running: " + id + " (status " + vm.status().dbName() + ")");
@@ -229,7 +295,7 @@ public final class LifecycleCoordinator {
 
     public FileContent readFile(String id, String path, long maxBytes) {
         try (var held = locks.acquire(id, settings.lockWait(), "read file")) {
-            requireDisk(get(id), "read a file");
+            requireDisk(wake(get(id), "access"), "read a file");
             store.touch(id, clock.instant());
             return driver.read(id, path, maxBytes);
         }
@@ -237,10 +303,24 @@ public final class LifecycleCoordinator {
 
     public void writeFile(String id, String path, byte[] content, boolean executable) {
         try (var held = locks.acquire(id, settings.lockWait(), "write file")) {
-            requireDisk(get(id), "write a file");
+            requireDisk(wake(get(id), "access"), "write a file");
             store.touch(id, clock.instant());
             driver.writeFile(id, path, content, executable);
         }
+    }
+
+    /**
+     * Access wakes a VM: a suspended one is thawed, a hibernated one started again, so callers never see
+     * the idle machinery. Stopped VMs stay stopped (their disk is still reachable for files).
+     */
+    private Vm wake(Vm vm, String cause) {
+        return switch (vm.status()) {
+            case SUSPENDED -> transition(vm, "resume", VmStatus.RESUMING, VmStatus.RUNNING, cause,
+                    () -> driver.resume(vm.id()));
+            case HIBERNATED -> transition(vm, "start", VmStatus.STARTING, VmStatus.RUNNING, cause,
+                    () -> driver.start(vm.id()));
+            default -> vm;
+        };
     }
 
     /** Explicit activity signal (keeps an idle timeout from firing). */
@@ -255,11 +335,115 @@ public final class LifecycleCoordinator {
         return store.events(id, limit);
     }
 
+    // ---- reconciliation (called by the Reconciler and the timeout sweeper, never by HTTP) ----
+
+    /** What a reconcile pass did to one VM. */
+    public enum ReconcileAction { NONE, BUSY, SETTLED_INTENT, ROLLED_BACK_CREATE, COMPLETED_DELETE, CRASHED, OBSERVED, MISSING }
+
+    /**
+     * Brings one VM's stored status in line with the host. Skips a VM whose lock is held: an operation is
+     * in flight in this process, so its intent is not stale. Intents found unlocked were left by a crash:
+     * a create is rolled back, a delete completed, anything else settles on what the host holds. A stable
+     * status the host contradicts is corrected, with a reason that tells a crash from a deliberate suspend.
+     */
+    public ReconcileAction reconcile(String id, String cause) {
+        Optional<KeyedLocks.Held> held = locks.tryAcquire(id);
+        if (held.isEmpty()) return ReconcileAction.BUSY;
+        try (var h = held.get()) {
+            Vm vm = store.find(id).orElse(null);
+            if (vm == null || vm.status() == VmStatus.DELETED) return ReconcileAction.NONE;
+            switch (vm.status()) {
+                case CREATING -> {
+                    long t0 = System.nanoTime();
+                    driver.destroy(id);
+                    write(vm, VmStatus.DELETED, "create interrupted (server stopped mid-create); rolled back", "create",
+                            cause, elapsed(t0));
+                    return ReconcileAction.ROLLED_BACK_CREATE;
+                }
+                case DELETING -> {
+                    deleteLocked(vm, cause);
+                    return ReconcileAction.COMPLETED_DELETE;
+                }
+                default -> { }
+            }
+            SandboxState host = driver.state(id);
+            if (vm.status().transitional()) {
+                VmStatus to = switch (host) {
+                    case RUNNING -> VmStatus.RUNNING;
+                    case PAUSED -> VmStatus.SUSPENDED;
+                    case STOPPED -> vm.status() == VmStatus.HIBERNATING ? VmStatus.HIBERNATED : VmStatus.STOPPED;
+                    case ABSENT -> VmStatus.FAILED;
+                };
+                write(vm, to, vm.status().dbName() + " interrupted; settled on the host's state (" + host.name().toLowerCase()
+                        + ")", "reconcile", cause, null);
+                return ReconcileAction.SETTLED_INTENT;
+            }
+            VmStatus expected = vm.status();
+            VmStatus observed = switch (host) {
+                case RUNNING -> VmStatus.RUNNING;
+                case PAUSED -> VmStatus.SUSPENDED;
+                case STOPPED -> expected == VmStatus.HIBERNATED || expected == VmStatus.FAILED ? expected : VmStatus.STOPPED;
+                case ABSENT -> VmStatus.FAILED;
+            };
+            if (observed == expected || expected == VmStatus.FAILED) return ReconcileAction.NONE;
+            if (host == SandboxState.ABSENT) {
+                write(vm, VmStatus.FAILED, "host resources missing: the VM's disk and container are gone", "reconcile",
+                        cause, null);
+                return ReconcileAction.MISSING;
+            }
+            if (observed == VmStatus.STOPPED && (expected == VmStatus.RUNNING || expected == VmStatus.SUSPENDED)) {
+                write(vm, VmStatus.STOPPED, "crashed: the VM's processes exited without a stop request (was "
+                        + expected.dbName() + ")", "reconcile", cause, null);
+                return ReconcileAction.CRASHED;
+            }
+            write(vm, observed, "observed " + observed.dbName() + " on the host (was " + expected.dbName() + ")",
+                    "reconcile", cause, null);
+            return ReconcileAction.OBSERVED;
+        }
+    }
+
+    /**
+     * Destroys host resources of a VM the store does not hold alive (an orphan: left by a crash, or by a
+     * store that was reset). Refuses when the store has the VM alive or it is locked by an operation.
+     */
+    public boolean destroyOrphan(String vmId, String cause) {
+        Optional<KeyedLocks.Held> held = locks.tryAcquire(vmId);
+        if (held.isEmpty()) return false;
+        try (var h = held.get()) {
+            Optional<Vm> vm = store.find(vmId);
+            if (vm.isPresent() && vm.get().status() != VmStatus.DELETED) return false;
+            driver.destroy(vmId);
+            log.warn("vm_id={} op=destroy-orphan cause={} host resources without a live VM destroyed", vmId, cause);
+            return true;
+        }
+    }
+
+    /**
+     * A VM stuck in a transitional status for longer than {@code limit} (and not locked by an operation of
+     * this process): failed and cleaned. A create is rolled back; other intents settle on the host's state.
+     */
+    public ReconcileAction expireStuck(String id, Instant now, Duration limit, String cause) {
+        Optional<Vm> vm = store.find(id);
+        if (vm.isEmpty() || !vm.get().status().transitional()) return ReconcileAction.NONE;
+        if (vm.get().updatedAt().plus(limit).isAfter(now)) return ReconcileAction.NONE;
+        return reconcile(id, cause);
+    }
+
+    private Optional<Vm> idempotentReplay(String key, String requestHash) {
+        Optional<VmStore.IdempotencyKey> earlier = store.findIdempotencyKey(key);
+        if (earlier.isEmpty()) return Optional.empty();
+        if (!earlier.get().requestHash().equals(requestHash)) {
+            throw BurrowException.conflict("IDEMPOTENCY_KEY_REUSED", "Idempotency-Key '" + key
+                    + "' was already used for a different request (VM " + earlier.get().vmId() + ")");
+        }
+        return store.find(earlier.get().vmId());
+    }
+
     // ---- internals ----
 
     private void requireDisk(Vm vm, String what) {
         switch (vm.status()) {
-            case RUNNING, SUSPENDED, STOPPED -> { }
+            case RUNNING, SUSPENDED, STOPPED, HIBERNATED -> { }
             default -> throw new BurrowException(BurrowException.Kind.CONFLICT, "VM_OPERATION_DENIED_DURING_TRANSACTION",
                     "cannot " + what + " on VM " + vm.id() + " while it is " + vm.status().dbName());
         }
@@ -308,8 +492,7 @@ public final class LifecycleCoordinator {
                 .orElseThrow(() -> new BurrowException(BurrowException.Kind.CONFLICT,
                         "VM_OPERATION_DENIED_DURING_TRANSACTION",
                         "VM " + vm.id() + " was changed concurrently; retry"));
-        log.info("vm_id={} op={} from={} to={} cause={} duration_ms={}{}", vm.id(), op, vm.status().dbName(),
-                next.dbName(), cause, durationMs == null ? "-" : durationMs, reason == null ? "" : " reason=\"" + reason + "\"");
+        // the structured line per transition is written by a TransitionListener (it knows the VM type)
         notifyListeners(updated, vm.status(), op, cause, durationMs, reason);
         return updated;
     }

@@ -10,8 +10,21 @@ import dev.burrow.core.vm.VmEvent;
 /** Persistence of VMs and their events. Each write stores the VM row and its event atomically. */
 public interface VmStore {
 
+    /** A create request's Idempotency-Key, the hash of its body, and the VM it created. */
+    record IdempotencyKey(String key, String requestHash, String vmId) { }
+
     /** Inserts a new VM with its first event. */
-    void insert(Vm vm, VmEvent event);
+    default void insert(Vm vm, VmEvent event) {
+        insert(vm, event, null);
+    }
+
+    /**
+     * Inserts a new VM with its first event and, when {@code key} is not null, records the key in the same
+     * transaction. Returns false, inserting nothing, when the key is already taken.
+     */
+    boolean insert(Vm vm, VmEvent event, IdempotencyKey key);
+
+    Optional<IdempotencyKey> findIdempotencyKey(String key);
 
     /**
      * Replaces the VM row if its stored version still equals {@code vm.version()}, bumping the version, and

@@ -6,8 +6,7 @@ import java.util.Map;
  * What the user asked for at create time, as far as Burrow honours it. Stored with the VM so that a
  * restart, a reconcile or a later start can rebuild the sandbox from it.
  *
- * @param idleTimeoutSeconds null = never idle-suspend
- * @param persistence        Freestyle persistence type: sticky, ephemeral or persistent
+ * @param idleTimeoutSeconds null or 0 = never idle-suspend
  */
 public record VmSpec(
         String image,
@@ -16,7 +15,7 @@ public record VmSpec(
         Map<String, String> env,
         String workdir,
         Integer idleTimeoutSeconds,
-        String persistence,
+        Persistence persistence,
         Map<String, String> labels) {
 
     public static final int DEFAULT_VCPUS = 2;
@@ -25,5 +24,6 @@ public record VmSpec(
     public VmSpec {
         env = env == null ? Map.of() : Map.copyOf(env);
         labels = labels == null ? Map.of() : Map.copyOf(labels);
+        if (persistence == null) persistence = Persistence.DEFAULT;
     }
 }

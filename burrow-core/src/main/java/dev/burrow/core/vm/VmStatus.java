@@ -23,6 +23,9 @@ public enum VmStatus {
     RESUMING(true),
     STOPPING(true),
     STOPPED(false),
+    /** Processes torn down after a long suspension; disk kept. Resumes (cold) on access. */
+    HIBERNATING(true),
+    HIBERNATED(false),
     FAILED(false),
     DELETING(true),
     DELETED(false);
@@ -52,14 +55,21 @@ public enum VmStatus {
 
     /** Allowed moves. A failed driver call settles on what the host reports, hence the wide outcome sets. */
     public static final Map<VmStatus, Set<VmStatus>> TRANSITIONS = Map.ofEntries(
+            // A crash mid-create is rolled back (destroy, then deleted), never completed: the client never
+            // got its answer.
             Map.entry(CREATING, EnumSet.of(RUNNING, FAILED, DELETING, DELETED)),
-            Map.entry(STARTING, EnumSet.of(RUNNING, STOPPED, FAILED, DELETING)),
-            Map.entry(RUNNING, EnumSet.of(SUSPENDING, STOPPING, DELETING, STOPPED, FAILED)),
-            Map.entry(SUSPENDING, EnumSet.of(SUSPENDED, RUNNING, STOPPED, FAILED, DELETING)),
-            Map.entry(SUSPENDED, EnumSet.of(RESUMING, STOPPING, DELETING, STOPPED, FAILED)),
+            // Other intents settle on whatever the host holds after a failure or a crash.
+            Map.entry(STARTING, EnumSet.of(RUNNING, SUSPENDED, STOPPED, FAILED, DELETING)),
             Map.entry(RESUMING, EnumSet.of(RUNNING, SUSPENDED, STOPPED, FAILED, DELETING)),
-            Map.entry(STOPPING, EnumSet.of(STOPPED, RUNNING, FAILED, DELETING)),
-            Map.entry(STOPPED, EnumSet.of(STARTING, DELETING, FAILED)),
+            Map.entry(SUSPENDING, EnumSet.of(SUSPENDED, RUNNING, STOPPED, FAILED, DELETING)),
+            Map.entry(STOPPING, EnumSet.of(STOPPED, RUNNING, SUSPENDED, FAILED, DELETING)),
+            Map.entry(HIBERNATING, EnumSet.of(HIBERNATED, SUSPENDED, RUNNING, STOPPED, FAILED, DELETING)),
+            // Stable statuses: the requested moves, plus what the reconciler observes on the host (a VM
+            // that crashed, or was paused or resumed behind Burrow's back).
+            Map.entry(RUNNING, EnumSet.of(SUSPENDING, STOPPING, DELETING, SUSPENDED, STOPPED, FAILED)),
+            Map.entry(SUSPENDED, EnumSet.of(RESUMING, STOPPING, HIBERNATING, DELETING, RUNNING, STOPPED, FAILED)),
+            Map.entry(STOPPED, EnumSet.of(STARTING, DELETING, RUNNING, SUSPENDED, FAILED)),
+            Map.entry(HIBERNATED, EnumSet.of(STARTING, DELETING, RUNNING, SUSPENDED, FAILED)),
             Map.entry(FAILED, EnumSet.of(DELETING, STARTING)),
             Map.entry(DELETING, EnumSet.of(DELETED, FAILED)),
             Map.entry(DELETED, EnumSet.noneOf(VmStatus.class)));

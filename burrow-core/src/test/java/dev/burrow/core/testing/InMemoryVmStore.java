@@ -19,10 +19,19 @@ public final class InMemoryVmStore implements VmStore {
     private final Map<String, Vm> vms = new ConcurrentHashMap<>();
     public final List<VmEvent> events = java.util.Collections.synchronizedList(new ArrayList<>());
 
+    private final Map<String, IdempotencyKey> keys = new ConcurrentHashMap<>();
+
     @Override
-    public synchronized void insert(Vm vm, VmEvent event) {
+    public synchronized boolean insert(Vm vm, VmEvent event, IdempotencyKey key) {
+        if (key != null && keys.putIfAbsent(key.key(), key) != null) return false;
         if (vms.putIfAbsent(vm.id(), withVersion(vm, 1)) != null) throw new IllegalStateException("duplicate " + vm.id());
         events.add(event);
+        return true;
+    }
+
+    @Override
+    public Optional<IdempotencyKey> findIdempotencyKey(String key) {
+        return Optional.ofNullable(keys.get(key));
     }
 
     @Override

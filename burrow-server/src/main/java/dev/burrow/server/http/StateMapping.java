@@ -14,7 +14,8 @@ public final class StateMapping {
             case CREATING, STARTING, RESUMING -> "starting";
             case RUNNING -> "running";
             case SUSPENDING -> "suspending";
-            case SUSPENDED -> "suspended";
+            // a hibernated VM is, to the user, a suspended one that resumes on access (a cold start)
+            case SUSPENDED, HIBERNATING, HIBERNATED -> "suspended";
             case STOPPING, STOPPED, FAILED, DELETING, DELETED -> "stopped";
         };
     }

@@ -26,6 +26,7 @@ import dev.burrow.core.error.BurrowException;
 import dev.burrow.core.lifecycle.CreateVmCommand;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.store.VmQuery;
+import dev.burrow.core.vm.Persistence;
 import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmSpec;
 import dev.burrow.core.vm.VmStatus;
@@ -45,11 +46,15 @@ public final class VmApi {
     private final LifecycleCoordinator lifecycle;
     private final int maxVcpus;
     private final int maxMemMb;
+    private final EventBroadcaster events;
+    private final io.javalin.http.sse.SseHandler sse;
 
-    public VmApi(LifecycleCoordinator lifecycle, int maxVcpus, int maxMemMb) {
+    public VmApi(LifecycleCoordinator lifecycle, int maxVcpus, int maxMemMb, EventBroadcaster events) {
         this.lifecycle = lifecycle;
         this.maxVcpus = maxVcpus;
         this.maxMemMb = maxMemMb;
+        this.events = events;
+        this.sse = new io.javalin.http.sse.SseHandler(events::subscribe);
     }
 
     public void register(RoutesConfig cfg, RouteTable table) {
@@ -91,6 +96,30 @@ public final class VmApi {
         table.add(cfg, HandlerType.GET, "/v1/vms/{vm_id}/files/<path>",
                 "Read a file ({content, encoding}) or list a directory ({files}); the path may be percent-encoded whole",
                 null, FileResponses.FileContent.class, true, this::readFile);
+        table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/ping",
+                "Record activity on a VM (keeps its idle timeout from firing)", null, PingResponse.class, true, ctx -> {
+                    Vm vm = lifecycle.ping(vmId(ctx));
+                    ctx.json(new PingResponse(vm.id(), state(vm), java.time.Instant.now()));
+                });
+        table.add(cfg, HandlerType.GET, "/v1/vms/{vm_id}/events",
+                "The VM's status changes, oldest first: intent and outcome of every transition and who caused it",
+                null, VmEventsResponse.class, true, ctx -> {
+                    int limit = intQuery(ctx, "limit", 1000, 1, 10_000);
+                    var list = lifecycle.events(vmId(ctx), limit).stream().map(e -> new VmEventView(e.id(), e.at(),
+                            e.from() == null ? null : e.from().dbName(), e.to().dbName(), e.op(), e.cause(), e.detail(),
+                            e.durationMs())).toList();
+                    ctx.json(new VmEventsResponse(list));
+                });
+        table.add(cfg, HandlerType.GET, "/v1/events",
+                "Server-sent events: every VM transition as it commits (event 'transition', JSON data)", null, null,
+                true, ctx -> {
+                    String accept = ctx.header("Accept");
+                    if (accept == null || !accept.contains("text/event-stream")) {
+                        throw new BurrowException(BurrowException.Kind.BAD_REQUEST, "NOT_ACCEPTABLE",
+                                "this is a server-sent-event stream: send 'Accept: text/event-stream'");
+                    }
+                    sse.handle(ctx);
+                });
         table.add(cfg, HandlerType.PUT, "/v1/vms/{vm_id}/files/<path>",
                 "Write a file ({content, encoding: base64|utf8}), creating parent directories",
                 FileResponses.WriteFileRequest.class, null, true, this::writeFile);
@@ -102,7 +131,12 @@ public final class VmApi {
         CreateVmRequest req = optionalBody(ctx, CreateVmRequest.class);
         if (req == null) req = Json.MAPPER.convertValue(Map.of(), CreateVmRequest.class);
         CreateVmCommand command = toCommand(req);
-        Vm vm = lifecycle.create(command, CAUSE);
+        String key = ctx.header("Idempotency-Key");
+        if (key != null && (key.isBlank() || key.length() > 255)) {
+            throw ApiException.badRequest("Idempotency-Key must be 1 to 255 characters");
+        }
+        Vm vm = lifecycle.create(command, CAUSE, key, key == null ? null : Auth.sha256(new String(ctx.bodyAsBytes(),
+                StandardCharsets.UTF_8)));
         ctx.json(new CreateVmResponse(vm.id(), List.of(), null, null, state(vm)));
     }
 
@@ -179,13 +213,7 @@ public final class VmApi {
         if (r.idleTimeoutSeconds() != null && r.idleTimeoutSeconds() < 0) {
             throw createBad("'idleTimeoutSeconds' must not be negative");
         }
-        String persistence = null;
-        if (r.persistence() != null) {
-            persistence = r.persistence().type();
-            if (persistence == null || !PERSISTENCE_TYPES.contains(persistence)) {
-                throw createBad("'persistence.type' must be one of sticky, ephemeral, persistent");
-            }
-        }
+        Persistence persistence = persistence(r.persistence());
         if (r.workdir() != null && !r.workdir().startsWith("/")) throw createBad("'workdir' must be an absolute path");
         if (r.env() != null) {
             for (var e : r.env().entrySet()) {
@@ -270,6 +298,45 @@ public final class VmApi {
         }
     }
 
+    private static Persistence persistence(CreateVmRequest.Persistence p) {
+        if (p == null) return Persistence.DEFAULT;
+        if (p.type() == null || !PERSISTENCE_TYPES.contains(p.type())) {
+            throw createBad("'persistence.type' must be one of sticky, ephemeral, persistent");
+        }
+        int priority = p.priority() == null ? Persistence.DEFAULT_PRIORITY : p.priority();
+        if (priority < 0 || priority > 10) throw createBad("'persistence.priority' must be between 0 and 10");
+        Persistence.DeleteEvent event = null;
+        if (p.deleteEvent() != null) {
+            if (!p.type().equals("ephemeral")) throw createBad("'persistence.deleteEvent' applies to ephemeral VMs only");
+            event = switch (p.deleteEvent()) {
+                case "OnStop" -> Persistence.DeleteEvent.ON_STOP;
+                case "OnSuspend" -> Persistence.DeleteEvent.ON_SUSPEND;
+                default -> throw createBad("'persistence.deleteEvent' must be OnStop or OnSuspend");
+            };
+        }
+        return new Persistence(Persistence.Type.valueOf(p.type().toUpperCase(java.util.Locale.ROOT)), priority, event);
+    }
+
+    private static int intQuery(Context ctx, String name, int dflt, int min, int max) {
+        String v = ctx.queryParam(name);
+        if (v == null) return dflt;
+        try {
+            int n = Integer.parseInt(v);
+            if (n < min || n > max) throw new NumberFormatException();
+            return n;
+        } catch (NumberFormatException e) {
+            throw ApiException.badRequest("'" + name + "' must be an integer between " + min + " and " + max);
+        }
+    }
+
+    /** {@code POST /v1/vms/{id}/ping}. */
+    public record PingResponse(String id, String state, java.time.Instant lastActivityAt) { }
+
+    public record VmEventView(long id, java.time.Instant at, String from, String to, String op, String cause,
+                              String detail, Long durationMs) { }
+
+    public record VmEventsResponse(List<VmEventView> events) { }
+
     private static BurrowException createBad(String message) {
         return BurrowException.badRequest("CREATE_VM_BAD_REQUEST", message);
     }
@@ -349,7 +416,8 @@ public final class VmApi {
         var s = vm.spec();
         return new VmInfo(vm.id(), vm.id(), state(vm), vm.status().dbName(), vm.statusReason(), vm.createdAt(),
                 vm.lastActivityAt(), null,
-                s.persistence() == null ? null : new CreateVmRequest.Persistence(s.persistence(), null, null),
+                new CreateVmRequest.Persistence(s.persistence().wireType(), s.persistence().priority(),
+                        s.persistence().wireDeleteEvent()),
                 s.image(), s.vcpuCount(), s.memSizeMb(), s.idleTimeoutSeconds(), s.labels(), vm.node(),
                 vm.status() == VmStatus.DELETED);
     }

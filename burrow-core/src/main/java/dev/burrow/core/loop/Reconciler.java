@@ -1,0 +1,113 @@
+package dev.burrow.core.loop;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.burrow.core.driver.HostResource;
+import dev.burrow.core.driver.SandboxDriver;
+import dev.burrow.core.lifecycle.LifecycleCoordinator;
+import dev.burrow.core.lifecycle.LifecycleCoordinator.ReconcileAction;
+import dev.burrow.core.store.VmQuery;
+import dev.burrow.core.store.VmStore;
+import dev.burrow.core.vm.Vm;
+import dev.burrow.core.vm.VmStatus;
+
+/**
+ * Compares what the host holds ({@link SandboxDriver#list()}) with the store. VMs the store has are
+ * reconciled one by one through the coordinator (stale intents finished or rolled back, crashes told apart
+ * from deliberate suspends); host resources labelled with a VM id the store does not hold alive are
+ * orphans, destroyed once they have been seen for longer than the grace period (a create in flight in
+ * another process has a row first, so it is never mistaken for one).
+ */
+public final class Reconciler implements Loop {
+    private static final Logger log = LoggerFactory.getLogger(Reconciler.class);
+
+    /** Counts what a pass did, by kind (metrics). */
+    @FunctionalInterface
+    public interface ActionListener {
+        ActionListener NONE = (kind, vmId) -> { };
+
+        void action(String kind, String vmId);
+    }
+
+    private final VmStore store;
+    private final SandboxDriver driver;
+    private final LifecycleCoordinator lifecycle;
+    private final Duration interval;
+    private final Duration orphanGrace;
+    private final ActionListener listener;
+    private final Map<String, Instant> orphansFirstSeen = new ConcurrentHashMap<>();
+
+    public Reconciler(VmStore store, SandboxDriver driver, LifecycleCoordinator lifecycle, Duration interval,
+                      Duration orphanGrace, ActionListener listener) {
+        this.store = store;
+        this.driver = driver;
+        this.lifecycle = lifecycle;
+        this.interval = interval;
+        this.orphanGrace = orphanGrace;
+        this.listener = listener;
+    }
+
+    @Override
+    public String name() {
+        return "reconciler";
+    }
+
+    @Override
+    public Duration interval() {
+        return interval;
+    }
+
+    @Override
+    public void runOnce(Instant now) {
+        for (Vm vm : store.list(VmQuery.all())) {
+            try {
+                ReconcileAction a = lifecycle.reconcile(vm.id(), "reconciler");
+                if (a != ReconcileAction.NONE && a != ReconcileAction.BUSY) listener.action(a.name().toLowerCase(), vm.id());
+            } catch (RuntimeException e) {
+                log.warn("vm_id={} op=reconcile failed: {}", vm.id(), e.getMessage());
+                listener.action("error", vm.id());
+            }
+        }
+        Set<String> hostVms = new HashSet<>();
+        Map<String, String> example = new HashMap<>();
+        for (HostResource r : driver.list()) {
+            if (r.kind() == HostResource.Kind.SNAPSHOT) continue; // labelled with a snapshot id, not a VM's
+            hostVms.add(r.vmId());
+            example.putIfAbsent(r.vmId(), r.kind() + " " + r.name());
+        }
+        orphansFirstSeen.keySet().retainAll(hostVms);
+        for (String vmId : hostVms) {
+            var vm = store.find(vmId);
+            if (vm.isPresent() && vm.get().status() != VmStatus.DELETED) {
+                orphansFirstSeen.remove(vmId);
+                continue;
+            }
+            Instant first = orphansFirstSeen.computeIfAbsent(vmId, k -> now);
+            if (first.plus(orphanGrace).isAfter(now)) continue;
+            try {
+                if (lifecycle.destroyOrphan(vmId, "reconciler")) {
+                    orphansFirstSeen.remove(vmId);
+                    listener.action("orphan_destroyed", vmId);
+                    log.warn("vm_id={} op=reconcile orphan destroyed (e.g. {})", vmId, example.get(vmId));
+                }
+            } catch (RuntimeException e) {
+                log.warn("vm_id={} op=reconcile orphan destroy failed: {}", vmId, e.getMessage());
+                listener.action("error", vmId);
+            }
+        }
+    }
+
+    /** Orphans seen and waiting out their grace period (for metrics and tests). */
+    public int pendingOrphans() {
+        return orphansFirstSeen.size();
+    }
+}
