@@ -70,6 +70,12 @@ public final class Main implements Runnable {
         @Option(names = "--storage-quota-mb", defaultValue = "0",
                 description = "Evict stopped/suspended sticky VMs when their disks exceed this many MiB (0: no quota).")
         long storageQuotaMb;
+        @Option(names = "--storage", defaultValue = "auto",
+                description = "Where VM disks live: auto (btrfs if possible, else overlay), btrfs or overlay.")
+        String storage;
+        @Option(names = "--btrfs-image-size-mb", defaultValue = "" + ServerConfig.Storage.DEFAULT_BTRFS_IMAGE_MB,
+                description = "Size of the sparse btrfs loop image when the data dir is not btrfs (default ${DEFAULT-VALUE}).")
+        long btrfsImageSizeMb;
         @picocli.CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
@@ -90,6 +96,11 @@ public final class Main implements Runnable {
             if (storageQuotaMb < 0 || hibernateAfter.isNegative() || stuckLimit.isNegative() || stuckLimit.isZero()
                     || orphanGrace.isNegative()) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "durations and quotas must not be negative");
+            }
+            try {
+                cfg = cfg.withStorage(new ServerConfig.Storage(storage, btrfsImageSizeMb));
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
             var d = ServerConfig.Lifecycle.defaults();
             cfg = cfg.withLifecycle(new ServerConfig.Lifecycle(d.reconcileInterval(), orphanGrace, d.idleInterval(),

@@ -9,7 +9,27 @@ import java.time.Duration;
  */
 public record ServerConfig(String host, int port, Path dataDir, String databaseUrl, String databaseUser,
                            String databasePassword, Path imageDir, String defaultImage, String apiKey,
-                           boolean prewarmDefaultImage, Lifecycle lifecycle, Observability observability) {
+                           boolean prewarmDefaultImage, Lifecycle lifecycle, Observability observability,
+                           Storage storage) {
+
+    /**
+     * Where VM disks live: {@code auto} (btrfs when it can be set up, else overlay), {@code btrfs} or
+     * {@code overlay}; {@code btrfsImageSizeMb} sizes the sparse loop image when the data dir is not btrfs.
+     */
+    public record Storage(String kind, long btrfsImageSizeMb) {
+        public static final long DEFAULT_BTRFS_IMAGE_MB = 64L * 1024;
+
+        public Storage {
+            if (!java.util.Set.of("auto", "btrfs", "overlay").contains(kind)) {
+                throw new IllegalArgumentException("--storage must be auto, btrfs or overlay, got " + kind);
+            }
+            if (btrfsImageSizeMb < 256) throw new IllegalArgumentException("--btrfs-image-size-mb must be at least 256");
+        }
+
+        public static Storage defaults() {
+            return new Storage("auto", DEFAULT_BTRFS_IMAGE_MB);
+        }
+    }
 
     /**
      * Metrics and traces: {@code maxVms} is the capacity the near-capacity alert compares active VMs with
@@ -46,17 +66,22 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
                         String databasePassword, Path imageDir, String defaultImage, String apiKey,
                         boolean prewarmDefaultImage) {
         this(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir, defaultImage, apiKey,
-                prewarmDefaultImage, Lifecycle.defaults(), Observability.defaults());
+                prewarmDefaultImage, Lifecycle.defaults(), Observability.defaults(), Storage.defaults());
     }
 
     public ServerConfig withLifecycle(Lifecycle l) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, l, observability);
+                defaultImage, apiKey, prewarmDefaultImage, l, observability, storage);
     }
 
     public ServerConfig withObservability(Observability o) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, o);
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, o, storage);
+    }
+
+    public ServerConfig withStorage(Storage st) {
+        return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, st);
     }
 
     public static final int DEFAULT_PORT = 8700;
