@@ -7,7 +7,8 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 
 /**
  * A VM as {@code GET /v1/vms/{id}} and the list return it. {@code state} is the Freestyle state
- * (starting, running, suspending, suspended, stopped); {@code status} is Burrow's exact lifecycle status.
+ * (starting, running, suspending, suspended, stopped); {@code status} is Burrow's exact lifecycle status;
+ * {@code snapshotId} is the snapshot the VM's disk started from (a fork's or a create from a snapshot).
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record VmInfo(
@@ -26,5 +27,7 @@ public record VmInfo(
         Integer idleTimeoutSeconds,
         Map<String, String> labels,
         String node,
-        boolean deleted) {
+        boolean deleted,
+        Integer rootfsSizeMb,
+        String snapshotId) {
 }

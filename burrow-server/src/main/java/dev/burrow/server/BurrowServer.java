@@ -86,9 +86,9 @@ public final class BurrowServer implements AutoCloseable {
                 () -> store.list(new dev.burrow.core.store.VmQuery(false, java.util.Map.of(), Integer.MAX_VALUE)),
                 config.observability().maxVms());
         var imageStore = new OciImageStore(config.resolvedImageDir().toAbsolutePath());
-        this.driver = new MeteredDriver(new RuncDriver(RuncDriverConfig.forDataDir(dataDir,
-                config.resolvedImageDir().toAbsolutePath(), nodeId), imageStore), metrics, tracing);
-        this.lifecycle = new LifecycleCoordinator(store, driver, Clock.systemUTC(), nodeId,
+        this.driver = new MeteredDriver(new RuncDriver(storageConfig(RuncDriverConfig.forDataDir(dataDir,
+                config.resolvedImageDir().toAbsolutePath(), nodeId), config.storage()), imageStore), metrics, tracing);
+        this.lifecycle = new LifecycleCoordinator(store, store, driver, Clock.systemUTC(), nodeId,
                 LifecycleCoordinator.Settings.defaults(config.defaultImage()));
         lifecycle.addListener(metrics.transitionListener());
         lifecycle.addListener(tracing.transitionListener());
@@ -229,6 +229,12 @@ public final class BurrowServer implements AutoCloseable {
         driver.close();
         database.close();
         metrics.close();
+    }
+
+    private static RuncDriverConfig storageConfig(RuncDriverConfig base, ServerConfig.Storage storage) {
+        var kind = RuncDriverConfig.Storage.valueOf(storage.kind().toUpperCase(java.util.Locale.ROOT));
+        return new RuncDriverConfig(base.dataDir(), base.imageDir(), base.runcRoot(), base.nodeId(), base.pidsLimit(),
+                kind, storage.btrfsImageSizeMb());
     }
 
     private static String readOrCreate(Path file, java.util.function.Supplier<String> make, boolean secret) {

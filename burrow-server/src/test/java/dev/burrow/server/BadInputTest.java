@@ -94,7 +94,8 @@ class BadInputTest {
         int before = vmCount();
         assertError(srv.post("/v1/vms", "{\"template\":{\"baseImage\":{\"dockerfileContent\":\"FROM debian\"}}}"), 400,
                 "UNSUPPORTED_FIELD");
-        assertError(srv.post("/v1/vms", "{\"template\":{\"snapshotId\":\"sc-abc\"}}"), 400, "UNSUPPORTED_FIELD");
+        // template fields map to the top level: a malformed template.snapshotId is refused like a top-level one
+        assertError(srv.post("/v1/vms", "{\"template\":{\"snapshotId\":\"sc-abc\"}}"), 400, "INVALID_SNAPSHOT_ID");
         assertError(srv.post("/v1/vms", "{\"template\":{\"vcpuCount\":\"x\"}}"), 400, "BAD_REQUEST");
         assertThat(vmCount()).isEqualTo(before);
     }

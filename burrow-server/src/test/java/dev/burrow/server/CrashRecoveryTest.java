@@ -43,6 +43,9 @@ class CrashRecoveryTest {
                 Arguments.of("kill.after-driver", "running", "kill", "stopped"),
                 Arguments.of("start.after-intent", "stopped", "start", "stopped"),
                 Arguments.of("start.after-driver", "stopped", "start", "running"),
+                // a snapshot changes no status; a half-made one (driver done, no row) is removed at restart
+                Arguments.of("snapshot.after-intent", "running", "snapshot", "running"),
+                Arguments.of("snapshot.after-driver", "running", "snapshot", "running"),
                 Arguments.of("delete.after-intent", "running", "delete", null),
                 Arguments.of("driver.destroy.after-container", "running", "delete", null),
                 Arguments.of("delete.after-driver", "running", "delete", null));
@@ -92,6 +95,11 @@ class CrashRecoveryTest {
                 assertThat(s2.call("DELETE", "/v1/vms/" + id, null).status()).isEqualTo(200);
             }
             assertThat(HostInspection.leftovers(id, dir.resolve("data"), node)).as("host after " + failpoint).isEmpty();
+            if (op.equals("snapshot")) {
+                assertThat(s2.call("GET", "/v1/vms/snapshots", null).json().get("totalCount").asInt())
+                        .as("a snapshot whose request died is not listed").isZero();
+                assertThat(snapshotDirs(dir.resolve("data"))).as("driver snapshots after restart").isEmpty();
+            }
         }
         synchronized (TABLE) {
             TABLE.add(String.format("| %-30s | %-9s | %s |", failpoint, before, observed));
@@ -154,7 +162,14 @@ class CrashRecoveryTest {
         TABLE.stream().sorted().forEach(System.out::println);
     }
 
-    static void deleteTree(Path dir) throws Exception {
+    /** Whatever the driver keeps of snapshots (named by their sc- id) under a data dir, whatever the storage. */
+    static List<Path> snapshotDirs(Path dataDir) throws Exception {
+        try (var walk = Files.walk(dataDir, 5)) {
+            return walk.filter(p -> p.getFileName().toString().startsWith("sc-")).toList();
+        }
+    }
+
+        static void deleteTree(Path dir) throws Exception {
         for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
             if (line.contains(dir.toString())) return;
         }

@@ -130,6 +130,15 @@ public final class TestServer implements AutoCloseable {
                     System.err.println("test cleanup could not delete VM " + vm.id() + ": " + e.getMessage());
                 }
             }
+            // snapshots outlive their VMs; one left behind would keep the btrfs image mounted
+            for (var snap : server.lifecycle().listSnapshots()) {
+                try {
+                    server.lifecycle().deleteSnapshot(snap.id(), "test-cleanup");
+                } catch (RuntimeException e) {
+                    clean = false;
+                    System.err.println("test cleanup could not delete snapshot " + snap.id() + ": " + e.getMessage());
+                }
+            }
         } finally {
             server.close();
         }

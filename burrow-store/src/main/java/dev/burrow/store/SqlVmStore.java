@@ -15,16 +15,18 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.burrow.core.store.ApiKeyStore;
+import dev.burrow.core.store.SnapshotStore;
 import dev.burrow.core.store.StoreUnavailableException;
 import dev.burrow.core.store.VmQuery;
 import dev.burrow.core.store.VmStore;
+import dev.burrow.core.vm.Snapshot;
 import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmEvent;
 import dev.burrow.core.vm.VmSpec;
 import dev.burrow.core.vm.VmStatus;
 
-/** {@link VmStore} and {@link ApiKeyStore} over JDBI, portable across the {@link Dialect}s. */
-public final class SqlVmStore implements VmStore, ApiKeyStore {
+/** {@link VmStore}, {@link SnapshotStore} and {@link ApiKeyStore} over JDBI, portable across the {@link Dialect}s. */
+public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
     private static final ObjectMapper JSON = new ObjectMapper()
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
 
@@ -121,6 +123,40 @@ public final class SqlVmStore implements VmStore, ApiKeyStore {
         return read(h -> h.createQuery("SELECT * FROM vm_events WHERE vm_id = :id ORDER BY id DESC LIMIT :limit")
                 .bind("id", vmId).bind("limit", limit)
                 .map(SqlVmStore::mapEvent).list()).reversed();
+    }
+
+    // ---- snapshots ----
+
+    @Override
+    public void insertSnapshot(Snapshot snap) {
+        run(h -> h.createUpdate("""
+                INSERT INTO snapshots (id, name, source_vm_id, image, source_spec, created_at)
+                VALUES (:id, :name, :source, :image, :spec, :at)
+                """).bind("id", snap.id()).bind("name", snap.name()).bind("source", snap.sourceVmId())
+                .bind("image", snap.image()).bind("spec", toJson(snap.sourceSpec()))
+                .bind("at", snap.createdAt().toEpochMilli()).execute());
+    }
+
+    @Override
+    public Optional<Snapshot> findSnapshot(String id) {
+        return read(h -> h.createQuery("SELECT * FROM snapshots WHERE id = :id").bind("id", id)
+                .map(SqlVmStore::mapSnapshot).findOne());
+    }
+
+    @Override
+    public List<Snapshot> listSnapshots() {
+        return read(h -> h.createQuery("SELECT * FROM snapshots ORDER BY created_at DESC, id")
+                .map(SqlVmStore::mapSnapshot).list());
+    }
+
+    @Override
+    public boolean deleteSnapshot(String id) {
+        return run(h -> h.createUpdate("DELETE FROM snapshots WHERE id = :id").bind("id", id).execute()) > 0;
+    }
+
+    private static Snapshot mapSnapshot(ResultSet rs, StatementContext ctx) throws SQLException {
+        return new Snapshot(rs.getString("id"), rs.getString("name"), rs.getString("source_vm_id"), rs.getString("image"),
+                fromJson(rs.getString("source_spec")), Instant.ofEpochMilli(rs.getLong("created_at")));
     }
 
     @Override

@@ -43,7 +43,7 @@ abstract class VmStoreContractTest {
     static Vm newVm(Map<String, String> labels) {
         Instant now = Instant.now().truncatedTo(ChronoUnit.MILLIS);
         return new Vm(VmId.generate(), new VmSpec("builtin:busybox", 1, 256, Map.of("A", "b"), "/w", 60,
-                new dev.burrow.core.vm.Persistence(dev.burrow.core.vm.Persistence.Type.EPHEMERAL, 3, null), labels),
+                new dev.burrow.core.vm.Persistence(dev.burrow.core.vm.Persistence.Type.EPHEMERAL, 3, null), labels, 128, null),
                 VmStatus.CREATING, null, now, now, now, "n1", "runc", null, 0);
     }
 
@@ -145,6 +145,38 @@ abstract class VmStoreContractTest {
         store.upsert(new ApiKeyStore.ApiKey("admin", "admin", "cd".repeat(32), true)); // rotation replaces
         assertThat(store.findByHash("ab".repeat(32))).isEmpty();
         assertThat(store.findByHash("cd".repeat(32))).get().extracting(ApiKeyStore.ApiKey::admin).isEqualTo(true);
+    }
+
+    @Test
+    void snapshotsRoundTripListNewestFirstAndDelete() {
+        Vm source = newVm(Map.of("team", "a"));
+        Instant t0 = Instant.now().truncatedTo(ChronoUnit.MILLIS);
+        var older = new dev.burrow.core.vm.Snapshot(dev.burrow.core.vm.Snapshot.generateId(), "first", source.id(),
+                "builtin:busybox", source.spec(), t0);
+        var newer = new dev.burrow.core.vm.Snapshot(dev.burrow.core.vm.Snapshot.generateId(), null, source.id(),
+                "builtin:busybox", source.spec(), t0.plusSeconds(1));
+        store.insertSnapshot(older);
+        store.insertSnapshot(newer);
+        // every field survives, the source spec (resources, quota, labels) included
+        assertThat(store.findSnapshot(older.id())).contains(older);
+        assertThat(store.findSnapshot(newer.id()).orElseThrow().name()).isNull();
+        assertThat(store.listSnapshots()).extracting(dev.burrow.core.vm.Snapshot::id).containsExactly(newer.id(), older.id());
+        assertThat(store.deleteSnapshot(older.id())).isTrue();
+        assertThat(store.deleteSnapshot(older.id())).isFalse();
+        assertThat(store.findSnapshot(older.id())).isEmpty();
+        assertThat(store.listSnapshots()).extracting(dev.burrow.core.vm.Snapshot::id).containsExactly(newer.id());
+    }
+
+    @Test
+    void aVmRemembersTheSnapshotItWasMadeFrom() {
+        Vm base = newVm(Map.of());
+        var s = base.spec();
+        Vm vm = base.withSpec(new VmSpec(s.image(), s.vcpuCount(), s.memSizeMb(), s.env(), s.workdir(),
+                s.idleTimeoutSeconds(), s.persistence(), s.labels(), 64, "sc-" + "a".repeat(20)));
+        store.insert(vm, ev(vm, null, VmStatus.CREATING));
+        Vm got = store.find(vm.id()).orElseThrow();
+        assertThat(got.spec().snapshotId()).isEqualTo("sc-" + "a".repeat(20));
+        assertThat(got.spec().rootfsSizeMb()).isEqualTo(64);
     }
 
     @Test

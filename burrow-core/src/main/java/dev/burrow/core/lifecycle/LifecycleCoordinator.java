@@ -18,9 +18,11 @@ import dev.burrow.core.driver.SandboxSpec;
 import dev.burrow.core.driver.SandboxState;
 import dev.burrow.core.error.BurrowException;
 import dev.burrow.core.internal.KeyedLocks;
+import dev.burrow.core.store.SnapshotStore;
 import dev.burrow.core.store.VmQuery;
 import dev.burrow.core.store.VmStore;
 import dev.burrow.core.vm.Persistence;
+import dev.burrow.core.vm.Snapshot;
 import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmEvent;
 import dev.burrow.core.vm.VmId;
@@ -44,7 +46,11 @@ public final class LifecycleCoordinator {
         }
     }
 
+    /** Most VMs one fork request makes (each is a full create). */
+    public static final int MAX_FORKS = 50;
+
     private final VmStore store;
+    private final SnapshotStore snapshots;
     private final SandboxDriver driver;
     private final Clock clock;
     private final String nodeId;
@@ -57,8 +63,10 @@ public final class LifecycleCoordinator {
     private final java.util.concurrent.Semaphore createSlots;
     private final List<TransitionListener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
 
-    public LifecycleCoordinator(VmStore store, SandboxDriver driver, Clock clock, String nodeId, Settings settings) {
+    public LifecycleCoordinator(VmStore store, SnapshotStore snapshots, SandboxDriver driver, Clock clock, String nodeId,
+                                Settings settings) {
         this.store = store;
+        this.snapshots = java.util.Objects.requireNonNull(snapshots, "snapshots");
         this.driver = driver;
         this.clock = clock;
         this.nodeId = nodeId;
@@ -72,6 +80,11 @@ public final class LifecycleCoordinator {
 
     public Settings settings() {
         return settings;
+    }
+
+    /** What the driver can honour (the API refuses fields it cannot, e.g. a disk quota without one). */
+    public dev.burrow.core.driver.DriverCapabilities capabilities() {
+        return driver.capabilities();
     }
 
     // ---- reads ----
@@ -113,18 +126,31 @@ public final class LifecycleCoordinator {
             if (earlier.isPresent()) return earlier.get();
         }
         var spec = command.spec();
-        String image = spec.image() == null || spec.image().isBlank() ? settings.defaultImage() : spec.image();
-        // Preparing (pulling, unpacking) the image happens before the VM exists, so a bad image reference
-        // fails the request without leaving a row behind.
-        var imageInfo = driver.prepareImage(image, SandboxDriver.ProgressListener.NONE);
+        String image;
+        String driverImageRef;
+        if (spec.snapshotId() != null) {
+            if (spec.image() != null) {
+                throw BurrowException.badRequest("CREATE_VM_BAD_REQUEST", "give either 'image' or 'snapshotId', not both");
+            }
+            // The disk comes from the snapshot, which records its image config: nothing to fetch. The source's
+            // image reference is kept for display.
+            image = findSnapshot(spec.snapshotId()).image();
+            driverImageRef = null;
+        } else {
+            image = spec.image() == null || spec.image().isBlank() ? settings.defaultImage() : spec.image();
+            // Preparing (pulling, unpacking) the image happens before the VM exists, so a bad image reference
+            // fails the request without leaving a row behind.
+            driverImageRef = driver.prepareImage(image, SandboxDriver.ProgressListener.NONE).ref();
+        }
         Instant now = clock.instant();
         String id = VmId.generate();
         var effective = new dev.burrow.core.vm.VmSpec(image, spec.vcpuCount(), spec.memSizeMb(), spec.env(),
-                spec.workdir(), spec.idleTimeoutSeconds(), spec.persistence(), spec.labels());
+                spec.workdir(), spec.idleTimeoutSeconds(), spec.persistence(), spec.labels(), spec.rootfsSizeMb(),
+                spec.snapshotId());
         Vm vm = new Vm(id, effective, VmStatus.CREATING, null, now, now, now, nodeId, driver.name(), null, 0);
         try (var held = locks.acquire(id, settings.lockWait(), "create")) {
             var key = idempotencyKey == null ? null : new VmStore.IdempotencyKey(idempotencyKey, requestHash, id);
-            if (!store.insert(vm, VmEvent.of(id, now, null, VmStatus.CREATING, "create", cause, image, null), key)) {
+            if (!insertCreating(vm, VmEvent.of(id, now, null, VmStatus.CREATING, "create", cause, image, null), key)) {
                 // a concurrent request with the same key won the race; answer with its VM
                 return idempotentReplay(idempotencyKey, requestHash).orElseThrow();
             }
@@ -134,8 +160,8 @@ public final class LifecycleCoordinator {
             acquireCreateSlot(id);
             long t0 = System.nanoTime();
             try {
-                String handle = driver.create(new SandboxSpec(id, imageInfo.ref(), spec.vcpuCount(), spec.memSizeMb(),
-                        settings.pidsLimit(), spec.env(), spec.workdir(), id));
+                String handle = driver.create(new SandboxSpec(id, driverImageRef, spec.vcpuCount(), spec.memSizeMb(),
+                        settings.pidsLimit(), spec.env(), spec.workdir(), id, spec.rootfsSizeMb(), spec.snapshotId()));
                 Failpoints.hit("create.after-driver");
                 for (var f : command.files().entrySet()) {
                     driver.writeFile(id, f.getKey(), f.getValue().content(), f.getValue().executable());
@@ -152,6 +178,20 @@ public final class LifecycleCoordinator {
             }
             createSlots.release();
             return write(vm, VmStatus.RUNNING, null, "create", cause, elapsed(t0));
+        }
+    }
+
+    /**
+     * Inserts a new VM's row. For a VM made from a snapshot, under the snapshot's lock and after checking it still
+     * exists: {@link #deleteSnapshot} takes the same lock, so it either sees this row (and refuses) or has removed
+     * the snapshot before (and this create is refused), never half of each.
+     */
+    private boolean insertCreating(Vm vm, VmEvent event, VmStore.IdempotencyKey key) {
+        String snapshotId = vm.spec().snapshotId();
+        if (snapshotId == null) return store.insert(vm, event, key);
+        try (var held = locks.acquire(snapshotId, settings.lockWait(), "create from snapshot")) {
+            findSnapshot(snapshotId);
+            return store.insert(vm, event, key);
         }
     }
 
@@ -267,10 +307,156 @@ public final class LifecycleCoordinator {
             Vm vm = get(id);
             if (vm.status().transitional() || vm.status() == VmStatus.FAILED) throw invalid(vm, "resize");
             driver.resize(id, vcpuCount, memSizeMb);
-            var s = vm.spec();
-            var spec = new dev.burrow.core.vm.VmSpec(s.image(), vcpuCount, memSizeMb, s.env(), s.workdir(),
-                    s.idleTimeoutSeconds(), s.persistence(), s.labels());
-            return write(vm.withSpec(spec), vm.status(), vm.statusReason(), "resize", cause, null);
+            return write(vm.withSpec(vm.spec().withResources(vcpuCount, memSizeMb)), vm.status(), vm.statusReason(),
+                    "resize", cause, null);
+        }
+    }
+
+    // ---- snapshots and fork ----
+
+    /**
+     * Makes an immutable copy of the VM's disk. There is no snapshotting status: the VM keeps its status (the
+     * driver freezes a running VM for the moment the copy takes) and the VM's lock keeps other transitions out.
+     * The driver snapshot is made first and the row written after, so a listed snapshot always exists on the host;
+     * a crash in between leaves a driver snapshot without a row, which {@link #destroyOrphanSnapshot} removes.
+     */
+    public Snapshot snapshot(String vmId, String name, String cause) {
+        requireSnapshots();
+        try (var held = locks.acquire(vmId, settings.lockWait(), "snapshot")) {
+            Vm vm = get(vmId);
+            switch (vm.status()) {
+                case RUNNING, SUSPENDED, STOPPED, HIBERNATED -> { }
+                default -> throw invalid(vm, "snapshot");
+            }
+            String snapshotId = Snapshot.generateId();
+            // the snapshot's own lock too: the reconciler must not take the fresh driver snapshot for an orphan
+            // before its row is written
+            try (var snapHeld = locks.acquire(snapshotId, settings.lockWait(), "snapshot")) {
+                Failpoints.hit("snapshot.after-intent");
+                long t0 = System.nanoTime();
+                driver.snapshot(vmId, snapshotId);
+                Failpoints.hit("snapshot.after-driver");
+                Snapshot snap = new Snapshot(snapshotId, name, vmId, vm.spec().image(), vm.spec(), clock.instant());
+                try {
+                    snapshots.insertSnapshot(snap);
+                } catch (RuntimeException e) {
+                    deleteDriverSnapshotQuietly(snapshotId);
+                    throw e;
+                }
+                // an event without a status change, so the VM's history shows the snapshot and who asked
+                write(vm, vm.status(), vm.statusReason(), "snapshot", cause, elapsed(t0));
+                log.info("vm_id={} snapshot_id={} op=snapshot cause={} duration_ms={}", vmId, snapshotId, cause, elapsed(t0));
+                return snap;
+            }
+        }
+    }
+
+    /** The result of a fork: the snapshot the forks were made from (kept and listed) and the new VMs. */
+    public record Fork(Snapshot snapshot, List<Vm> vms) { }
+
+    /**
+     * {@code count} new VMs, each starting from a copy of the source's disk as it is now; the source is untouched.
+     * One snapshot and {@code count} ordinary creates from it, so admission control and failure cleanup apply to
+     * each. All or nothing: when one create fails, the forks already made are deleted.
+     */
+    public Fork fork(String vmId, int count, String cause) {
+        if (count < 1 || count > MAX_FORKS) {
+            throw BurrowException.badRequest("FORK_VM_BAD_REQUEST", "'count' must be between 1 and " + MAX_FORKS + ", got " + count);
+        }
+        Snapshot snap = snapshot(vmId, null, cause);
+        var s = snap.sourceSpec();
+        var forkSpec = new dev.burrow.core.vm.VmSpec(null, s.vcpuCount(), s.memSizeMb(), s.env(), s.workdir(),
+                s.idleTimeoutSeconds(), s.persistence(), s.labels(), s.rootfsSizeMb(), snap.id());
+        List<Vm> made = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < count; i++) made.add(create(new CreateVmCommand(forkSpec, Map.of()), cause));
+        } catch (RuntimeException e) {
+            for (Vm f : made) {
+                try {
+                    delete(f.id(), cause);
+                } catch (RuntimeException cleanup) {
+                    log.error("vm_id={} op=fork cleanup of a fork after a failed fork also failed: {}", f.id(),
+                            cleanup.getMessage());
+                }
+            }
+            throw e;
+        }
+        return new Fork(snap, List.copyOf(made));
+    }
+
+    public List<Snapshot> listSnapshots() {
+        requireSnapshots();
+        return snapshots.listSnapshots();
+    }
+
+    public Snapshot findSnapshot(String snapshotId) {
+        requireSnapshots();
+        if (!Snapshot.validId(snapshotId)) {
+            throw BurrowException.badRequest("INVALID_SNAPSHOT_ID", "invalid snapshot id '" + abbreviate(snapshotId)
+                    + "': snapshot ids are 'sc-' and 20 lowercase letters and digits");
+        }
+        return snapshots.findSnapshot(snapshotId)
+                .orElseThrow(() -> BurrowException.notFound("SNAPSHOT_NOT_FOUND", "snapshot not found: " + snapshotId));
+    }
+
+    /**
+     * Deletes a snapshot, refused while a VM made from it is alive (its disk may share data with the snapshot, and
+     * a user who forked expects the snapshot to stay meaningful while the forks run). The row goes first: a crash
+     * before the driver call leaves an orphan the reconciler removes, never a listed snapshot that is gone.
+     */
+    public void deleteSnapshot(String snapshotId, String cause) {
+        try (var held = locks.acquire(snapshotId, settings.lockWait(), "delete snapshot")) {
+            findSnapshot(snapshotId);
+            List<String> users = store.list(new VmQuery(false, Map.of(), Integer.MAX_VALUE)).stream()
+                    .filter(vm -> snapshotId.equals(vm.spec().snapshotId())).map(Vm::id).toList();
+            if (!users.isEmpty()) {
+                throw BurrowException.conflict("SNAPSHOT_IN_USE", "snapshot " + snapshotId + " is in use by "
+                        + users.size() + " VM(s) (" + String.join(", ", users.subList(0, Math.min(5, users.size())))
+                        + (users.size() > 5 ? ", …" : "") + "); delete them first");
+            }
+            snapshots.deleteSnapshot(snapshotId);
+            try {
+                driver.deleteSnapshot(snapshotId);
+            } catch (RuntimeException e) {
+                // The snapshot is gone for users (no row); what is left on the host is an orphan the reconciler
+                // deletes on its next pass, so the request itself succeeded.
+                log.warn("snapshot_id={} op=delete-snapshot driver delete failed, the reconciler retries: {}", snapshotId,
+                        e.getMessage());
+                return;
+            }
+            log.info("snapshot_id={} op=delete-snapshot cause={}", snapshotId, cause);
+        }
+    }
+
+    /**
+     * Deletes a driver snapshot the store has no row for (a crash between the driver call and the row). Refuses
+     * while an operation of this process holds the snapshot's lock: a snapshot in flight has no row yet.
+     */
+    public boolean destroyOrphanSnapshot(String snapshotId, String cause) {
+        if (!Snapshot.validId(snapshotId)) return false;
+        Optional<KeyedLocks.Held> held = locks.tryAcquire(snapshotId);
+        if (held.isEmpty()) return false;
+        try (var h = held.get()) {
+            if (snapshots.findSnapshot(snapshotId).isPresent()) return false;
+            driver.deleteSnapshot(snapshotId);
+            log.warn("snapshot_id={} op=destroy-orphan-snapshot cause={} driver snapshot without a store row deleted",
+                    snapshotId, cause);
+            return true;
+        }
+    }
+
+    private void requireSnapshots() {
+        if (!driver.capabilities().diskSnapshots()) {
+            throw BurrowException.badRequest("UNSUPPORTED_FIELD", "the " + driver.name() + " driver cannot snapshot disks");
+        }
+    }
+
+    private void deleteDriverSnapshotQuietly(String snapshotId) {
+        try {
+            driver.deleteSnapshot(snapshotId);
+        } catch (RuntimeException e) {
+            log.error("snapshot_id={} op=snapshot cleanup after a failed row insert also failed (the reconciler retries): {}",
+                    snapshotId, e.getMessage());
         }
     }
 

@@ -80,7 +80,12 @@ public final class Reconciler implements Loop {
         Set<String> hostVms = new HashSet<>();
         Map<String, String> example = new HashMap<>();
         for (HostResource r : driver.list()) {
-            if (r.kind() == HostResource.Kind.SNAPSHOT) continue; // labelled with a snapshot id, not a VM's
+            if (r.kind() == HostResource.Kind.SNAPSHOT) {
+                // labelled with a snapshot id, not a VM's. No grace period: a snapshot in flight holds its lock
+                // in the coordinator until its row is written, and the coordinator checks both.
+                destroyIfOrphanSnapshot(r.vmId());
+                continue;
+            }
             hostVms.add(r.vmId());
             example.putIfAbsent(r.vmId(), r.kind() + " " + r.name());
         }
@@ -103,6 +108,15 @@ public final class Reconciler implements Loop {
                 log.warn("vm_id={} op=reconcile orphan destroy failed: {}", vmId, e.getMessage());
                 listener.action("error", vmId);
             }
+        }
+    }
+
+    private void destroyIfOrphanSnapshot(String snapshotId) {
+        try {
+            if (lifecycle.destroyOrphanSnapshot(snapshotId, "reconciler")) listener.action("orphan_snapshot_destroyed", null);
+        } catch (RuntimeException e) {
+            log.warn("snapshot_id={} op=reconcile orphan snapshot delete failed: {}", snapshotId, e.getMessage());
+            listener.action("error", null);
         }
     }
 

@@ -27,11 +27,12 @@ import dev.burrow.core.vm.VmStatus;
 class LifecycleCoordinatorTest {
     final FakeDriver driver = new FakeDriver();
     final InMemoryVmStore store = new InMemoryVmStore();
-    final LifecycleCoordinator lc = new LifecycleCoordinator(store, driver, Clock.systemUTC(), "node1",
+    final dev.burrow.core.testing.InMemorySnapshotStore snapshots = new dev.burrow.core.testing.InMemorySnapshotStore();
+    final LifecycleCoordinator lc = new LifecycleCoordinator(store, snapshots, driver, Clock.systemUTC(), "node1",
             LifecycleCoordinator.Settings.defaults("img"));
 
     Vm create() {
-        return lc.create(new CreateVmCommand(new VmSpec(null, 1, 256, Map.of(), null, null, null, Map.of()),
+        return lc.create(new CreateVmCommand(new VmSpec(null, 1, 256, Map.of(), null, null, null, Map.of(), null, null),
                 Map.of("/etc/motd", new CreateVmCommand.InitialFile("hi".getBytes(), false))), "test");
     }
 
@@ -59,7 +60,7 @@ class LifecycleCoordinatorTest {
 
     @Test
     void badImageFailsBeforeAnyRowExists() {
-        assertThatThrownBy(() -> lc.create(new CreateVmCommand(new VmSpec("bad:x", 1, 256, null, null, null, null, null),
+        assertThatThrownBy(() -> lc.create(new CreateVmCommand(new VmSpec("bad:x", 1, 256, null, null, null, null, null, null, null),
                 null), "test")).isInstanceOf(BurrowException.class);
         assertThat(store.list(new dev.burrow.core.store.VmQuery(true, Map.of(), 0))).isEmpty();
     }
@@ -153,5 +154,61 @@ class LifecycleCoordinatorTest {
         for (int i = 1; i < events.size(); i++) {
             assertThat(events.get(i).from()).as("event %d", i).isEqualTo(events.get(i - 1).to());
         }
+    }
+
+    // ---- snapshots and fork ----
+
+    @Test
+    void aSnapshotInUseCannotBeDeletedAndForksRecordTheirSnapshot() {
+        Vm source = create();
+        var fork = lc.fork(source.id(), 2, "test");
+        assertThat(fork.vms()).hasSize(2).allSatisfy(f -> {
+            assertThat(f.status()).isEqualTo(VmStatus.RUNNING);
+            assertThat(f.spec().snapshotId()).isEqualTo(fork.snapshot().id());
+            assertThat(f.spec().image()).isEqualTo("img");
+        });
+        // the source's status is unchanged; its history shows the snapshot
+        assertThat(lc.get(source.id()).status()).isEqualTo(VmStatus.RUNNING);
+        assertThat(store.events(source.id(), 10)).extracting(VmEvent::op).contains("snapshot");
+        String sid = fork.snapshot().id();
+        lc.delete(fork.vms().get(0).id(), "test");
+        assertThatThrownBy(() -> lc.deleteSnapshot(sid, "test"))
+                .isInstanceOfSatisfying(BurrowException.class, e -> assertThat(e.code()).isEqualTo("SNAPSHOT_IN_USE"));
+        assertThat(driver.snapshots).contains(sid);
+        lc.delete(fork.vms().get(1).id(), "test");
+        lc.deleteSnapshot(sid, "test");
+        assertThat(driver.snapshots).doesNotContain(sid);
+        assertThat(snapshots.findSnapshot(sid)).isEmpty();
+    }
+
+    @Test
+    void aFailedForkCreateLeavesNoLiveForkButKeepsItsSnapshot() {
+        Vm source = create();
+        driver.failNext("create");
+        assertThatThrownBy(() -> lc.fork(source.id(), 3, "test")).hasMessageContaining("injected failure");
+        assertThat(lc.list(dev.burrow.core.store.VmQuery.all())).extracting(Vm::id).containsExactly(source.id());
+        assertThat(lc.listSnapshots()).hasSize(1);
+        assertThat(driver.snapshots).hasSize(1);
+    }
+
+    @Test
+    void theReconcilerDeletesDriverSnapshotsWithoutARowOnly() {
+        Vm source = create();
+        String kept = lc.snapshot(source.id(), "kept", "test").id();
+        String orphan = dev.burrow.core.vm.Snapshot.generateId();
+        driver.snapshots.add(orphan); // as a crash between the driver call and the row leaves it
+        var reconciler = new dev.burrow.core.loop.Reconciler(store, driver, lc, java.time.Duration.ofSeconds(15),
+                java.time.Duration.ofMinutes(1), dev.burrow.core.loop.Reconciler.ActionListener.NONE);
+        reconciler.runOnce(java.time.Instant.now());
+        assertThat(driver.snapshots).containsExactly(kept);
+        assertThat(lc.listSnapshots()).extracting(dev.burrow.core.vm.Snapshot::id).containsExactly(kept);
+    }
+
+    @Test
+    void createFromAnUnknownSnapshotLeavesNoRow() {
+        assertThatThrownBy(() -> lc.create(new CreateVmCommand(new VmSpec(null, 1, 256, null, null, null, null, null, null,
+                dev.burrow.core.vm.Snapshot.generateId()), null), "test"))
+                .isInstanceOfSatisfying(BurrowException.class, e -> assertThat(e.code()).isEqualTo("SNAPSHOT_NOT_FOUND"));
+        assertThat(store.list(new dev.burrow.core.store.VmQuery(true, Map.of(), 0))).isEmpty();
     }
 }

@@ -24,6 +24,8 @@ public final class FakeDriver implements SandboxDriver {
     public final Map<String, SandboxState> sandboxes = new ConcurrentHashMap<>();
     public final Map<String, byte[]> files = new ConcurrentHashMap<>();
     public final List<String> calls = Collections.synchronizedList(new ArrayList<>());
+    /** Disk snapshots by id. */
+    public final java.util.Set<String> snapshots = ConcurrentHashMap.newKeySet();
     private volatile String failOp;
 
     public void failNext(String op) {
@@ -40,7 +42,7 @@ public final class FakeDriver implements SandboxDriver {
 
     @Override public String name() { return "fake"; }
 
-    @Override public DriverCapabilities capabilities() { return new DriverCapabilities(true, false, false, false, true); }
+    @Override public DriverCapabilities capabilities() { return new DriverCapabilities(true, true, false, false, true); }
 
     @Override
     public ImageInfo prepareImage(String imageRef, ProgressListener progress) {
@@ -52,6 +54,9 @@ public final class FakeDriver implements SandboxDriver {
     @Override
     public String create(SandboxSpec spec) {
         call("create", spec.vmId());
+        if (spec.snapshotId() != null && !snapshots.contains(spec.snapshotId())) {
+            throw BurrowException.notFound("SNAPSHOT_NOT_FOUND", "no snapshot " + spec.snapshotId());
+        }
         sandboxes.put(spec.vmId(), SandboxState.RUNNING);
         return "fake-" + spec.vmId();
     }
@@ -94,7 +99,23 @@ public final class FakeDriver implements SandboxDriver {
 
     @Override
     public List<HostResource> list() {
-        return sandboxes.keySet().stream().map(id -> new HostResource(HostResource.Kind.CONTAINER, id, id)).toList();
+        var found = new ArrayList<HostResource>();
+        sandboxes.keySet().forEach(id -> found.add(new HostResource(HostResource.Kind.CONTAINER, id, id)));
+        snapshots.forEach(id -> found.add(new HostResource(HostResource.Kind.SNAPSHOT, id, id)));
+        return found;
+    }
+
+    @Override
+    public void snapshot(String vmId, String snapshotId) {
+        call("snapshot", vmId);
+        if (!sandboxes.containsKey(vmId)) throw BurrowException.notFound("VM_NOT_FOUND", "no sandbox " + vmId);
+        snapshots.add(snapshotId);
+    }
+
+    @Override
+    public void deleteSnapshot(String snapshotId) {
+        call("deleteSnapshot", snapshotId);
+        snapshots.remove(snapshotId);
     }
 
     @Override public void close() { }

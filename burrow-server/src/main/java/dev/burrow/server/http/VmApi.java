@@ -18,6 +18,7 @@ import dev.burrow.api.ExecAwaitResponse;
 import dev.burrow.api.FileResponses;
 import dev.burrow.api.LifecycleResponses;
 import dev.burrow.api.ListVmsResponse;
+import dev.burrow.api.SnapshotResponses;
 import dev.burrow.api.VmInfo;
 import dev.burrow.core.driver.ExecRequest;
 import dev.burrow.core.driver.ExecResult;
@@ -27,6 +28,7 @@ import dev.burrow.core.lifecycle.CreateVmCommand;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.store.VmQuery;
 import dev.burrow.core.vm.Persistence;
+import dev.burrow.core.vm.Snapshot;
 import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmSpec;
 import dev.burrow.core.vm.VmStatus;
@@ -62,6 +64,26 @@ public final class VmApi {
                 CreateVmResponse.class, true, this::create);
         table.add(cfg, HandlerType.GET, "/v1/vms", "List VMs (filter with label.<key>=<value>)", null,
                 ListVmsResponse.class, true, this::list);
+        // Before /v1/vms/{vm_id}: Javalin tries routes in the order they were added, and 'snapshots' would
+        // otherwise be taken for a VM id.
+        table.add(cfg, HandlerType.GET, "/v1/vms/snapshots", "List disk snapshots, newest first", null,
+                SnapshotResponses.ListSnapshotsResponse.class, true, this::listSnapshots);
+        table.add(cfg, HandlerType.DELETE, "/v1/vms/snapshots/{snapshot_id}",
+                "Delete a snapshot (409 SNAPSHOT_IN_USE while a VM made from it exists)", null,
+                SnapshotResponses.DeleteSnapshotResponse.class, true, ctx -> {
+                    String id = ctx.pathParam("snapshot_id");
+                    lifecycle.deleteSnapshot(id, CAUSE);
+                    ctx.json(new SnapshotResponses.DeleteSnapshotResponse(id));
+                });
+        table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/snapshot",
+                "Snapshot a VM's disk (a running VM is frozen for the moment it takes); create from it with snapshotId",
+                SnapshotResponses.SnapshotRequest.class, SnapshotResponses.SnapshotResponse.class, true, this::snapshot);
+        table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/fork",
+                "Make 'count' new running VMs (1-" + LifecycleCoordinator.MAX_FORKS + ") from a copy of this VM's disk; the source is untouched",
+                SnapshotResponses.ForkRequest.class, SnapshotResponses.ForkResponse.class, true, this::fork);
+        table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/resize",
+                "Change a VM's vCPUs and memory (applied live to a running VM); omitted fields are kept",
+                SnapshotResponses.ResizeRequest.class, SnapshotResponses.ResizeResponse.class, true, this::resize);
         table.add(cfg, HandlerType.GET, "/v1/vms/{vm_id}", "Get a VM", null, VmInfo.class, true,
                 ctx -> ctx.json(info(lifecycle.get(vmId(ctx)))));
         table.add(cfg, HandlerType.DELETE, "/v1/vms/{vm_id}", "Delete a VM and release everything it holds", null,
@@ -140,6 +162,68 @@ public final class VmApi {
         ctx.json(new CreateVmResponse(vm.id(), List.of(), null, null, state(vm)));
     }
 
+    private void snapshot(Context ctx) {
+        String id = vmId(ctx);
+        var req = optionalBody(ctx, SnapshotResponses.SnapshotRequest.class);
+        String name = req == null ? null : req.name();
+        if (name != null && (name.isBlank() || name.length() > 255)) {
+            throw ApiException.badRequest("'name' must be 1 to 255 characters");
+        }
+        var p = req == null ? null : req.persistence();
+        // Snapshots are kept until deleted: that honours persistent and sticky (which only allows eviction);
+        // anything else would be silently different.
+        if (p != null && !"persistent".equals(p.type()) && !"sticky".equals(p.type())) {
+            throw BurrowException.badRequest("UNSUPPORTED_FIELD", "'persistence.type' of a snapshot must be sticky or persistent");
+        }
+        Snapshot snap = lifecycle.snapshot(id, name, CAUSE);
+        ctx.json(new SnapshotResponses.SnapshotResponse(snap.id(), snap.sourceVmId(), snap.sourceVmId()));
+    }
+
+    private void fork(Context ctx) {
+        String id = vmId(ctx);
+        var req = optionalBody(ctx, SnapshotResponses.ForkRequest.class);
+        int count = req == null || req.count() == null ? 1 : req.count();
+        if (count < 1 || count > LifecycleCoordinator.MAX_FORKS) {
+            throw BurrowException.badRequest("FORK_VM_BAD_REQUEST",
+                    "'count' must be between 1 and " + LifecycleCoordinator.MAX_FORKS + ", got " + count);
+        }
+        var result = lifecycle.fork(id, count, CAUSE);
+        ctx.json(new SnapshotResponses.ForkResponse(id, result.vms().stream()
+                .map(vm -> new SnapshotResponses.Fork(vm.id(), List.of(), null)).toList()));
+    }
+
+    private void listSnapshots(Context ctx) {
+        var list = lifecycle.listSnapshots().stream().map(snap -> new SnapshotResponses.SnapshotInfo(snap.id(),
+                snap.sourceVmId(), snap.createdAt(), snap.name(), false, null, false,
+                new SnapshotResponses.SnapshotPersistence("persistent"), snap.sourceSpec().vcpuCount(),
+                snap.sourceSpec().memSizeMb(), snap.sourceSpec().rootfsSizeMb(), snap.image())).toList();
+        ctx.json(new SnapshotResponses.ListSnapshotsResponse(list, list.size(), 0, 0));
+    }
+
+    private void resize(Context ctx) {
+        String id = vmId(ctx);
+        var req = requiredBody(ctx, SnapshotResponses.ResizeRequest.class);
+        if (req.rootfsSizeGb() != null) {
+            throw BurrowException.badRequest("UNSUPPORTED_FIELD",
+                    "this Burrow server cannot change a VM's disk quota after create (rootfsSizeGb); set it at create");
+        }
+        Vm vm = lifecycle.get(id);
+        int vcpus = req.vcpuCount() == null ? vm.spec().vcpuCount() : req.vcpuCount();
+        if (vcpus < 1 || vcpus > maxVcpus) throw resizeBad("'vcpuCount' must be between 1 and " + maxVcpus + ", got " + vcpus);
+        int memMb = vm.spec().memSizeMb();
+        if (req.memSizeMb() != null) memMb = req.memSizeMb();
+        else if (req.memSizeGb() != null) memMb = (int) Math.round(req.memSizeGb() * 1024);
+        if (memMb < 64 || memMb > maxMemMb) {
+            throw resizeBad("memory must be between 64 and " + maxMemMb + " MiB, got " + memMb + " MiB");
+        }
+        lifecycle.resize(id, vcpus, memMb, CAUSE);
+        ctx.json(Map.of());
+    }
+
+    private static BurrowException resizeBad(String message) {
+        return BurrowException.badRequest("RESIZE_VM_BAD_REQUEST", message);
+    }
+
     private void list(Context ctx) {
         Map<String, String> labels = new LinkedHashMap<>();
         ctx.queryParamMap().forEach((k, v) -> {
@@ -195,6 +279,8 @@ public final class VmApi {
     CreateVmCommand toCommand(CreateVmRequest request) {
         CreateVmRequest r = mergeTemplate(request);
         refuseUnsupported(r);
+        Integer rootfsMb = rootfsSizeMb(r);
+        if (r.snapshotId() != null && r.image() != null) throw createBad("give either 'image' or 'snapshotId', not both");
         int vcpus = r.vcpuCount() == null ? VmSpec.DEFAULT_VCPUS : r.vcpuCount();
         if (vcpus < 1 || vcpus > maxVcpus) {
             throw createBad("'vcpuCount' must be between 1 and " + maxVcpus + ", got " + vcpus);
@@ -240,7 +326,7 @@ public final class VmApi {
             }
         }
         VmSpec spec = new VmSpec(r.image(), vcpus, memMb, r.env(), r.workdir(), r.idleTimeoutSeconds(), persistence,
-                r.labels());
+                r.labels(), rootfsMb, r.snapshotId());
         return new CreateVmCommand(spec, files);
     }
 
@@ -279,7 +365,6 @@ public final class VmApi {
     /** Fields Burrow knows but cannot honour yet: refusing them beats silently creating something else. */
     private static void refuseUnsupported(CreateVmRequest r) {
         Map<String, Boolean> unsupported = new LinkedHashMap<>();
-        unsupported.put("snapshotId", r.snapshotId() != null);
         unsupported.put("template", r.template() != null && !r.template().isEmpty());
         unsupported.put("gitRepos", r.gitRepos() != null && !r.gitRepos().isEmpty());
         unsupported.put("git.repos", r.git() != null && r.git().get("repos") instanceof List<?> l && !l.isEmpty());
@@ -290,12 +375,30 @@ public final class VmApi {
         unsupported.put("ports", r.ports() != null && !r.ports().isEmpty());
         unsupported.put("domains", r.domains() != null && !r.domains().isEmpty());
         unsupported.put("waitForReadySignal", Boolean.TRUE.equals(r.waitForReadySignal()));
-        unsupported.put("rootfsSizeMb", r.rootfsSizeMb() != null || r.rootfsSizeGb() != null);
         List<String> refused = unsupported.entrySet().stream().filter(Map.Entry::getValue).map(Map.Entry::getKey).toList();
         if (!refused.isEmpty()) {
             throw BurrowException.badRequest("UNSUPPORTED_FIELD", "this Burrow server does not support "
                     + String.join(", ", refused) + " yet; remove " + (refused.size() == 1 ? "it" : "them") + " from the request");
         }
+    }
+
+    /** Largest disk quota accepted (1 TiB): beyond it a typo, not a plan. */
+    private static final int MAX_ROOTFS_MB = 1024 * 1024;
+
+    /**
+     * {@code rootfsSizeMb} (Burrow) or {@code rootfsSizeGb} (Freestyle) as MiB; a real quota, so refused on a
+     * driver that cannot enforce one rather than silently ignored.
+     */
+    private Integer rootfsSizeMb(CreateVmRequest r) {
+        if (r.rootfsSizeMb() == null && r.rootfsSizeGb() == null) return null;
+        if (r.rootfsSizeMb() != null && r.rootfsSizeGb() != null) throw createBad("give either 'rootfsSizeMb' or 'rootfsSizeGb', not both");
+        if (!lifecycle.capabilities().diskQuota()) {
+            throw BurrowException.badRequest("UNSUPPORTED_FIELD", "this host's VM storage has no disk quota "
+                    + "(it needs btrfs), so rootfsSizeMb/rootfsSizeGb cannot be honoured; remove it from the request");
+        }
+        long mb = r.rootfsSizeMb() != null ? r.rootfsSizeMb() : Math.round(r.rootfsSizeGb() * 1024);
+        if (mb < 1 || mb > MAX_ROOTFS_MB) throw createBad("root filesystem size must be between 1 and " + MAX_ROOTFS_MB + " MiB, got " + mb);
+        return (int) mb;
     }
 
     private static Persistence persistence(CreateVmRequest.Persistence p) {
@@ -419,7 +522,7 @@ public final class VmApi {
                 new CreateVmRequest.Persistence(s.persistence().wireType(), s.persistence().priority(),
                         s.persistence().wireDeleteEvent()),
                 s.image(), s.vcpuCount(), s.memSizeMb(), s.idleTimeoutSeconds(), s.labels(), vm.node(),
-                vm.status() == VmStatus.DELETED);
+                vm.status() == VmStatus.DELETED, s.rootfsSizeMb(), s.snapshotId());
     }
 
     private static String state(Vm vm) {

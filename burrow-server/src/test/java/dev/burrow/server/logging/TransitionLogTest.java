@@ -32,7 +32,7 @@ import dev.burrow.server.http.Json;
 @SuppressWarnings("unchecked")
 class TransitionLogTest {
     private static final Vm VM = new Vm("abcdefghij0123456789",
-            new VmSpec("builtin:busybox", 1, 256, Map.of(), null, null, null, Map.of("type", "workspace")),
+            new VmSpec("builtin:busybox", 1, 256, Map.of(), null, null, null, Map.of("type", "workspace"), null, null),
             VmStatus.FAILED, "start failed: boom", Instant.EPOCH, Instant.EPOCH, Instant.EPOCH, "n1", "runc", null, 3);
 
     @Test
