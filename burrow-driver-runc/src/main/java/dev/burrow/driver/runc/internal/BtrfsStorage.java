@@ -50,10 +50,9 @@ import dev.burrow.core.error.BurrowException;
  *
  * <p>Snapshots and VMs share extents but do not depend on each other: any of them can be deleted at any time.
  *
- * <p>Known limit: any process may create a subvolume inside a directory it can write, so a VM can create
- * nested subvolumes in its root. Their contents are not part of the VM's snapshots, and they have qgroups of
- * their own, outside the VM's limit. Closing that needs the seccomp profile to refuse the btrfs
- * subvolume-creating ioctls.
+ * <p>Any process may create a subvolume inside a directory it can write; nested subvolumes would escape the
+ * VM's qgroup and its snapshots. The seccomp profile therefore refuses the btrfs subvolume- and
+ * snapshot-creating ioctls inside VMs (see {@link SeccompProfile}).
  */
 public final class BtrfsStorage implements RootfsStorage {
     private static final Logger log = LoggerFactory.getLogger(BtrfsStorage.class);

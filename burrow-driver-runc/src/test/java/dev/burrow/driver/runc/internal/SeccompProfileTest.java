@@ -46,7 +46,63 @@ class SeccompProfileTest {
         assertThat(p).containsEntry("defaultAction", "SCMP_ACT_ERRNO").containsEntry("defaultErrnoRet", 1);
         assertThat((List<?>) p.get("architectures")).isNotEmpty();
         assertThat(allowedUnconditionally(p)).contains("read", "write", "openat", "execve", "futex", "wait4",
-                "rt_sigaction", "epoll_wait", "connect", "ioctl", "chroot", "ptrace");
+                "rt_sigaction", "epoll_wait", "connect", "chroot", "ptrace");
+    }
+
+    /**
+     * ioctl is allowed by argument-filtered rules only (an unconditional ALLOW would override any filtered
+     * rule in libseccomp); evaluated here as the kernel would: a request is allowed iff some rule matches.
+     */
+    @Test
+    void ioctlIsAllowedForEveryRequestButTheBtrfsSubvolumeCreatingOnes() {
+        Map<String, Object> p = SeccompProfile.defaultProfile();
+        assertThat(allowedUnconditionally(p)).doesNotContain("ioctl");
+        List<Map<String, Object>> ioctl = rules(p).stream().filter(r -> names(r).contains("ioctl")).toList();
+        assertThat(ioctl).isNotEmpty().allSatisfy(r -> {
+            assertThat(names(r)).containsExactly("ioctl");
+            assertThat(r).containsEntry("action", "SCMP_ACT_ALLOW");
+        });
+        assertThat(SeccompProfile.DENIED_IOCTLS).containsExactlyInAnyOrderEntriesOf(Map.of(
+                "BTRFS_IOC_SNAP_CREATE", 0x50009401L, "BTRFS_IOC_SUBVOL_CREATE", 0x5000940eL,
+                "BTRFS_IOC_SNAP_CREATE_V2", 0x50009417L, "BTRFS_IOC_SUBVOL_CREATE_V2", 0x50009418L));
+
+        for (long denied : SeccompProfile.DENIED_IOCTLS.values()) {
+            assertThat(ioctlAllowed(ioctl, denied)).as("0x%x", denied).isFalse();
+            // The kernel truncates the request to 32 bits, so the upper bits must not let it through.
+            assertThat(ioctlAllowed(ioctl, 0xffffffff00000000L | denied)).isFalse();
+            assertThat(ioctlAllowed(ioctl, 0x0000000100000000L | denied)).isFalse();
+            assertThat(ioctlAllowed(ioctl, denied - 1)).isEqualTo(!SeccompProfile.DENIED_IOCTLS.containsValue(denied - 1));
+            assertThat(ioctlAllowed(ioctl, denied + 1)).isEqualTo(!SeccompProfile.DENIED_IOCTLS.containsValue(denied + 1));
+        }
+        // TCGETS, FIONREAD, TIOCGWINSZ, FS_IOC_GETFLAGS (also sign-extended, as musl passes it), BTRFS_IOC_SYNC,
+        // BTRFS_IOC_SNAP_DESTROY, the extremes.
+        for (long ok : new long[] {0x5401L, 0x541bL, 0x5413L, 0x80086601L, 0xffffffff80086601L, 0x9408L,
+                0x5000940fL, 0L, 0xffffffffL, -1L}) {
+            assertThat(ioctlAllowed(ioctl, ok)).as("0x%x", ok).isTrue();
+        }
+        // The blocks are disjoint: no request is matched by two rules (so rule order or precedence never matters).
+        java.util.Random random = new java.util.Random(42);
+        for (int i = 0; i < 20_000; i++) {
+            long request = random.nextLong();
+            long matches = ioctl.stream().filter(r -> matches(r, request)).count();
+            assertThat(matches).isEqualTo(SeccompProfile.DENIED_IOCTLS.containsValue(request & 0xffffffffL) ? 0 : 1);
+        }
+    }
+
+    private static boolean ioctlAllowed(List<Map<String, Object>> ioctlRules, long request) {
+        return ioctlRules.stream().anyMatch(r -> matches(r, request));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static boolean matches(Map<String, Object> rule, long request) {
+        List<Map<String, Object>> args = (List<Map<String, Object>>) rule.get("args");
+        assertThat(args).hasSize(1);
+        Map<String, Object> arg = args.getFirst();
+        assertThat(arg).containsEntry("index", 1).containsEntry("op", "SCMP_CMP_MASKED_EQ");
+        long mask = ((Number) arg.get("value")).longValue();
+        long value = ((Number) arg.get("valueTwo")).longValue();
+        assertThat(mask >>> 32).as("mask must ignore the upper 32 bits").isZero();
+        return (request & mask) == value;
     }
 
     @Test
