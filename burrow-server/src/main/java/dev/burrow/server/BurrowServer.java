@@ -85,7 +85,9 @@ public final class BurrowServer implements AutoCloseable {
         this.metrics = new BurrowMetrics(
                 () -> store.list(new dev.burrow.core.store.VmQuery(false, java.util.Map.of(), Integer.MAX_VALUE)),
                 config.observability().maxVms());
-        var imageStore = new OciImageStore(config.resolvedImageDir().toAbsolutePath());
+        var imageStore = new OciImageStore(config.resolvedImageDir().toAbsolutePath(), OciImageStore.Settings.defaults()
+                .withAuthFile(config.registries().authFile())
+                .withInsecureRegistries(config.registries().insecure()));
         this.driver = new MeteredDriver(new RuncDriver(storageConfig(RuncDriverConfig.forDataDir(dataDir,
                 config.resolvedImageDir().toAbsolutePath(), nodeId), config.storage()), imageStore), metrics, tracing);
         this.lifecycle = new LifecycleCoordinator(store, store, driver, Clock.systemUTC(), nodeId,

@@ -76,6 +76,11 @@ public final class Main implements Runnable {
         @Option(names = "--btrfs-image-size-mb", defaultValue = "" + ServerConfig.Storage.DEFAULT_BTRFS_IMAGE_MB,
                 description = "Size of the sparse btrfs loop image when the data dir is not btrfs (default ${DEFAULT-VALUE}).")
         long btrfsImageSizeMb;
+        @Option(names = "--registry-auth-file",
+                description = "containers-auth.json with credentials for private registries (as skopeo/docker login write).")
+        Path registryAuthFile;
+        @Option(names = "--insecure-registry", description = "host:port reached over plain HTTP; repeatable (loopback always is).")
+        java.util.List<String> insecureRegistries;
         @picocli.CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
@@ -102,6 +107,12 @@ public final class Main implements Runnable {
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
+            if (registryAuthFile != null && !java.nio.file.Files.isReadable(registryAuthFile)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--registry-auth-file is not readable: "
+                        + registryAuthFile);
+            }
+            cfg = cfg.withRegistries(new ServerConfig.Registries(registryAuthFile == null ? null
+                    : registryAuthFile.toAbsolutePath(), insecureRegistries == null ? null : java.util.Set.copyOf(insecureRegistries)));
             var d = ServerConfig.Lifecycle.defaults();
             cfg = cfg.withLifecycle(new ServerConfig.Lifecycle(d.reconcileInterval(), orphanGrace, d.idleInterval(),
                     hibernateAfter.isZero() ? null : hibernateAfter, stuckLimit, storageQuotaMb * 1024 * 1024));

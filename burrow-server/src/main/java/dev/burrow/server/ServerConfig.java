@@ -10,7 +10,23 @@ import java.time.Duration;
 public record ServerConfig(String host, int port, Path dataDir, String databaseUrl, String databaseUser,
                            String databasePassword, Path imageDir, String defaultImage, String apiKey,
                            boolean prewarmDefaultImage, Lifecycle lifecycle, Observability observability,
-                           Storage storage) {
+                           Storage storage, Registries registries) {
+
+    /**
+     * How images are pulled: {@code authFile} is a containers-auth.json ({@code {"auths": {"host:port":
+     * {"auth": base64(user:password)}}}}, the format {@code skopeo login} and {@code docker login} write) for
+     * private registries, or null; {@code insecure} lists registries reached over plain HTTP (loopback ones
+     * always are).
+     */
+    public record Registries(Path authFile, java.util.Set<String> insecure) {
+        public Registries {
+            insecure = insecure == null ? java.util.Set.of() : java.util.Set.copyOf(insecure);
+        }
+
+        public static Registries defaults() {
+            return new Registries(null, java.util.Set.of());
+        }
+    }
 
     /**
      * Where VM disks live: {@code auto} (btrfs when it can be set up, else overlay), {@code btrfs} or
@@ -66,22 +82,28 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
                         String databasePassword, Path imageDir, String defaultImage, String apiKey,
                         boolean prewarmDefaultImage) {
         this(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir, defaultImage, apiKey,
-                prewarmDefaultImage, Lifecycle.defaults(), Observability.defaults(), Storage.defaults());
+                prewarmDefaultImage, Lifecycle.defaults(), Observability.defaults(), Storage.defaults(),
+                Registries.defaults());
     }
 
     public ServerConfig withLifecycle(Lifecycle l) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, l, observability, storage);
+                defaultImage, apiKey, prewarmDefaultImage, l, observability, storage, registries);
     }
 
     public ServerConfig withObservability(Observability o) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, o, storage);
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, o, storage, registries);
     }
 
     public ServerConfig withStorage(Storage st) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, st);
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, st, registries);
+    }
+
+    public ServerConfig withRegistries(Registries r) {
+        return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, r);
     }
 
     public static final int DEFAULT_PORT = 8700;
