@@ -35,6 +35,9 @@ class PrivateRegistryTest {
                 assertThat(refused.status()).as(refused.body()).isBetween(400, 599);
                 assertThat(refused.body()).containsAnyOf("unauthorized", "authentication", "401", "denied");
                 assertThat(anonymous.get("/v1/vms").json().get("totalCount").asInt()).isZero();
+                // no VM ever existed, yet the failed pull counts as a failed create (the alert sees it)
+                String metrics = anonymous.call("GET", "/metrics", null, null).body();
+                assertThat(metrics).contains("burrow_vm_create_total{status=\"failure\",type=\"default\"} 1.0");
             }
             try (TestServer srv = TestServer.start("builtin:busybox", null,
                     cfg -> cfg.withRegistries(new ServerConfig.Registries(auth, null)))) {

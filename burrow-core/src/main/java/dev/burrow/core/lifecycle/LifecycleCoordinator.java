@@ -140,7 +140,16 @@ public final class LifecycleCoordinator {
             image = spec.image() == null || spec.image().isBlank() ? settings.defaultImage() : spec.image();
             // Preparing (pulling, unpacking) the image happens before the VM exists, so a bad image reference
             // fails the request without leaving a row behind.
-            driverImageRef = driver.prepareImage(image, SandboxDriver.ProgressListener.NONE).ref();
+            try {
+                driverImageRef = driver.prepareImage(image, SandboxDriver.ProgressListener.NONE).ref();
+            } catch (BurrowException e) {
+                // A registry or unpack failure is a failed create even though no VM exists yet; a bad or
+                // unknown reference is the client's mistake and not counted as one.
+                if (e.kind() != BurrowException.Kind.BAD_REQUEST && e.kind() != BurrowException.Kind.NOT_FOUND) {
+                    notifyCreateRejected(spec, cause, e.getMessage());
+                }
+                throw e;
+            }
         }
         Instant now = clock.instant();
         String id = VmId.generate();
@@ -689,6 +698,16 @@ public final class LifecycleCoordinator {
                 l.transitioned(vm, from, op, cause, durationMs, reason);
             } catch (RuntimeException e) {
                 log.warn("vm_id={} transition listener failed: {}", vm.id(), e.toString());
+            }
+        }
+    }
+
+    private void notifyCreateRejected(dev.burrow.core.vm.VmSpec spec, String cause, String reason) {
+        for (TransitionListener l : listeners) {
+            try {
+                l.createRejected(spec, cause, reason);
+            } catch (RuntimeException e) {
+                log.warn("create-rejected listener failed: {}", e.toString());
             }
         }
     }

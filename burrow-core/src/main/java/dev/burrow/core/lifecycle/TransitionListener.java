@@ -16,4 +16,10 @@ public interface TransitionListener {
     TransitionListener NONE = (vm, from, op, cause, durationMs, reason) -> { };
 
     void transitioned(Vm vm, VmStatus from, String op, String cause, Long durationMs, String reason);
+
+    /**
+     * A create that failed before its VM existed (the image could not be pulled or unpacked), so no
+     * transition reports it. Client mistakes (a malformed or unknown reference) are not reported.
+     */
+    default void createRejected(dev.burrow.core.vm.VmSpec spec, String cause, String reason) { }
 }

@@ -134,31 +134,44 @@ public final class BurrowMetrics implements AutoCloseable {
 
     /** Counts and times creates, suspends and resumes from the coordinator's committed outcomes. */
     public TransitionListener transitionListener() {
-        return (vm, from, op, cause, durationMs, reason) -> {
-            if (durationMs == null) return; // an intent, or a write without a driver call: nothing finished
-            String type = VmType.of(vm);
-            switch (op) {
-                case "create" -> {
-                    boolean ok = vm.status() == VmStatus.RUNNING;
-                    createCounter(type, ok ? SUCCESS : FAILURE).increment();
-                    // Only successful creates are timed: the latency a user waits for a sandbox, not how
-                    // long a failure took to be noticed (failures are counted above).
-                    if (ok) createTimer(type).record(durationMs, TimeUnit.MILLISECONDS);
-                }
-                case "suspend" -> {
-                    if (vm.status() == VmStatus.SUSPENDED) suspendTimer().record(durationMs, TimeUnit.MILLISECONDS);
-                }
-                case "resume" -> {
-                    if (vm.status() == VmStatus.RUNNING) resumeTimer().record(durationMs, TimeUnit.MILLISECONDS);
-                }
-                default -> { }
+        return new TransitionListener() {
+            @Override
+            public void transitioned(dev.burrow.core.vm.Vm vm, VmStatus from, String op, String cause, Long durationMs,
+                                     String reason) {
+                onTransition(vm, op, durationMs);
+            }
+
+            @Override
+            public void createRejected(dev.burrow.core.vm.VmSpec spec, String cause, String reason) {
+                createCounter(VmType.of(spec.labels().get(VmType.LABEL)), FAILURE).increment();
             }
         };
     }
 
+    private void onTransition(dev.burrow.core.vm.Vm vm, String op, Long durationMs) {
+        if (durationMs == null) return; // an intent, or a write without a driver call: nothing finished
+        String type = VmType.of(vm);
+        switch (op) {
+            case "create" -> {
+                boolean ok = vm.status() == VmStatus.RUNNING;
+                createCounter(type, ok ? SUCCESS : FAILURE).increment();
+                // Only successful creates are timed: the latency a user waits for a sandbox, not how
+                // long a failure took to be noticed (failures are counted above).
+                if (ok) createTimer(type).record(durationMs, TimeUnit.MILLISECONDS);
+            }
+            case "suspend" -> {
+                if (vm.status() == VmStatus.SUSPENDED) suspendTimer().record(durationMs, TimeUnit.MILLISECONDS);
+            }
+            case "resume" -> {
+                if (vm.status() == VmStatus.RUNNING) resumeTimer().record(durationMs, TimeUnit.MILLISECONDS);
+            }
+            default -> { }
+        }
+    }
+
     private Counter createCounter(String type, String status) {
         // burrow_vm_create_total{type,status}
-        return Counter.builder("burrow.vm.create").description("VM creates that reached the driver, by outcome")
+        return Counter.builder("burrow.vm.create").description("VM creates by outcome (image failures included)")
                 .tags("type", type, "status", status).register(registry);
     }
 
