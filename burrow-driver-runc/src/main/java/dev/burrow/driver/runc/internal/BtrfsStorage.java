@@ -1,9 +1,7 @@
 package dev.burrow.driver.runc.internal;
 
 import java.io.IOException;
-import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.DirectoryStream;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -191,25 +189,14 @@ public final class BtrfsStorage implements RootfsStorage {
         // Only a crash leaves an incomplete snapshot directory (the rename below is the last step).
         if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) deleteSnapshot(snapshotId);
         Path tmp = fs.root().resolve("snapshots").resolve(TMP_PREFIX + snapshotId + "-" + UUID.randomUUID().toString().substring(0, 8));
-        try {
-            Files.createDirectory(tmp);
+        return SnapshotPublication.publish(vmId, snapshotId, tmp, target, dir -> {
             ObjectNode meta = JSON.createObjectNode();
             JsonNode vmMeta = readJson(vmsDir.resolve(vmId).resolve(META));
             if (vmMeta.hasNonNull("image")) meta.set("image", vmMeta.get("image"));
             meta.put("sourceVmId", vmId);
-            JSON.writeValue(tmp.resolve(SNAPSHOT_META).toFile(), meta);
-            fs.snapshot(source, tmp.resolve("disk"), true);
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException | RuntimeException e) {
-            removeSnapshotDir(tmp);
-            if ((e instanceof FileAlreadyExistsException || e instanceof DirectoryNotEmptyException)
-                    && findSnapshot(snapshotId).isPresent()) {
-                return findSnapshot(snapshotId).get();
-            }
-            if (e instanceof RuntimeException re) throw re;
-            throw new DriverException("cannot snapshot VM " + vmId + " as " + snapshotId + ": " + e.getMessage(), e);
-        }
-        return findSnapshot(snapshotId).orElseThrow();
+            JSON.writeValue(dir.resolve(SNAPSHOT_META).toFile(), meta);
+            fs.snapshot(source, dir.resolve("disk"), true);
+        }, this::removeSnapshotDir, () -> findSnapshot(snapshotId));
     }
 
     @Override

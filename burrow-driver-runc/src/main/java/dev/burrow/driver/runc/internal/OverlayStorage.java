@@ -3,7 +3,6 @@ package dev.burrow.driver.runc.internal;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -160,28 +159,17 @@ public final class OverlayStorage implements RootfsStorage {
         }
         // Built under a temporary name and renamed: a crash mid-copy never leaves a snapshot that looks complete.
         Path tmp = snapshotsDir.resolve(TMP_PREFIX + snapshotId + "-" + UUID.randomUUID().toString().substring(0, 8));
-        try {
-            Files.createDirectory(tmp);
+        return SnapshotPublication.publish(vmId, snapshotId, tmp, target, dir -> {
             // cp -a keeps what makes an upper dir an overlay layer: whiteouts (0:0 character devices), the
             // trusted.overlay.* xattrs of opaque directories, hard links, owners and file capabilities.
-            HostCommand.of("cp", "-a", "--reflink=auto", vmDir(vmId).resolve("upper") + "/.", tmp.resolve("layer").toString())
+            HostCommand.of("cp", "-a", "--reflink=auto", vmDir(vmId).resolve("upper") + "/.", dir.resolve("layer").toString())
                     .timeout(COPY_TIMEOUT).check();
             ObjectNode meta = JSON.createObjectNode();
             meta.put("lowerdir", vm.path("lowerdir").asText());
             if (vm.hasNonNull("image")) meta.set("image", vm.get("image"));
             meta.put("sourceVmId", vmId);
-            JSON.writeValue(tmp.resolve(SNAPSHOT_META).toFile(), meta);
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException | RuntimeException e) {
-            SafeDelete.deleteTree(tmp);
-            if ((e instanceof FileAlreadyExistsException || e instanceof DirectoryNotEmptyException)
-                    && findSnapshot(snapshotId).isPresent()) {
-                return findSnapshot(snapshotId).get();
-            }
-            if (e instanceof RuntimeException re) throw re;
-            throw new DriverException("cannot snapshot VM " + vmId + " as " + snapshotId + ": " + e.getMessage(), e);
-        }
-        return findSnapshot(snapshotId).orElseThrow();
+            JSON.writeValue(dir.resolve(SNAPSHOT_META).toFile(), meta);
+        }, SafeDelete::deleteTree, () -> findSnapshot(snapshotId));
     }
 
     @Override
