@@ -110,7 +110,7 @@ public final class BurrowServer implements AutoCloseable {
         this.readiness = new Readiness(java.util.List.of(
                 new Readiness.Check("store", () -> store.find("readyzprobe000000000")),
                 new Readiness.Check("driver", driver::list)), Readiness.DEFAULT_TIMEOUT);
-        this.api = new ApiServer(config.host(), config.port(), new Auth(store), vmApi, VERSION, metrics, tracing,
+        this.api = new ApiServer(config.host(), config.port(), new Auth(store), java.util.List.of(vmApi), VERSION, metrics, tracing,
                 readiness);
     }
 

@@ -30,7 +30,7 @@ public final class ApiServer implements AutoCloseable {
     private final RouteTable table = new RouteTable();
     private final java.util.List<io.javalin.event.HandlerMetaInfo> registered = new java.util.concurrent.CopyOnWriteArrayList<>();
 
-    public ApiServer(String host, int port, Auth auth, VmApi vms, String version, BurrowMetrics metrics,
+    public ApiServer(String host, int port, Auth auth, java.util.List<ApiModule> modules, String version, BurrowMetrics metrics,
                      Tracing tracing, Readiness readiness) {
         HttpObservability observe = new HttpObservability(metrics, tracing, table);
         this.app = Javalin.create(cfg -> {
@@ -52,7 +52,7 @@ public final class ApiServer implements AutoCloseable {
             // First of the before hooks, so the request's time and span include authentication.
             cfg.routes.before(observe::before);
             cfg.routes.before("/v1/*", auth::check);
-            vms.register(cfg.routes, table);
+            for (ApiModule m : modules) m.register(cfg.routes, table);
             table.add(cfg.routes, HandlerType.GET, "/openapi.json", "This document", null, null, false,
                     ctx -> ctx.json(table.openApi(version)));
             table.add(cfg.routes, HandlerType.GET, "/healthz", "Process is alive", null, null, false,

@@ -37,7 +37,7 @@ import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
 
 /** The {@code /v1/vms} routes: Freestyle-compatible shapes over the lifecycle coordinator. */
-public final class VmApi {
+public final class VmApi implements ApiModule {
     /** Largest file the files API reads or writes in one request. */
     public static final long MAX_FILE_BYTES = 64L * 1024 * 1024;
     private static final Duration DEFAULT_EXEC_TIMEOUT = Duration.ofMinutes(5);
@@ -59,6 +59,7 @@ public final class VmApi {
         this.sse = new io.javalin.http.sse.SseHandler(events::subscribe);
     }
 
+    @Override
     public void register(RoutesConfig cfg, RouteTable table) {
         table.add(cfg, HandlerType.POST, "/v1/vms", "Create a VM and start it", CreateVmRequest.class,
                 CreateVmResponse.class, true, this::create);
