@@ -48,6 +48,24 @@ public interface SandboxDriver extends AutoCloseable {
     ExecResult exec(String vmId, ExecRequest request);
 
     /**
+     * Starts a process inside a running sandbox and returns at once; the caller streams its I/O.
+     *
+     * @throws dev.burrow.core.error.BurrowException NOT_FOUND for an unknown sandbox, CONFLICT when not running,
+     *                                               BAD_REQUEST for an unknown user
+     */
+    default SandboxProcess spawn(String vmId, ProcessSpec spec) {
+        throw new UnsupportedOperationException(name() + " cannot start interactive processes");
+    }
+
+    /**
+     * Opens a TCP connection to {@code port} on the sandbox's own loopback (where a dev server usually listens),
+     * from the host, for port forwarding. The returned channel is connected and blocking.
+     */
+    default java.nio.channels.SocketChannel connect(String vmId, int port) {
+        throw new UnsupportedOperationException(name() + " cannot forward ports");
+    }
+
+    /**
      * Reads a regular file (or lists a directory). {@code path} is absolute inside the sandbox; it can never
      * resolve outside the sandbox's root, whatever symlinks the sandbox made. A missing path throws a
      * NOT_FOUND {@code BurrowException} with code FILE_NOT_FOUND; a file larger than {@code maxBytes} a
@@ -83,7 +101,6 @@ public interface SandboxDriver extends AutoCloseable {
         throw new UnsupportedOperationException(name() + " cannot snapshot disks");
     }
 
-    /** Applies new cpu/memory limits to a running or stopped sandbox. */
     /**
      * Bytes the VM's own disk takes on the host (what it wrote, not the shared image), or -1 when the
      * driver cannot tell. Storage-pressure eviction sums these.
@@ -92,6 +109,7 @@ public interface SandboxDriver extends AutoCloseable {
         return -1;
     }
 
+    /** Applies new cpu/memory limits to a running or stopped sandbox. */
     default void resize(String vmId, int vcpuCount, int memSizeMb) {
         throw new UnsupportedOperationException(name() + " cannot resize");
     }

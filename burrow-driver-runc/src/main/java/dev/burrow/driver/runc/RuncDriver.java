@@ -1,6 +1,7 @@
 package dev.burrow.driver.runc;
 
 import java.io.IOException;
+import java.nio.channels.SocketChannel;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -28,7 +29,9 @@ import dev.burrow.core.driver.ExecResult;
 import dev.burrow.core.driver.FileContent;
 import dev.burrow.core.driver.HostResource;
 import dev.burrow.core.driver.ImageInfo;
+import dev.burrow.core.driver.ProcessSpec;
 import dev.burrow.core.driver.SandboxDriver;
+import dev.burrow.core.driver.SandboxProcess;
 import dev.burrow.core.driver.SandboxSpec;
 import dev.burrow.core.driver.SandboxState;
 import dev.burrow.core.error.BurrowException;
@@ -37,10 +40,13 @@ import dev.burrow.driver.runc.internal.BtrfsStorage;
 import dev.burrow.driver.runc.internal.CgroupDirs;
 import dev.burrow.driver.runc.internal.ContainerExec;
 import dev.burrow.driver.runc.internal.ImageStore;
+import dev.burrow.driver.runc.internal.NetnsConnector;
 import dev.burrow.driver.runc.internal.OverlayStorage;
+import dev.burrow.driver.runc.internal.PasswdEntry;
 import dev.burrow.driver.runc.internal.RootfsStorage;
 import dev.burrow.driver.runc.internal.RuncCli;
 import dev.burrow.driver.runc.internal.RuncCli.ContainerState;
+import dev.burrow.driver.runc.internal.RuncProcess;
 import dev.burrow.driver.runc.internal.RuncSpec;
 import dev.burrow.driver.runc.internal.SafeDelete;
 import dev.burrow.driver.runc.internal.SandboxFiles;
@@ -406,6 +412,80 @@ public final class RuncDriver implements SandboxDriver {
                 // removed with the VM directory at the latest
             }
         }
+    }
+
+    @Override
+    public SandboxProcess spawn(String vmId, ProcessSpec spec) {
+        checkId(vmId);
+        for (String arg : spec.argv()) {
+            if (arg.indexOf('\0') >= 0) throw BurrowException.badRequest("INVALID_COMMAND", "a command argument contains a NUL byte");
+        }
+        spec.env().forEach(RuncSpec::validateEnv);
+        if (spec.workdir() != null && !spec.workdir().isBlank()) RuncSpec.validateWorkdir(spec.workdir());
+        PasswdEntry user = resolveUser(vmId, spec.user() == null ? "0" : spec.user());
+        String cid = containerId(vmId);
+        Path pidFile = vmDir(vmId).resolve("exec").resolve(UUID.randomUUID() + ".pid");
+        List<String> argv = new ArrayList<>(runc.execPrefix());
+        argv.add("--ignore-paused");
+        if (spec.tty()) argv.add("-t");
+        argv.addAll(List.of("--pid-file", pidFile.toString()));
+        argv.addAll(List.of("--user", user.uid() + ":" + user.gid()));
+        for (int gid : user.groups()) argv.addAll(List.of("--additional-gids", Integer.toString(gid)));
+        if (spec.workdir() != null && !spec.workdir().isBlank()) argv.addAll(List.of("--cwd", spec.workdir()));
+        java.util.Map<String, String> env = new java.util.LinkedHashMap<>();
+        env.put("HOME", user.home());
+        env.put("USER", user.name());
+        env.put("LOGNAME", user.name());
+        env.put("SHELL", user.shell());
+        if (spec.tty()) env.put("TERM", spec.term() == null || spec.term().isBlank() ? "xterm-256color" : spec.term());
+        env.putAll(spec.env());
+        env.forEach((k, v) -> argv.addAll(List.of("--env", k + "=" + v)));
+        argv.add(cid);
+        argv.addAll(spec.argv());
+        return locked(vmId, () -> {
+            ContainerState st = runc.state(cid).orElse(null);
+            if (st == null && !Files.exists(vmDir(vmId))) throw vmNotFound(vmId);
+            if (st == null || !st.status().equals("running")) throw notRunning(vmId);
+            try {
+                Files.createDirectories(pidFile.getParent());
+            } catch (IOException e) {
+                throw new DriverException("cannot create " + pidFile.getParent() + ": " + e.getMessage(), e);
+            }
+            return RuncProcess.start(argv, spec.tty(), spec.cols(), spec.rows(), pidFile, RuncSpec.cgroupsPath(config, vmId));
+        });
+    }
+
+    /** Resolves a user name (or uid[:gid]) with the VM's own passwd and group files. */
+    private PasswdEntry resolveUser(String vmId, String user) {
+        if (user.indexOf('\0') >= 0 || user.indexOf(':') >= 0 && !user.matches("\\d+:\\d+")) {
+            throw BurrowException.badRequest("INVALID_USER", "not a user name or uid[:gid]: " + user);
+        }
+        byte[][] files = withRootHeld(vmId, root -> new byte[][] {readSmall(root, "/etc/passwd"), readSmall(root, "/etc/group")});
+        Optional<PasswdEntry> entry = PasswdEntry.resolve(user, files[0], files[1]);
+        if (entry.isEmpty() && user.equals("root")) return PasswdEntry.ROOT;
+        return entry.orElseThrow(() -> BurrowException.badRequest("USER_NOT_FOUND",
+                "VM " + vmId + " has no user '" + user + "' in its /etc/passwd"));
+    }
+
+    private static byte[] readSmall(Path root, String path) {
+        try {
+            return SandboxFiles.read(root, path, 4L << 20) instanceof FileContent.RegularFile f ? f.bytes() : null;
+        } catch (BurrowException missing) {
+            return null; // e.g. a busybox image without /etc/passwd: numeric ids still work
+        }
+    }
+
+    @Override
+    public SocketChannel connect(String vmId, int port) {
+        checkId(vmId);
+        if (port < 1 || port > 65535) throw BurrowException.badRequest("INVALID_PORT", "port must be 1-65535: " + port);
+        long pid = locked(vmId, () -> {
+            ContainerState st = runc.state(containerId(vmId)).orElse(null);
+            if (st == null && !Files.exists(vmDir(vmId))) throw vmNotFound(vmId);
+            if (st == null || !st.status().equals("running")) throw notRunning(vmId);
+            return st.pid();
+        });
+        return NetnsConnector.connectLoopback(pid, RuncSpec.cgroupsPath(config, vmId), port);
     }
 
     @Override

@@ -108,6 +108,16 @@ public final class MeteredDriver implements SandboxDriver {
     }
 
     @Override
+    public dev.burrow.core.driver.SandboxProcess spawn(String vmId, dev.burrow.core.driver.ProcessSpec spec) {
+        return call("spawn", vmId, () -> inner.spawn(vmId, spec));
+    }
+
+    @Override
+    public java.nio.channels.SocketChannel connect(String vmId, int port) {
+        return call("connect", vmId, () -> inner.connect(vmId, port));
+    }
+
+    @Override
     public FileContent read(String vmId, String path, long maxBytes) {
         return call("read_file", vmId, () -> inner.read(vmId, path, maxBytes));
     }

@@ -150,7 +150,7 @@ public final class ContainerExec {
         }
     }
 
-    private static boolean inCgroup(long pid, String cgroupTag) {
+    static boolean inCgroup(long pid, String cgroupTag) {
         try {
             return Files.readString(Path.of("/proc", Long.toString(pid), "cgroup")).contains(cgroupTag);
         } catch (IOException e) {
