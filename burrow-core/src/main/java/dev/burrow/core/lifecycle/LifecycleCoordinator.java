@@ -488,6 +488,34 @@ public final class LifecycleCoordinator {
         return driver.exec(id, request);
     }
 
+    /**
+     * Starts an interactive process (SSH session, terminal, streaming exec) in a VM, waking it first. The caller
+     * owns the returned process and keeps the VM active while it moves data ({@link #ping}).
+     */
+    public dev.burrow.core.driver.SandboxProcess spawn(String id, dev.burrow.core.driver.ProcessSpec spec, String cause) {
+        try (var held = locks.acquire(id, settings.lockWait(), "spawn")) {
+            requireRunning(wake(get(id), cause));
+        }
+        store.touch(id, clock.instant());
+        return driver.spawn(id, spec);
+    }
+
+    /** Connects to a port on the VM's loopback (port forwarding), waking it first. */
+    public java.nio.channels.SocketChannel connect(String id, int port, String cause) {
+        try (var held = locks.acquire(id, settings.lockWait(), "connect")) {
+            requireRunning(wake(get(id), cause));
+        }
+        store.touch(id, clock.instant());
+        return driver.connect(id, port);
+    }
+
+    private static void requireRunning(Vm vm) {
+        if (vm.status() != VmStatus.RUNNING) {
+            throw new BurrowException(BurrowException.Kind.BAD_REQUEST, "VM_NOT_RUNNING",
+                    "VM is not running: " + vm.id() + " (status " + vm.status().dbName() + ")");
+        }
+    }
+
     public FileContent readFile(String id, String path, long maxBytes) {
         try (var held = locks.acquire(id, settings.lockWait(), "read file")) {
             requireDisk(wake(get(id), "access"), "read a file");
@@ -516,6 +544,19 @@ public final class LifecycleCoordinator {
                     () -> driver.start(vm.id()));
             default -> vm;
         };
+    }
+
+    /**
+     * Activity on an open interactive session (SSH or terminal traffic): counts as activity and wakes the VM if
+     * the idle machinery suspended it meanwhile.
+     */
+    public Vm activity(String id, String cause) {
+        Vm vm;
+        try (var held = locks.acquire(id, settings.lockWait(), "activity")) {
+            vm = wake(get(id), cause);
+        }
+        store.touch(id, clock.instant());
+        return vm;
     }
 
     /** Explicit activity signal (keeps an idle timeout from firing). */
