@@ -55,4 +55,53 @@ try {
 } catch (e) {
   out.afterDelete = e.constructor.name;
 }
+// services: the create field and vm.systemd, as the SDK sends them
+const svcCreated = await fs.vms.create({
+  memSizeGb: 0.25,
+  systemd: {
+    services: [
+      { name: "hello", mode: "oneshot", exec: ["echo hello-from-service"] },
+      { name: "loop", mode: "service", exec: ["sleep 1000"], after: ["hello"], requires: ["hello"],
+        restartPolicy: { policy: "always", restartSec: 1 } },
+    ],
+  },
+});
+const sv = svcCreated.vm;
+const until = async (f) => {
+  for (let i = 0; i < 100; i++) {
+    const v = await f();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return null;
+};
+out.helloStatus = await until(async () => {
+  const st = await sv.systemd.service("hello").status();
+  return st.activeState === "active" ? st : null;
+});
+out.loopStatus = await until(async () => {
+  const st = await sv.systemd.service("loop").status();
+  return st.subState === "running" ? st : null;
+});
+out.svcList = (await sv.systemd.list()).services.map((s) => s.name).sort();
+out.helloLogs = (await sv.systemd.service("hello").logs({ lines: 10 })).logs.map((l) => l.message);
+out.added = await sv.systemd.create({ name: "added", mode: "service", exec: ["sleep 1000"] });
+try {
+  await sv.systemd.create({ name: "added", mode: "service", exec: ["true"] });
+  out.duplicate = "no error";
+} catch (e) {
+  out.duplicate = e.constructor.name;
+}
+out.stopped = await sv.systemd.service("added").stop();
+out.addedAfterStop = (await sv.systemd.service("added").status()).activeState;
+out.started = await sv.systemd.start({ services: [{ id: "added" }] });
+out.restarted = await sv.systemd.service("added").restart();
+out.deleted = await sv.systemd.service("added").delete();
+try {
+  await sv.systemd.service("added").status();
+  out.deletedStatus = "no error";
+} catch (e) {
+  out.deletedStatus = e.constructor.name;
+}
+await fs.vms.delete({ vmId: svcCreated.vmId });
 console.log(JSON.stringify(out));

@@ -29,7 +29,7 @@ public record CreateVmRequest(
         Map<String, Object> template,
         List<Map<String, Object>> gitRepos,
         Map<String, Object> git,
-        Map<String, Object> systemd,
+        SystemdApiTypes.SystemdConfig systemd,
         List<Map<String, Object>> users,
         List<Map<String, Object>> groups,
         List<String> aptDeps,

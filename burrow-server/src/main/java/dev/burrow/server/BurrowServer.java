@@ -17,6 +17,9 @@ import org.slf4j.LoggerFactory;
 import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.loop.IdleSuspender;
+import dev.burrow.core.loop.ServiceSupervisor;
+import dev.burrow.core.service.ServiceManager;
+import dev.burrow.server.http.SystemdApi;
 import dev.burrow.core.loop.LoopRunner;
 import dev.burrow.core.loop.Reconciler;
 import dev.burrow.core.loop.StorageEvictor;
@@ -47,6 +50,12 @@ public final class BurrowServer implements AutoCloseable {
     private final SandboxDriver driver;
     private final LifecycleCoordinator lifecycle;
     private final LoopRunner loops;
+    private final ServiceManager services;
+    /**
+     * How often the host looks at services (deleteAfterSuccess, requires, lost supervisors); restarts do not wait
+     * for it, the supervisors in the VMs apply them.
+     */
+    private static final java.time.Duration SERVICE_SUPERVISION_INTERVAL = java.time.Duration.ofSeconds(2);
     private final Reconciler reconciler;
     private final EventBroadcaster events;
     private final SqlVmStore store;
@@ -106,11 +115,14 @@ public final class BurrowServer implements AutoCloseable {
         int maxVcpus = Runtime.getRuntime().availableProcessors();
         int maxMemMb = (int) Math.max(512, HostInfo.totalMemoryMb());
         VmApi vmApi = new VmApi(lifecycle, maxVcpus, maxMemMb, events);
+        // services: definitions in the spec, supervisors inside the VMs; started by the boot hook on create/start
+        this.services = new ServiceManager(lifecycle);
+        lifecycle.setBootHook(services);
         // A store query and a driver listing: the two things every request needs, each with a deadline.
         this.readiness = new Readiness(java.util.List.of(
                 new Readiness.Check("store", () -> store.find("readyzprobe000000000")),
                 new Readiness.Check("driver", driver::list)), Readiness.DEFAULT_TIMEOUT);
-        this.api = new ApiServer(config.host(), config.port(), new Auth(store), java.util.List.of(vmApi), VERSION, metrics, tracing,
+        this.api = new ApiServer(config.host(), config.port(), new Auth(store), java.util.List.of(vmApi, new SystemdApi(services)), VERSION, metrics, tracing,
                 readiness);
     }
 
@@ -136,6 +148,7 @@ public final class BurrowServer implements AutoCloseable {
         loops.start(new IdleSuspender(store, lifecycle, lc.idleInterval(), lc.hibernateAfter()));
         loops.start(new StuckTransitionSweeper(store, lifecycle, lc.reconcileInterval(), lc.stuckLimit()));
         loops.start(new StorageEvictor(store, driver, lifecycle, lc.reconcileInterval(), lc.storageQuotaBytes()));
+        loops.start(new ServiceSupervisor(store, services, SERVICE_SUPERVISION_INTERVAL));
     }
 
     public EventBroadcaster events() {

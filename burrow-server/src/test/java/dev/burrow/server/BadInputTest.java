@@ -59,6 +59,25 @@ class BadInputTest {
             "{\"additionalFiles\":{\"/x\":{\"content\":\"%%%\",\"encoding\":\"base64\"}}} | 400 | FILES_BAD_REQUEST",
             "{\"gitRepos\":[{\"repo\":\"https://example.invalid/r\",\"path\":\"/r\"}]} | 400 | UNSUPPORTED_FIELD",
             "{\"idleTimeoutSeconds\":-1}                 | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a b\",\"mode\":\"service\",\"exec\":[\"true\"]}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"../x\",\"mode\":\"service\",\"exec\":[\"true\"]}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"daemon\",\"exec\":[\"true\"]}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[]}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":\"true\"}]}} | 400 | BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"env\":{\"1X\":\"v\"}}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"user\":\"x;rm\"}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"workdir\":\"rel\"}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"timeoutSec\":-1}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"restartPolicy\":{\"policy\":\"sometimes\"}}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"restartPolicy\":{\"policy\":\"always\",\"restartSec\":-2}}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"oneshot\",\"exec\":[\"true\"],\"restartPolicy\":{\"policy\":\"always\"}}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"requires\":[\"b\"]}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"after\":[\"a\"]}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"after\":[\"b\"]},{\"name\":\"b\",\"mode\":\"service\",\"exec\":[\"true\"],\"after\":[\"a\"]}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"]},{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"]}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"readySignal\":true}]}} | 400 | UNSUPPORTED_FIELD",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"watchdogSec\":5}]}} | 400 | UNSUPPORTED_FIELD",
+            "{\"systemd\":{\"patchedServices\":[{\"name\":\"ssh\"}]}} | 400 | UNSUPPORTED_FIELD",
             "{} trailing                                 | 400 | BAD_REQUEST",
     })
     void badCreateBodies(String body, int status, String code) {
@@ -171,6 +190,38 @@ class BadInputTest {
             srv.delete("/v1/vms/" + id);
         }
         assertThat(HostInspection.leftovers(id, srv.dataDir, srv.server.nodeId())).isEmpty();
+    }
+
+    @Test
+    void badServiceRequestsAreRefusedAndChangeNothing() {
+        String base = "/v1/vms/" + vmId + "/systemd";
+        assertError(srv.post(base + "/services", null), 400, "BAD_REQUEST");
+        assertError(srv.post(base + "/services", "{\"name\":\"x\",\"mode\":\"service\"}"), 400, "SERVICE_BAD_REQUEST");
+        assertError(srv.post(base + "/services", "{\"name\":\"x y\",\"mode\":\"service\",\"exec\":[\"true\"]}"), 400,
+                "SERVICE_BAD_REQUEST");
+        assertError(srv.post(base + "/services", "{\"name\":\"x\",\"mode\":\"service\",\"exec\":[\"true\"],\"requires\":[\"nope\"]}"),
+                400, "SERVICE_BAD_REQUEST");
+        assertError(srv.post(base + "/services", "{\"name\":\"x\",\"mode\":\"service\",\"exec\":[\"true\"],\"readySignal\":true}"),
+                400, "UNSUPPORTED_FIELD");
+        assertError(srv.post(base + "/start", null), 400, "BAD_REQUEST");
+        assertError(srv.post(base + "/start", "{\"services\":[]}"), 400, "SERVICE_BAD_REQUEST");
+        assertError(srv.post(base + "/stop", "{\"services\":[{}]}"), 400, "SERVICE_BAD_REQUEST");
+        assertError(srv.post(base + "/restart", "{\"services\":\"x\"}"), 400, "BAD_REQUEST");
+        assertError(srv.get(base + "/services/nope/status"), 404, "SERVICE_NOT_FOUND");
+        assertError(srv.get(base + "/services/nope/logs"), 404, "SERVICE_NOT_FOUND");
+        assertError(srv.delete(base + "/services/nope"), 404, "SERVICE_NOT_FOUND");
+        assertError(srv.get("/v1/vms/aaaaaaaaaaaaaaaaaaaa/systemd/services"), 404, "VM_NOT_FOUND");
+        assertError(srv.post("/v1/vms/aaaaaaaaaaaaaaaaaaaa/systemd/start", "{\"services\":[{\"id\":\"a\"}]}"), 404, "VM_NOT_FOUND");
+        assertThat(srv.post(base + "/services", "{\"name\":\"real\",\"mode\":\"oneshot\",\"exec\":[\"true\"]}").status()).isEqualTo(200);
+        try {
+            assertError(srv.get(base + "/services/real/logs?lines=0"), 400, "SERVICE_BAD_REQUEST");
+            assertError(srv.get(base + "/services/real/logs?lines=many"), 400, "SERVICE_BAD_REQUEST");
+            assertError(srv.get(base + "/services/real/logs?since=yesterday"), 400, "SERVICE_BAD_REQUEST");
+        } finally {
+            srv.delete(base + "/services/real");
+        }
+        // none of the refused requests left a service behind
+        assertThat(srv.get(base + "/services").json().get("services")).isEmpty();
     }
 
     static int vmCount() {

@@ -16,7 +16,8 @@ import dev.burrow.server.http.Json;
 
 /**
  * The vendor's own {@code freestyle-sandboxes} npm SDK, unmodified, pointed at Burrow with
- * FREESTYLE_API_URL: create, exec, files, list, suspend/start/stop/kill, typed errors, delete.
+ * FREESTYLE_API_URL: create, exec, files, list, suspend/start/stop/kill, typed errors, delete, and services
+ * ({@code systemd} at create, {@code vm.systemd}).
  */
 class FreestyleSdkCompatTest {
 
@@ -63,6 +64,22 @@ class FreestyleSdkCompatTest {
             assertThat(out.get("fileNotFound").asText()).isEqualTo("FileNotFoundError");
             assertThat(out.get("afterDelete").asText()).isEqualTo("VmNotFoundError");
             assertThat(HostInspection.leftovers(out.get("vmId").asText(), srv.dataDir, srv.server.nodeId())).isEmpty();
+
+            // systemd: create-time services, vm.systemd list/status/logs/create/stop/start/restart/delete, typed errors
+            assertThat(out.get("helloStatus").get("subState").asText()).isEqualTo("exited");
+            assertThat(out.get("helloStatus").get("loadState").asText()).isEqualTo("loaded");
+            assertThat(out.get("loopStatus").get("activeState").asText()).isEqualTo("active");
+            assertThat(out.get("svcList").toString()).isEqualTo("[\"hello\",\"loop\"]");
+            assertThat(out.get("helloLogs").toString()).contains("hello-from-service");
+            assertThat(out.get("added").get("serviceName").asText()).isEqualTo("added");
+            assertThat(out.get("added").get("success").asBoolean()).isTrue();
+            assertThat(out.get("duplicate").asText()).isEqualTo("ServiceAlreadyExistsError");
+            assertThat(out.get("stopped").get("results").get(0).get("success").asBoolean()).isTrue();
+            assertThat(out.get("addedAfterStop").asText()).isEqualTo("inactive");
+            assertThat(out.get("started").get("results").get(0).get("success").asBoolean()).isTrue();
+            assertThat(out.get("restarted").get("results").get(0).get("serviceId").asText()).isEqualTo("added");
+            assertThat(out.get("deleted").get("success").asBoolean()).isTrue();
+            assertThat(out.get("deletedStatus").asText()).isEqualTo("ServiceNotFoundError");
             srv.closeAndDelete();
         }
     }

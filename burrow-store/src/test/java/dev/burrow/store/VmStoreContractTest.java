@@ -43,7 +43,11 @@ abstract class VmStoreContractTest {
     static Vm newVm(Map<String, String> labels) {
         Instant now = Instant.now().truncatedTo(ChronoUnit.MILLIS);
         return new Vm(VmId.generate(), new VmSpec("builtin:busybox", 1, 256, Map.of("A", "b"), "/w", 60,
-                new dev.burrow.core.vm.Persistence(dev.burrow.core.vm.Persistence.Type.EPHEMERAL, 3, null), labels, 128, null),
+                new dev.burrow.core.vm.Persistence(dev.burrow.core.vm.Persistence.Type.EPHEMERAL, 3, null), labels, 128, null,
+                java.util.List.of(new dev.burrow.core.vm.ServiceSpec("web", dev.burrow.core.vm.ServiceSpec.Mode.SERVICE,
+                        java.util.List.of("echo a", "sleep 1"), Map.of("K", "v"), "nobody", "daemon", "/srv",
+                        java.util.List.of("db"), java.util.List.of("db"), java.util.List.of("alarm"), false, 7, true, false,
+                        new dev.burrow.core.vm.ServiceSpec.Restart(dev.burrow.core.vm.ServiceSpec.Policy.ON_ABNORMAL, 0.5, 3, 20)))),
                 VmStatus.CREATING, null, now, now, now, "n1", "runc", null, 0);
     }
 

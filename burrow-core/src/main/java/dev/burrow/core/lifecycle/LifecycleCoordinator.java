@@ -62,6 +62,7 @@ public final class LifecycleCoordinator {
      */
     private final java.util.concurrent.Semaphore createSlots;
     private final List<TransitionListener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private volatile BootHook bootHook = BootHook.NONE;
 
     public LifecycleCoordinator(VmStore store, SnapshotStore snapshots, SandboxDriver driver, Clock clock, String nodeId,
                                 Settings settings) {
@@ -76,6 +77,11 @@ public final class LifecycleCoordinator {
 
     public void addListener(TransitionListener listener) {
         listeners.add(listener);
+    }
+
+    /** What runs inside a VM whenever its processes (re)start (services started at boot). One hook. */
+    public void setBootHook(BootHook hook) {
+        this.bootHook = java.util.Objects.requireNonNull(hook, "hook");
     }
 
     public Settings settings() {
@@ -155,7 +161,7 @@ public final class LifecycleCoordinator {
         String id = VmId.generate();
         var effective = new dev.burrow.core.vm.VmSpec(image, spec.vcpuCount(), spec.memSizeMb(), spec.env(),
                 spec.workdir(), spec.idleTimeoutSeconds(), spec.persistence(), spec.labels(), spec.rootfsSizeMb(),
-                spec.snapshotId());
+                spec.snapshotId(), spec.services());
         Vm vm = new Vm(id, effective, VmStatus.CREATING, null, now, now, now, nodeId, driver.name(), null, 0);
         try (var held = locks.acquire(id, settings.lockWait(), "create")) {
             var key = idempotencyKey == null ? null : new VmStore.IdempotencyKey(idempotencyKey, requestHash, id);
@@ -176,6 +182,8 @@ public final class LifecycleCoordinator {
                     driver.writeFile(id, f.getKey(), f.getValue().content(), f.getValue().executable());
                 }
                 vm = vm.withHandle(handle);
+                // after the files: services started at boot may run scripts the request brought along
+                bootHook.booted(vm, req -> driver.exec(id, req));
             } catch (RuntimeException e) {
                 createSlots.release();
                 // Leave a deleted tombstone only when the host is really clean; otherwise FAILED keeps the
@@ -226,7 +234,7 @@ public final class LifecycleCoordinator {
                 case SUSPENDED -> transition(vm, "resume", VmStatus.RESUMING, VmStatus.RUNNING, cause,
                         () -> driver.resume(id));
                 case STOPPED, FAILED, HIBERNATED -> transition(vm, "start", VmStatus.STARTING, VmStatus.RUNNING, cause,
-                        () -> driver.start(id));
+                        () -> startAndBoot(vm));
                 default -> throw invalid(vm, "start");
             };
         }
@@ -375,7 +383,7 @@ public final class LifecycleCoordinator {
         Snapshot snap = snapshot(vmId, null, cause);
         var s = snap.sourceSpec();
         var forkSpec = new dev.burrow.core.vm.VmSpec(null, s.vcpuCount(), s.memSizeMb(), s.env(), s.workdir(),
-                s.idleTimeoutSeconds(), s.persistence(), s.labels(), s.rootfsSizeMb(), snap.id());
+                s.idleTimeoutSeconds(), s.persistence(), s.labels(), s.rootfsSizeMb(), snap.id(), s.services());
         List<Vm> made = new java.util.ArrayList<>();
         try {
             for (int i = 0; i < count; i++) made.add(create(new CreateVmCommand(forkSpec, Map.of()), cause));
@@ -541,7 +549,7 @@ public final class LifecycleCoordinator {
             case SUSPENDED -> transition(vm, "resume", VmStatus.RESUMING, VmStatus.RUNNING, cause,
                     () -> driver.resume(vm.id()));
             case HIBERNATED -> transition(vm, "start", VmStatus.STARTING, VmStatus.RUNNING, cause,
-                    () -> driver.start(vm.id()));
+                    () -> startAndBoot(vm));
             default -> vm;
         };
     }
@@ -557,6 +565,48 @@ public final class LifecycleCoordinator {
         }
         store.touch(id, clock.instant());
         return vm;
+    }
+
+    /**
+     * Starts a sandbox's processes again and runs the boot hook. A failing hook does not fail the start: the VM
+     * runs, and what the hook could not do (a service that did not start) is visible where it is reported.
+     */
+    private void startAndBoot(Vm vm) {
+        driver.start(vm.id());
+        try {
+            bootHook.booted(vm, req -> driver.exec(vm.id(), req));
+        } catch (RuntimeException e) {
+            log.warn("vm_id={} op=start boot hook failed, the VM runs without it: {}", vm.id(), e.getMessage());
+        }
+    }
+
+    /**
+     * Runs a command for Burrow's own bookkeeping (service supervision): only in a running VM, without waking it
+     * and without counting as activity, so that supervision never keeps a VM from idling.
+     */
+    public ExecResult execInternal(String id, ExecRequest request) {
+        try (var held = locks.acquire(id, settings.lockWait(), "exec")) {
+            Vm vm = get(id);
+            if (vm.status() != VmStatus.RUNNING) {
+                throw new BurrowException(BurrowException.Kind.CONFLICT, "VM_NOT_RUNNING",
+                        "VM is not running: " + id + " (status " + vm.status().dbName() + ")");
+            }
+        }
+        return driver.exec(id, request);
+    }
+
+    /**
+     * Changes the services of a VM's spec (services added or removed at run time); recorded as an event without a
+     * status change. {@code change} sees the current list under the VM's lock and may throw to refuse.
+     */
+    public Vm updateServices(String id, java.util.function.UnaryOperator<List<dev.burrow.core.vm.ServiceSpec>> change,
+                             String op, String cause) {
+        try (var held = locks.acquire(id, settings.lockWait(), op)) {
+            Vm vm = get(id);
+            if (vm.status().transitional()) throw invalid(vm, op);
+            var next = change.apply(vm.spec().services());
+            return write(vm.withSpec(vm.spec().withServices(next)), vm.status(), vm.statusReason(), op, cause, null);
+        }
     }
 
     /** Explicit activity signal (keeps an idle timeout from firing). */

@@ -326,8 +326,9 @@ public final class VmApi implements ApiModule {
                         Boolean.TRUE.equals(af.executable())));
             }
         }
+        var services = ServiceRequests.fromCreate(r.systemd());
         VmSpec spec = new VmSpec(r.image(), vcpus, memMb, r.env(), r.workdir(), r.idleTimeoutSeconds(), persistence,
-                r.labels(), rootfsMb, r.snapshotId());
+                r.labels(), rootfsMb, r.snapshotId(), services);
         return new CreateVmCommand(spec, files);
     }
 
@@ -369,7 +370,6 @@ public final class VmApi implements ApiModule {
         unsupported.put("template", r.template() != null && !r.template().isEmpty());
         unsupported.put("gitRepos", r.gitRepos() != null && !r.gitRepos().isEmpty());
         unsupported.put("git.repos", r.git() != null && r.git().get("repos") instanceof List<?> l && !l.isEmpty());
-        unsupported.put("systemd.services", r.systemd() != null && r.systemd().get("services") instanceof List<?> l && !l.isEmpty());
         unsupported.put("users", r.users() != null && !r.users().isEmpty());
         unsupported.put("groups", r.groups() != null && !r.groups().isEmpty());
         unsupported.put("aptDeps", r.aptDeps() != null && !r.aptDeps().isEmpty());

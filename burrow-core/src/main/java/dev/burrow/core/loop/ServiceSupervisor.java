@@ -1,0 +1,59 @@
+package dev.burrow.core.loop;
+
+import java.time.Duration;
+import java.time.Instant;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.service.ServiceManager;
+import dev.burrow.core.store.VmQuery;
+import dev.burrow.core.store.VmStore;
+import dev.burrow.core.vm.Vm;
+import dev.burrow.core.vm.VmStatus;
+
+/**
+ * Host side of service supervision, for running VMs that have services: removes succeeded
+ * {@code deleteAfterSuccess} oneshots, stops services whose required service failed, reports vanished supervisors.
+ * Restart policies are applied by the supervisors inside the VMs, so they hold while this loop (or the server) is
+ * down; after a restart this loop simply reads their state again.
+ */
+public final class ServiceSupervisor implements Loop {
+    private static final Logger log = LoggerFactory.getLogger(ServiceSupervisor.class);
+
+    private final VmStore store;
+    private final ServiceManager services;
+    private final Duration interval;
+
+    public ServiceSupervisor(VmStore store, ServiceManager services, Duration interval) {
+        this.store = store;
+        this.services = services;
+        this.interval = interval;
+    }
+
+    @Override
+    public String name() {
+        return "service-supervisor";
+    }
+
+    @Override
+    public Duration interval() {
+        return interval;
+    }
+
+    @Override
+    public void runOnce(Instant now) {
+        for (Vm vm : store.list(VmQuery.all())) {
+            if (vm.status() != VmStatus.RUNNING || vm.spec().services().isEmpty()) continue;
+            try {
+                services.supervise(vm);
+            } catch (BurrowException e) {
+                // the VM changed under us (suspended, stopped, deleted): the next pass sees the new state
+                log.debug("vm_id={} op=supervise skipped: {}", vm.id(), e.getMessage());
+            } catch (RuntimeException e) {
+                log.warn("vm_id={} op=supervise failed: {}", vm.id(), e.getMessage());
+            }
+        }
+    }
+}
