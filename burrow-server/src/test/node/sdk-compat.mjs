@@ -48,6 +48,29 @@ try {
   out.fileNotFound = e.constructor.name;
 }
 
+// Identities, as the SDK's own `ssh` CLI command uses them: identity, VM grant, token, then revoke and delete.
+const { identity, identityId } = await fs.identities.create();
+out.identity = { identityId };
+out.identity.grant = await identity.permissions.vms.grant({ vmId: created.vmId });
+const { token, tokenId } = await identity.tokens.create();
+out.identity.token = token;
+out.identity.tokenId = tokenId;
+out.identity.permission = await identity.permissions.vms.get({ vmId: created.vmId });
+out.identity.permissions = await identity.permissions.vms.list();
+out.identity.updated = await identity.permissions.vms.update({ vmId: created.vmId, allowedUsers: ["root"] });
+out.identity.tokensBefore = (await identity.tokens.list()).tokens.map((t) => t.id);
+out.identity.listed = (await fs.identities.list({ limit: 100 })).identities.some((i) => i.id === identityId);
+out.identity.revoke = await identity.tokens.revoke({ tokenId });
+out.identity.tokensAfter = (await identity.tokens.list()).tokens.map((t) => t.id);
+out.identity.revokeVm = await identity.permissions.vms.revoke({ vmId: created.vmId });
+out.identity.delete = await fs.identities.delete({ identityId });
+try {
+  await fs.identities.ref({ identityId }).tokens.list();
+  out.identity.afterDelete = "still there";
+} catch (e) {
+  out.identity.afterDelete = e.message;
+}
+
 await fs.vms.delete({ vmId: created.vmId });
 try {
   await vm.getInfo();

@@ -14,6 +14,8 @@ import java.util.HexFormat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.burrow.core.access.Identities;
+import dev.burrow.core.access.VmAccess;
 import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.loop.IdleSuspender;
@@ -36,8 +38,10 @@ import dev.burrow.server.metrics.BurrowMetrics;
 import dev.burrow.server.metrics.MeteredDriver;
 import dev.burrow.server.tracing.Tracing;
 import dev.burrow.server.http.Auth;
+import dev.burrow.server.http.IdentityApi;
 import dev.burrow.server.http.VmApi;
 import dev.burrow.store.Database;
+import dev.burrow.store.SqlIdentityStore;
 import dev.burrow.store.SqlVmStore;
 
 /** Constructor wiring of the whole server, in one place. */
@@ -59,6 +63,7 @@ public final class BurrowServer implements AutoCloseable {
     private final Reconciler reconciler;
     private final EventBroadcaster events;
     private final SqlVmStore store;
+    private final Identities identities;
     private final ApiServer api;
     private final BurrowMetrics metrics;
     private final Tracing tracing;
@@ -106,6 +111,8 @@ public final class BurrowServer implements AutoCloseable {
         lifecycle.addListener(new TransitionLog());
         this.events = new EventBroadcaster();
         lifecycle.addListener(events);
+        this.identities = new Identities(new SqlIdentityStore(database), store, Clock.systemUTC());
+        lifecycle.addListener(identities.vmDeletionListener());
         this.loops = new LoopRunner(Clock.systemUTC());
         loops.addListener(metrics.loopListener());
         var lc = config.lifecycle();
@@ -122,7 +129,8 @@ public final class BurrowServer implements AutoCloseable {
         this.readiness = new Readiness(java.util.List.of(
                 new Readiness.Check("store", () -> store.find("readyzprobe000000000")),
                 new Readiness.Check("driver", driver::list)), Readiness.DEFAULT_TIMEOUT);
-        this.api = new ApiServer(config.host(), config.port(), new Auth(store), java.util.List.of(vmApi, new SystemdApi(services)), VERSION, metrics, tracing,
+        this.api = new ApiServer(config.host(), config.port(), new Auth(store),
+                java.util.List.of(vmApi, new SystemdApi(services), new IdentityApi(identities)), VERSION, metrics, tracing,
                 readiness);
     }
 
@@ -196,6 +204,18 @@ public final class BurrowServer implements AutoCloseable {
 
     public String nodeId() {
         return nodeId;
+    }
+
+    /**
+     * Who may enter a VM interactively (SSH gateway, terminals): identities' tokens and registered keys, checked
+     * against their VM permissions on every call.
+     */
+    public VmAccess vmAccess() {
+        return identities;
+    }
+
+    public Identities identities() {
+        return identities;
     }
 
     public LifecycleCoordinator lifecycle() {

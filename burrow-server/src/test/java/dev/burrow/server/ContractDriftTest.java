@@ -62,7 +62,9 @@ class ContractDriftTest {
             }
             assertThat(documented).isEqualTo(served);
             assertThat(served).contains("POST /v1/vms", "GET /v1/vms/{vm_id}", "POST /v1/vms/{vm_id}/exec-await",
-                    "GET /v1/vms/{vm_id}/files/{path}", "PUT /v1/vms/{vm_id}/files/{path}", "POST /v1/vms/{vm_id}/kill");
+                    "GET /v1/vms/{vm_id}/files/{path}", "PUT /v1/vms/{vm_id}/files/{path}", "POST /v1/vms/{vm_id}/kill",
+                    "POST /identity/v1/identities", "POST /identity/v1/identities/{identity}/permissions/vm/{vm_id}",
+                    "DELETE /identity/v1/identities/{identity}/tokens/{token}", "POST /identity/v1/identities/{identity}/ssh-keys");
             // every documented request/response schema exists
             JsonNode schemas = doc.get("components").get("schemas");
             assertThat(schemas.has("CreateVmRequest")).isTrue();

@@ -16,8 +16,8 @@ import dev.burrow.server.http.Json;
 
 /**
  * The vendor's own {@code freestyle-sandboxes} npm SDK, unmodified, pointed at Burrow with
- * FREESTYLE_API_URL: create, exec, files, list, suspend/start/stop/kill, typed errors, delete, and services
- * ({@code systemd} at create, {@code vm.systemd}).
+ * FREESTYLE_API_URL: create, exec, files, list, suspend/start/stop/kill, typed errors, delete, services
+ * ({@code systemd} at create, {@code vm.systemd}) and identities (the flow of the SDK's own {@code ssh} command).
  */
 class FreestyleSdkCompatTest {
 
@@ -63,6 +63,26 @@ class FreestyleSdkCompatTest {
             assertThat(out.get("notFound").asText()).isEqualTo("VmNotFoundError");
             assertThat(out.get("fileNotFound").asText()).isEqualTo("FileNotFoundError");
             assertThat(out.get("afterDelete").asText()).isEqualTo("VmNotFoundError");
+
+            JsonNode id = out.get("identity");
+            String vmId = out.get("vmId").asText();
+            assertThat(id.get("identityId").asText()).isNotBlank();
+            assertThat(id.get("grant").get("vmId").asText()).isEqualTo(vmId);
+            assertThat(id.get("grant").get("identityId").asText()).isEqualTo(id.get("identityId").asText());
+            assertThat(id.get("grant").get("allowedUsers").isNull()).isTrue();
+            assertThat(id.get("token").asText()).matches("bt_[A-Za-z0-9_-]{43}");
+            assertThat(id.get("permission").get("id").asText()).isEqualTo(id.get("grant").get("id").asText());
+            assertThat(id.get("permissions").get("total").asInt()).isEqualTo(1);
+            assertThat(id.get("updated").get("allowedUsers").toString()).isEqualTo("[\"root\"]");
+            assertThat(id.get("tokensBefore").toString()).isEqualTo("[\"" + id.get("tokenId").asText() + "\"]");
+            assertThat(id.get("listed").asBoolean()).isTrue();
+            assertThat(id.get("revoke").toString()).isEqualTo("{}");
+            assertThat(id.get("tokensAfter").toString()).isEqualTo("[]");
+            assertThat(id.get("revokeVm").toString()).isEqualTo("{}");
+            assertThat(id.get("delete").toString()).isEqualTo("{}");
+            // the SDK has no class for this code and says so, with the code the server sent
+            assertThat(id.get("afterDelete").asText()).contains("IDENTITY_NOT_FOUND");
+            assertThat(srv.server.vmAccess().checkToken(vmId, id.get("token").asText(), "root").granted()).isFalse();
             assertThat(HostInspection.leftovers(out.get("vmId").asText(), srv.dataDir, srv.server.nodeId())).isEmpty();
 
             // systemd: create-time services, vm.systemd list/status/logs/create/stop/start/restart/delete, typed errors

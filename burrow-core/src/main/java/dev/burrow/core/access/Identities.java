@@ -305,7 +305,8 @@ public final class Identities implements VmAccess {
         return new ArrayList<>(unique);
     }
 
-    private Instant now() {
+    /** The service's clock, to the millisecond the store keeps. */
+    public Instant now() {
         return clock.instant().truncatedTo(ChronoUnit.MILLIS);
     }
 

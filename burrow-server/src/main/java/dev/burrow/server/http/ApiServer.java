@@ -18,7 +18,7 @@ import io.javalin.http.HttpResponseException;
 import io.javalin.json.JavalinJackson;
 
 /**
- * The HTTP surface: Javalin with one JSON mapper, bearer auth on every {@code /v1} route, the
+ * The HTTP surface: Javalin with one JSON mapper, bearer auth on every {@code /v1} and {@code /identity} route, the
  * {@code {error, message}} body on every failure, {@code /openapi.json} and health routes.
  */
 public final class ApiServer implements AutoCloseable {
@@ -52,6 +52,7 @@ public final class ApiServer implements AutoCloseable {
             // First of the before hooks, so the request's time and span include authentication.
             cfg.routes.before(observe::before);
             cfg.routes.before("/v1/*", auth::check);
+            cfg.routes.before("/identity/*", auth::check);
             for (ApiModule m : modules) m.register(cfg.routes, table);
             table.add(cfg.routes, HandlerType.GET, "/openapi.json", "This document", null, null, false,
                     ctx -> ctx.json(table.openApi(version)));

@@ -11,6 +11,7 @@ import io.javalin.http.Context;
 
 /** Bearer-key authentication: only SHA-256 hashes of keys are stored and compared. */
 public final class Auth {
+    private static final String KEY_ID = "burrow.apiKeyId";
     private final ApiKeyStore keys;
 
     public Auth(ApiKeyStore keys) {
@@ -24,9 +25,16 @@ public final class Auth {
                     "missing API key: send 'Authorization: Bearer <key>'");
         }
         String key = header.substring(7).trim();
-        if (keys.findByHash(sha256(key)).isEmpty()) {
+        var found = keys.findByHash(sha256(key));
+        if (found.isEmpty()) {
             throw new BurrowException(BurrowException.Kind.UNAUTHORIZED, "UNAUTHORIZED", "invalid API key");
         }
+        ctx.attribute(KEY_ID, found.get().id());
+    }
+
+    /** The id of the API key the request authenticated with (who granted a permission, …); null before auth. */
+    public static String keyId(Context ctx) {
+        return ctx.attribute(KEY_ID);
     }
 
     public static String sha256(String secret) {
