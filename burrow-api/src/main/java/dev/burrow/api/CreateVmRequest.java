@@ -7,7 +7,7 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 
 /**
  * Body of {@code POST /v1/vms}: the Freestyle create request plus Burrow's own fields ({@code image},
- * {@code env}, {@code labels}, {@code memSizeMb}, {@code rootfsSizeMb}). Every field is optional and may be
+ * {@code env}, {@code labels}, {@code memSizeMb}, {@code rootfsSizeMb}, {@code network}). Every field is optional and may be
  * null. Fields the vendor SDK sends that Burrow does not know are ignored; fields Burrow knows but cannot
  * honour yet are refused by the server with a 400 rather than silently dropped.
  */
@@ -40,7 +40,8 @@ public record CreateVmRequest(
         Boolean recreate,
         String discriminator,
         Boolean skipCache,
-        Long activityThresholdBytes) {
+        Long activityThresholdBytes,
+        NetworkPolicyBody network) {
 
     /** Freestyle persistence: {@code {type: sticky|ephemeral|persistent, priority?, deleteEvent?}}. */
     @JsonIgnoreProperties(ignoreUnknown = true)

@@ -32,6 +32,7 @@ import dev.burrow.driver.runc.RuncDriver;
 import dev.burrow.driver.runc.RuncDriverConfig;
 import dev.burrow.driver.runc.internal.OciImageStore;
 import dev.burrow.server.http.ApiServer;
+import dev.burrow.server.http.NetworkApi;
 import dev.burrow.server.http.Readiness;
 import dev.burrow.server.logging.TransitionLog;
 import dev.burrow.server.metrics.BurrowMetrics;
@@ -102,8 +103,9 @@ public final class BurrowServer implements AutoCloseable {
         var imageStore = new OciImageStore(config.resolvedImageDir().toAbsolutePath(), OciImageStore.Settings.defaults()
                 .withAuthFile(config.registries().authFile())
                 .withInsecureRegistries(config.registries().insecure()));
-        this.driver = new MeteredDriver(new RuncDriver(storageConfig(RuncDriverConfig.forDataDir(dataDir,
-                config.resolvedImageDir().toAbsolutePath(), nodeId), config.storage()), imageStore), metrics, tracing);
+        var driverConfig = storageConfig(RuncDriverConfig.forDataDir(dataDir, config.resolvedImageDir().toAbsolutePath(), nodeId),
+                config.storage()).withNetwork(networkSettings(config.network(), dataDir));
+        this.driver = new MeteredDriver(new RuncDriver(driverConfig, imageStore), metrics, tracing);
         this.lifecycle = new LifecycleCoordinator(store, store, driver, Clock.systemUTC(), nodeId,
                 LifecycleCoordinator.Settings.defaults(config.defaultImage()));
         lifecycle.addListener(metrics.transitionListener());
@@ -130,7 +132,8 @@ public final class BurrowServer implements AutoCloseable {
                 new Readiness.Check("store", () -> store.find("readyzprobe000000000")),
                 new Readiness.Check("driver", driver::list)), Readiness.DEFAULT_TIMEOUT);
         this.api = new ApiServer(config.host(), config.port(), new Auth(store),
-                java.util.List.of(vmApi, new SystemdApi(services), new IdentityApi(identities)), VERSION, metrics, tracing,
+                java.util.List.of(vmApi, new SystemdApi(services), new IdentityApi(identities), new NetworkApi(lifecycle)),
+                VERSION, metrics, tracing,
                 readiness);
     }
 
@@ -264,6 +267,33 @@ public final class BurrowServer implements AutoCloseable {
         driver.close();
         database.close();
         metrics.close();
+    }
+
+    /**
+     * The node's VM network settings. The range is kept in {@code <data-dir>/vm-subnet}: VM addresses live in leases
+     * that must stay valid across restarts, so a range picked at random on the first start (or given once with
+     * --vm-subnet) is the node's from then on.
+     */
+    private static dev.burrow.driver.runc.NetworkSettings networkSettings(ServerConfig.Network n, Path dataDir) {
+        if (!n.enabled()) return null;
+        Path file = dataDir.resolve("vm-subnet");
+        String subnet;
+        if (n.subnet() != null) {
+            subnet = dev.burrow.core.net.Ipv4Cidr.parse(n.subnet()).toString();
+            try {
+                Files.writeString(file, subnet + "\n");
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write " + file, e);
+            }
+        } else {
+            subnet = readOrCreate(file, () -> dev.burrow.driver.runc.NetworkSettings.pickFreeSubnet(RANDOM).toString(), false);
+        }
+        var upstreams = n.dnsUpstreams().isEmpty() ? dev.burrow.driver.runc.NetworkSettings.hostResolvers()
+                : n.dnsUpstreams().stream().map(dev.burrow.driver.runc.NetworkSettings::parseUpstream).toList();
+        if (upstreams.isEmpty()) {
+            throw new IllegalArgumentException("no DNS server for VMs: /etc/resolv.conf names none; give --vm-dns");
+        }
+        return new dev.burrow.driver.runc.NetworkSettings(dev.burrow.core.net.Ipv4Cidr.parse(subnet), upstreams);
     }
 
     private static RuncDriverConfig storageConfig(RuncDriverConfig base, ServerConfig.Storage storage) {

@@ -81,6 +81,14 @@ public final class Main implements Runnable {
         Path registryAuthFile;
         @Option(names = "--insecure-registry", description = "host:port reached over plain HTTP; repeatable (loopback always is).")
         java.util.List<String> insecureRegistries;
+        @Option(names = "--vm-network", defaultValue = "on",
+                description = "on: each VM gets an address on a bridge, NAT, DNS and an egress policy; off: loopback only (default ${DEFAULT-VALUE}).")
+        String vmNetwork;
+        @Option(names = "--vm-subnet",
+                description = "IPv4 range of VM addresses, /12 to /28, e.g. 10.213.0.0/16 (default: the one recorded in the data dir, else a free /20 of 10.192.0.0/10).")
+        String vmSubnet;
+        @Option(names = "--vm-dns", description = "Upstream DNS server (host or host:port) of the VMs' DNS forwarder; repeatable (default: /etc/resolv.conf).")
+        java.util.List<String> vmDns;
         @picocli.CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
@@ -113,6 +121,18 @@ public final class Main implements Runnable {
             }
             cfg = cfg.withRegistries(new ServerConfig.Registries(registryAuthFile == null ? null
                     : registryAuthFile.toAbsolutePath(), insecureRegistries == null ? null : java.util.Set.copyOf(insecureRegistries)));
+            if (!vmNetwork.equals("on") && !vmNetwork.equals("off")) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--vm-network must be on or off");
+            }
+            if (vmSubnet != null) {
+                try {
+                    var c = dev.burrow.core.net.Ipv4Cidr.parse(vmSubnet);
+                    if (c.prefix() < 12 || c.prefix() > 28) throw new IllegalArgumentException("prefix must be /12 to /28");
+                } catch (IllegalArgumentException e) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), "--vm-subnet: " + e.getMessage());
+                }
+            }
+            cfg = cfg.withNetwork(new ServerConfig.Network(vmNetwork.equals("on"), vmSubnet, vmDns));
             var d = ServerConfig.Lifecycle.defaults();
             cfg = cfg.withLifecycle(new ServerConfig.Lifecycle(d.reconcileInterval(), orphanGrace, d.idleInterval(),
                     hibernateAfter.isZero() ? null : hibernateAfter, stuckLimit, storageQuotaMb * 1024 * 1024));

@@ -10,7 +10,23 @@ import java.time.Duration;
 public record ServerConfig(String host, int port, Path dataDir, String databaseUrl, String databaseUser,
                            String databasePassword, Path imageDir, String defaultImage, String apiKey,
                            boolean prewarmDefaultImage, Lifecycle lifecycle, Observability observability,
-                           Storage storage, Registries registries) {
+                           Storage storage, Registries registries, Network network) {
+
+    /**
+     * VM networking: {@code enabled} false gives VMs a loopback-only namespace (no bridge, no nftables needed);
+     * {@code subnet} null means the range recorded in the data dir, or on first start a free /20 picked from
+     * 10.192.0.0/10 (so servers sharing a host do not collide); {@code dnsUpstreams} empty means the host's
+     * {@code /etc/resolv.conf} nameservers.
+     */
+    public record Network(boolean enabled, String subnet, java.util.List<String> dnsUpstreams) {
+        public Network {
+            dnsUpstreams = dnsUpstreams == null ? java.util.List.of() : java.util.List.copyOf(dnsUpstreams);
+        }
+
+        public static Network defaults() {
+            return new Network(true, null, java.util.List.of());
+        }
+    }
 
     /**
      * How images are pulled: {@code authFile} is a containers-auth.json ({@code {"auths": {"host:port":
@@ -83,27 +99,32 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
                         boolean prewarmDefaultImage) {
         this(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir, defaultImage, apiKey,
                 prewarmDefaultImage, Lifecycle.defaults(), Observability.defaults(), Storage.defaults(),
-                Registries.defaults());
+                Registries.defaults(), Network.defaults());
     }
 
     public ServerConfig withLifecycle(Lifecycle l) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, l, observability, storage, registries);
+                defaultImage, apiKey, prewarmDefaultImage, l, observability, storage, registries, network);
     }
 
     public ServerConfig withObservability(Observability o) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, o, storage, registries);
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, o, storage, registries, network);
     }
 
     public ServerConfig withStorage(Storage st) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, st, registries);
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, st, registries, network);
     }
 
     public ServerConfig withRegistries(Registries r) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, r);
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, r, network);
+    }
+
+    public ServerConfig withNetwork(Network n) {
+        return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, registries, n);
     }
 
     public static final int DEFAULT_PORT = 8700;

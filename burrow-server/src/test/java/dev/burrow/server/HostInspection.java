@@ -8,7 +8,8 @@ import java.util.List;
 
 /**
  * Looks at the host directly (not through the driver) for anything a VM left behind: a runc container,
- * a mount, a cgroup, a network namespace, a directory, a process.
+ * a mount, a cgroup, a network namespace, a veth (with its tc qdiscs), an nftables chain or set, an address
+ * lease, a directory, a process.
  */
 public final class HostInspection {
     private HostInspection() { }
@@ -24,6 +25,21 @@ public final class HostInspection {
             return state == 'Z' || state == 'X';
         } catch (IOException | RuntimeException e) {
             return true; // gone while we looked
+        }
+    }
+
+    /** The host's whole nftables ruleset as text ("" when nft is not installed). */
+    static String nftRuleset() {
+        try {
+            Process p = new ProcessBuilder("nft", "list", "ruleset").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            p.waitFor();
+            return out;
+        } catch (IOException e) {
+            return "";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "";
         }
     }
 
@@ -49,6 +65,20 @@ public final class HostInspection {
                 try (var ns = Files.list(netns)) {
                     ns.filter(p -> p.getFileName().toString().contains(vmId)).forEach(p -> found.add("netns: " + p));
                 }
+            }
+            // host ends of VM veths carry the VM id in their alias; their tc qdiscs go with them
+            try (var ifs = Files.list(Path.of("/sys/class/net"))) {
+                for (Path i : ifs.toList()) {
+                    try {
+                        if (Files.readString(i.resolve("ifalias")).contains(vmId)) found.add("veth: " + i.getFileName());
+                    } catch (IOException gone) {
+                        // interface removed while we looked, or no alias file
+                    }
+                }
+            }
+            String rules = nftRuleset();
+            for (String line : rules.split("\n")) {
+                if (line.contains(vmId)) found.add("nft: " + line.strip());
             }
             try (var procs = Files.list(Path.of("/proc"))) {
                 for (Path p : procs.toList()) {

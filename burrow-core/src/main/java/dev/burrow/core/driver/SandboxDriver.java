@@ -114,6 +114,24 @@ public interface SandboxDriver extends AutoCloseable {
         throw new UnsupportedOperationException(name() + " cannot resize");
     }
 
+    /** Whether sandboxes get a network of their own with an egress policy ({@link #updateNetwork}). */
+    default boolean networking() {
+        return false;
+    }
+
+    /**
+     * Replaces a sandbox's network policy: at once on a running or suspended sandbox, and kept for its next start.
+     * Only when {@link #networking()}.
+     */
+    default void updateNetwork(String vmId, dev.burrow.core.net.NetworkPolicy policy) {
+        throw new UnsupportedOperationException(name() + " has no VM networking");
+    }
+
+    /** The sandbox's address and gateway on the VM network, or null when it has none. */
+    default NetworkInfo networkInfo(String vmId) {
+        return null;
+    }
+
     @Override
     void close();
 

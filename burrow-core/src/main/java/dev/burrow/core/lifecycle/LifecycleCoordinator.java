@@ -132,6 +132,10 @@ public final class LifecycleCoordinator {
             if (earlier.isPresent()) return earlier.get();
         }
         var spec = command.spec();
+        if (!driver.networking() && !spec.network().equals(dev.burrow.core.net.NetworkPolicy.ALLOW_ALL)) {
+            throw BurrowException.badRequest("UNSUPPORTED_FIELD",
+                    "this server runs VMs without networking, so a network policy cannot be honoured; remove 'network'");
+        }
         String image;
         String driverImageRef;
         if (spec.snapshotId() != null) {
@@ -161,7 +165,7 @@ public final class LifecycleCoordinator {
         String id = VmId.generate();
         var effective = new dev.burrow.core.vm.VmSpec(image, spec.vcpuCount(), spec.memSizeMb(), spec.env(),
                 spec.workdir(), spec.idleTimeoutSeconds(), spec.persistence(), spec.labels(), spec.rootfsSizeMb(),
-                spec.snapshotId(), spec.services());
+                spec.snapshotId(), spec.services(), spec.network());
         Vm vm = new Vm(id, effective, VmStatus.CREATING, null, now, now, now, nodeId, driver.name(), null, 0);
         try (var held = locks.acquire(id, settings.lockWait(), "create")) {
             var key = idempotencyKey == null ? null : new VmStore.IdempotencyKey(idempotencyKey, requestHash, id);
@@ -176,7 +180,8 @@ public final class LifecycleCoordinator {
             long t0 = System.nanoTime();
             try {
                 String handle = driver.create(new SandboxSpec(id, driverImageRef, spec.vcpuCount(), spec.memSizeMb(),
-                        settings.pidsLimit(), spec.env(), spec.workdir(), id, spec.rootfsSizeMb(), spec.snapshotId()));
+                        settings.pidsLimit(), spec.env(), spec.workdir(), id, spec.rootfsSizeMb(), spec.snapshotId(),
+                        spec.network()));
                 Failpoints.hit("create.after-driver");
                 for (var f : command.files().entrySet()) {
                     driver.writeFile(id, f.getKey(), f.getValue().content(), f.getValue().executable());
@@ -329,6 +334,30 @@ public final class LifecycleCoordinator {
         }
     }
 
+    /**
+     * Replaces a VM's network policy. The host applies it first (live on a running or suspended VM, kept for the
+     * next start of a stopped one); the spec is updated only once the host accepted it.
+     */
+    public Vm updateNetwork(String id, dev.burrow.core.net.NetworkPolicy policy, String cause) {
+        if (!driver.networking()) {
+            throw BurrowException.badRequest("NETWORKING_DISABLED", "this server runs VMs without networking");
+        }
+        try (var held = locks.acquire(id, settings.lockWait(), "network")) {
+            Vm vm = get(id);
+            if (vm.status().transitional() || vm.status() == VmStatus.FAILED) throw invalid(vm, "change the network of");
+            long t0 = System.nanoTime();
+            driver.updateNetwork(id, policy);
+            return write(vm.withSpec(vm.spec().withNetwork(policy)), vm.status(), vm.statusReason(), "network", cause,
+                    elapsed(t0));
+        }
+    }
+
+    /** The VM's address on the VM network, or null when the driver gives VMs none. */
+    public dev.burrow.core.driver.NetworkInfo networkInfo(String id) {
+        get(id);
+        return driver.networkInfo(id);
+    }
+
     // ---- snapshots and fork ----
 
     /**
@@ -383,7 +412,7 @@ public final class LifecycleCoordinator {
         Snapshot snap = snapshot(vmId, null, cause);
         var s = snap.sourceSpec();
         var forkSpec = new dev.burrow.core.vm.VmSpec(null, s.vcpuCount(), s.memSizeMb(), s.env(), s.workdir(),
-                s.idleTimeoutSeconds(), s.persistence(), s.labels(), s.rootfsSizeMb(), snap.id(), s.services());
+                s.idleTimeoutSeconds(), s.persistence(), s.labels(), s.rootfsSizeMb(), snap.id(), s.services(), s.network());
         List<Vm> made = new java.util.ArrayList<>();
         try {
             for (int i = 0; i < count; i++) made.add(create(new CreateVmCommand(forkSpec, Map.of()), cause));

@@ -3,6 +3,8 @@ package dev.burrow.core.vm;
 import java.util.List;
 import java.util.Map;
 
+import dev.burrow.core.net.NetworkPolicy;
+
 /**
  * What the user asked for at create time, as far as Burrow honours it. Stored with the VM so that a
  * restart, a reconcile or a later start can rebuild the sandbox from it.
@@ -12,6 +14,8 @@ import java.util.Map;
  * @param snapshotId         the snapshot the VM's disk started from, null when made from {@code image}; kept so
  *                           that a snapshot is not deleted while a VM made from it lives
  * @param services           services Burrow supervises inside the VM; changed at run time through the systemd routes
+ * @param network            egress policy and limits; never null (allow-all without limits by default, which is
+ *                           also what a VM stored before networking existed reads as)
  */
 public record VmSpec(
         String image,
@@ -24,7 +28,8 @@ public record VmSpec(
         Map<String, String> labels,
         Integer rootfsSizeMb,
         String snapshotId,
-        List<ServiceSpec> services) {
+        List<ServiceSpec> services,
+        NetworkPolicy network) {
 
     public static final int DEFAULT_VCPUS = 2;
     public static final int DEFAULT_MEM_MB = 2048;
@@ -34,19 +39,33 @@ public record VmSpec(
         labels = labels == null ? Map.of() : Map.copyOf(labels);
         if (persistence == null) persistence = Persistence.DEFAULT;
         services = services == null ? List.of() : List.copyOf(services);
+        if (network == null) network = NetworkPolicy.ALLOW_ALL;
     }
 
-    /** A spec without services (the shape callers used before services existed). */
+    /** A spec without services and with the default network policy (the shape callers used before either existed). */
     public VmSpec(String image, int vcpuCount, int memSizeMb, Map<String, String> env, String workdir,
                   Integer idleTimeoutSeconds, Persistence persistence, Map<String, String> labels, Integer rootfsSizeMb,
                   String snapshotId) {
         this(image, vcpuCount, memSizeMb, env, workdir, idleTimeoutSeconds, persistence, labels, rootfsSizeMb, snapshotId,
-                List.of());
+                List.of(), null);
+    }
+
+    /** A spec with the default network policy. */
+    public VmSpec(String image, int vcpuCount, int memSizeMb, Map<String, String> env, String workdir,
+                  Integer idleTimeoutSeconds, Persistence persistence, Map<String, String> labels, Integer rootfsSizeMb,
+                  String snapshotId, List<ServiceSpec> services) {
+        this(image, vcpuCount, memSizeMb, env, workdir, idleTimeoutSeconds, persistence, labels, rootfsSizeMb, snapshotId,
+                services, null);
     }
 
     public VmSpec withServices(List<ServiceSpec> newServices) {
         return new VmSpec(image, vcpuCount, memSizeMb, env, workdir, idleTimeoutSeconds, persistence, labels, rootfsSizeMb,
-                snapshotId, newServices);
+                snapshotId, newServices, network);
+    }
+
+    public VmSpec withNetwork(NetworkPolicy policy) {
+        return new VmSpec(image, vcpuCount, memSizeMb, env, workdir, idleTimeoutSeconds, persistence, labels, rootfsSizeMb,
+                snapshotId, services, policy);
     }
 
     public java.util.Optional<ServiceSpec> service(String name) {
@@ -55,6 +74,6 @@ public record VmSpec(
 
     public VmSpec withResources(int vcpus, int memMb) {
         return new VmSpec(image, vcpus, memMb, env, workdir, idleTimeoutSeconds, persistence, labels, rootfsSizeMb,
-                snapshotId, services);
+                snapshotId, services, network);
     }
 }

@@ -51,6 +51,7 @@ import dev.burrow.driver.runc.internal.RuncSpec;
 import dev.burrow.driver.runc.internal.SafeDelete;
 import dev.burrow.driver.runc.internal.SandboxFiles;
 import dev.burrow.driver.runc.internal.UnpackedImage;
+import dev.burrow.driver.runc.net.NodeNetwork;
 
 /**
  * One runc container per VM. Host layout per VM, under {@code <dataDir>/vms/<vmId>/}: the storage's entries
@@ -80,6 +81,8 @@ public final class RuncDriver implements SandboxDriver {
     private final RootfsStorage storage;
     private final RuncCli runc;
     private final CgroupDirs cgroups;
+    /** The node's VM network, or null when VMs get a loopback-only namespace. */
+    private final NodeNetwork network;
     private final ReentrantLock[] locks = new ReentrantLock[64];
     /** Per snapshot id; always taken after the VM lock when both are needed. */
     private final ReentrantLock[] snapshotLocks = new ReentrantLock[64];
@@ -98,6 +101,13 @@ public final class RuncDriver implements SandboxDriver {
         this.storage = openStorage(config, vmsDir);
         this.runc = new RuncCli(config.runcRoot().toAbsolutePath());
         this.cgroups = new CgroupDirs(config.cgroupParent());
+        try {
+            this.network = config.network() == null ? null
+                    : NodeNetwork.open(config.network(), config.nodeId(), config.dataDir().resolve("network"));
+        } catch (RuntimeException e) {
+            storage.close();
+            throw e;
+        }
         for (int i = 0; i < locks.length; i++) locks[i] = new ReentrantLock();
         for (int i = 0; i < snapshotLocks.length; i++) snapshotLocks[i] = new ReentrantLock();
         log.atInfo().addKeyValue("storage", storage.name()).addKeyValue("data_dir", config.dataDir()).log("runc driver ready");
@@ -220,7 +230,8 @@ public final class RuncDriver implements SandboxDriver {
                     image = resolveImage(spec.imageRef());
                     root = storage.prepare(vmId, image, spec.rootfsSizeMb());
                 }
-                RuncSpec.writeBundle(bundleDir(vmId), RuncSpec.build(root, spec, image, config));
+                NodeNetwork.Attachment net = network == null ? null : network.attach(vmId, spec.network());
+                RuncSpec.writeBundle(bundleDir(vmId), RuncSpec.build(root, spec, image, config, net));
                 Failpoints.hit("driver.create.after-rootfs");
                 runContainer(vmId, root);
             } catch (RuntimeException e) {
@@ -274,6 +285,8 @@ public final class RuncDriver implements SandboxDriver {
             if (!storage.exists(vmId) || !Files.exists(bundleDir(vmId).resolve("config.json"))) {
                 throw vmNotFound(vmId);
             }
+            // a reboot removes network namespaces; the bundle names the VM's, so it must exist again first
+            if (network != null) network.ensure(vmId);
             runContainer(vmId, storage.ensureMounted(vmId));
             log.atInfo().addKeyValue("vm_id", vmId).addKeyValue("op", "start")
                     .addKeyValue("duration_ms", ms(t0)).log("VM started");
@@ -347,6 +360,7 @@ public final class RuncDriver implements SandboxDriver {
             Failpoints.hit("driver.destroy.after-container");
             // Teardown mirrors creation in reverse: processes, cgroups, mounts, then directories.
             cgroups.removeVm(vmId);
+            if (network != null) network.detach(vmId);
             storage.release(vmId);
             SafeDelete.deleteTree(vmDir(vmId));
             log.atInfo().addKeyValue("vm_id", vmId).addKeyValue("op", "destroy")
@@ -514,6 +528,7 @@ public final class RuncDriver implements SandboxDriver {
         }
         found.addAll(storage.list());
         found.addAll(cgroups.list());
+        if (network != null) found.addAll(network.list());
         try (DirectoryStream<Path> dirs = Files.newDirectoryStream(vmsDir, p -> Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS))) {
             for (Path d : dirs) found.add(new HostResource(HostResource.Kind.DIRECTORY, d.getFileName().toString(), d.toString()));
         } catch (IOException e) {
@@ -553,7 +568,39 @@ public final class RuncDriver implements SandboxDriver {
     }
 
     @Override
+    public boolean networking() {
+        return network != null;
+    }
+
+    @Override
+    public void updateNetwork(String vmId, dev.burrow.core.net.NetworkPolicy policy) {
+        checkId(vmId);
+        if (network == null) throw new UnsupportedOperationException("this runc driver runs VMs without networking");
+        locked(vmId, () -> {
+            if (!Files.exists(bundleDir(vmId).resolve("config.json"))) throw vmNotFound(vmId);
+            if (network.info(vmId) == null) {
+                throw BurrowException.conflict("VM_HAS_NO_NETWORK", "VM " + vmId + " was created before VM networking was enabled");
+            }
+            network.apply(vmId, policy);
+            return null;
+        });
+    }
+
+    @Override
+    public dev.burrow.core.driver.NetworkInfo networkInfo(String vmId) {
+        checkId(vmId);
+        return network == null ? null : network.info(vmId);
+    }
+
+    @Override
     public void close() {
+        if (network != null) {
+            try {
+                network.close();
+            } catch (RuntimeException e) {
+                log.atWarn().log("cannot close the VM network: " + e.getMessage());
+            }
+        }
         storage.close();
         cgroups.removeParentIfEmpty();
         try {

@@ -15,9 +15,11 @@ import java.nio.file.Path;
  * @param storage          where VM roots live; see {@link Storage}
  * @param btrfsImageSizeMb size of the sparse loop image made when the data dir is not on btrfs; it only takes
  *                         host disk space as VMs write, and it caps what all VMs of this node can write together
+ * @param network          VM networking (bridge, addresses, NAT, DNS, egress policy), or null: each VM then has a
+ *                         namespace with loopback only
  */
 public record RuncDriverConfig(Path dataDir, Path imageDir, Path runcRoot, String nodeId, int pidsLimit,
-                               Storage storage, long btrfsImageSizeMb) {
+                               Storage storage, long btrfsImageSizeMb, NetworkSettings network) {
 
     public static final long DEFAULT_BTRFS_IMAGE_SIZE_MB = 64L * 1024;
 
@@ -35,6 +37,12 @@ public record RuncDriverConfig(Path dataDir, Path imageDir, Path runcRoot, Strin
         if (btrfsImageSizeMb <= 0) btrfsImageSizeMb = DEFAULT_BTRFS_IMAGE_SIZE_MB;
     }
 
+    /** Without VM networking. */
+    public RuncDriverConfig(Path dataDir, Path imageDir, Path runcRoot, String nodeId, int pidsLimit, Storage storage,
+                            long btrfsImageSizeMb) {
+        this(dataDir, imageDir, runcRoot, nodeId, pidsLimit, storage, btrfsImageSizeMb, null);
+    }
+
     /** With automatic storage selection and the default loop image size. */
     public RuncDriverConfig(Path dataDir, Path imageDir, Path runcRoot, String nodeId, int pidsLimit) {
         this(dataDir, imageDir, runcRoot, nodeId, pidsLimit, Storage.AUTO, DEFAULT_BTRFS_IMAGE_SIZE_MB);
@@ -45,7 +53,11 @@ public record RuncDriverConfig(Path dataDir, Path imageDir, Path runcRoot, Strin
     }
 
     public RuncDriverConfig withStorage(Storage newStorage) {
-        return new RuncDriverConfig(dataDir, imageDir, runcRoot, nodeId, pidsLimit, newStorage, btrfsImageSizeMb);
+        return new RuncDriverConfig(dataDir, imageDir, runcRoot, nodeId, pidsLimit, newStorage, btrfsImageSizeMb, network);
+    }
+
+    public RuncDriverConfig withNetwork(NetworkSettings newNetwork) {
+        return new RuncDriverConfig(dataDir, imageDir, runcRoot, nodeId, pidsLimit, storage, btrfsImageSizeMb, newNetwork);
     }
 
     /** The cgroup path (relative to each v1 controller's mount) under which this node's VMs live. */

@@ -35,13 +35,16 @@ public final class CreateExecBench implements Callable<Integer> {
     @Option(names = "--image", defaultValue = "builtin:busybox") String image;
     @Option(names = "--image-dir", defaultValue = "./data/images", description = "Image cache (shared with the server).")
     Path imageDir;
+    @Option(names = "--vm-network", defaultValue = "on",
+            description = "on: VMs get the full VM network (bridge, veth, nftables, DNS); off: loopback only, to measure its cost.")
+    String vmNetwork;
 
     @Override
     public Integer call() throws Exception {
         Path work = Files.createTempDirectory(Path.of("/var/tmp"), "burrow-bench-");
         String key = "bench-" + Long.toHexString(System.nanoTime());
         var cfg = new ServerConfig("127.0.0.1", 0, work.resolve("server"), null, null, null, imageDir.toAbsolutePath(),
-                image, key, false);
+                image, key, false).withNetwork(new ServerConfig.Network(!"off".equals(vmNetwork), null, List.of()));
         List<Double> api = new ArrayList<>();
         List<Double> raw = new ArrayList<>();
         try (BurrowServer server = BurrowServer.start(cfg)) {

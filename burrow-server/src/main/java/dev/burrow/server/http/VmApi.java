@@ -328,7 +328,7 @@ public final class VmApi implements ApiModule {
         }
         var services = ServiceRequests.fromCreate(r.systemd());
         VmSpec spec = new VmSpec(r.image(), vcpus, memMb, r.env(), r.workdir(), r.idleTimeoutSeconds(), persistence,
-                r.labels(), rootfsMb, r.snapshotId(), services);
+                r.labels(), rootfsMb, r.snapshotId(), services, NetworkApi.toPolicy(r.network()));
         return new CreateVmCommand(spec, files);
     }
 

@@ -138,6 +138,21 @@ public final class MeteredDriver implements SandboxDriver {
     }
 
     @Override
+    public boolean networking() {
+        return inner.networking();
+    }
+
+    @Override
+    public void updateNetwork(String vmId, dev.burrow.core.net.NetworkPolicy policy) {
+        run("update_network", vmId, () -> inner.updateNetwork(vmId, policy));
+    }
+
+    @Override
+    public dev.burrow.core.driver.NetworkInfo networkInfo(String vmId) {
+        return inner.networkInfo(vmId);
+    }
+
+    @Override
     public void snapshot(String vmId, String snapshotId) {
         run("snapshot", vmId, () -> inner.snapshot(vmId, snapshotId));
     }

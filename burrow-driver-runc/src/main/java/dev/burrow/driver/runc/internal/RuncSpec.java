@@ -59,6 +59,16 @@ public final class RuncSpec {
      * @param config the driver settings (cgroup parent, node id, default pids limit)
      */
     public static ObjectNode build(Path rootfs, SandboxSpec spec, UnpackedImage image, RuncDriverConfig config) {
+        return build(rootfs, spec, image, config, null);
+    }
+
+    /**
+     * The runtime config for a VM on the node's VM network: the container joins the namespace {@code network}
+     * prepared (instead of a fresh loopback-only one) and gets its resolv.conf, read-only, pointing at the node's
+     * DNS forwarder.
+     */
+    public static ObjectNode build(Path rootfs, SandboxSpec spec, UnpackedImage image, RuncDriverConfig config,
+                                   dev.burrow.driver.runc.net.NodeNetwork.Attachment network) {
         if (!rootfs.isAbsolute()) throw new IllegalArgumentException("rootfs must be absolute: " + rootfs);
         ObjectNode root = JSON.createObjectNode();
         root.put("ociVersion", "1.0.2");
@@ -100,6 +110,9 @@ public final class RuncSpec {
         mount(mounts, "/dev/mqueue", "mqueue", "mqueue", "nosuid", "noexec", "nodev");
         mount(mounts, "/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", "ro");
         mount(mounts, "/sys/fs/cgroup", "cgroup", "cgroup", "nosuid", "noexec", "nodev", "relatime", "ro");
+        if (network != null) {
+            mount(mounts, "/etc/resolv.conf", "bind", network.resolvConf().toString(), "rbind", "ro", "nosuid", "nodev", "noexec");
+        }
 
         ObjectNode annotations = root.putObject("annotations");
         annotations.put("dev.burrow.vm-id", spec.vmId());
@@ -116,9 +129,10 @@ public final class RuncSpec {
         resources.putObject("pids").put("limit", pids);
         linux.put("cgroupsPath", cgroupsPath(config, spec.vmId()));
         ArrayNode namespaces = linux.putArray("namespaces");
-        // A new network namespace has only loopback (runc brings it up); VM networking is added later.
         for (String ns : List.of("pid", "network", "ipc", "uts", "mount", "cgroup")) {
-            namespaces.addObject().put("type", ns);
+            ObjectNode n = namespaces.addObject().put("type", ns);
+            // Without VM networking a new network namespace has only loopback (runc brings it up).
+            if (ns.equals("network") && network != null) n.put("path", network.netns().toString());
         }
         strings(linux.putArray("maskedPaths"), List.of(
                 "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",

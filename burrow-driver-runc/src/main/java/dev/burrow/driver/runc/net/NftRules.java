@@ -1,0 +1,127 @@
+package dev.burrow.driver.runc.net;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import dev.burrow.core.net.Ipv4Cidr;
+import dev.burrow.core.net.NetworkPolicy;
+
+/**
+ * The nftables scripts of a node's VM network, as text for {@code nft -f -} (one atomic transaction each). Every
+ * script is idempotent: node chains are flushed and refilled, so running it again after a restart or an upgrade
+ * gives the same rules, never duplicates.
+ */
+final class NftRules {
+    private NftRules() { }
+
+    /**
+     * The node's tables. inet: VMs reach the host only for DNS on the gateway (so not the API, the SSH gateway, host
+     * loopback services or any other host address); bridge-to-bridge forwarding (VM to VM) is refused; nothing from
+     * outside starts a connection to a VM; egress of a VM goes through its own chain, found by source address in
+     * the {@code vms} verdict map; egress is masqueraded. bridge: a frame from a VM port must carry the port's own
+     * IPv4 address (IP and ARP); other protocols (IPv6 included) are dropped.
+     */
+    static String node(String table, String bridge, String vethPrefix, String gateway, String subnet) {
+        String br = quote(bridge);
+        String t = "inet " + table;
+        return String.join("\n",
+                "add table " + t,
+                "add map " + t + " vms { type ipv4_addr : verdict; }",
+                "add chain " + t + " refuse",
+                "flush chain " + t + " refuse",
+                // refused, not dropped: a denied connection fails at once instead of hanging until a timeout
+                "add rule " + t + " refuse meta l4proto tcp reject with tcp reset",
+                "add rule " + t + " refuse reject with icmpx type admin-prohibited",
+                "add chain " + t + " input { type filter hook input priority -5; policy accept; }",
+                "flush chain " + t + " input",
+                "add rule " + t + " input iifname " + br + " ct state established,related accept",
+                "add rule " + t + " input iifname " + br + " ip daddr " + gateway + " udp dport 53 accept",
+                "add rule " + t + " input iifname " + br + " ip daddr " + gateway + " tcp dport 53 accept",
+                "add rule " + t + " input iifname " + br + " jump refuse",
+                "add chain " + t + " forward { type filter hook forward priority -5; policy accept; }",
+                "flush chain " + t + " forward",
+                "add rule " + t + " forward iifname " + br + " oifname " + br + " jump refuse",
+                "add rule " + t + " forward oifname " + br + " ct state established,related accept",
+                "add rule " + t + " forward oifname " + br + " drop",
+                "add rule " + t + " forward iifname " + br + " ip saddr vmap @vms",
+                "add rule " + t + " forward iifname " + br + " jump refuse",
+                "add chain " + t + " postrouting { type nat hook postrouting priority srcnat; policy accept; }",
+                "flush chain " + t + " postrouting",
+                "add rule " + t + " postrouting ip saddr " + subnet + " oifname != " + br + " masquerade",
+                "add table bridge " + table,
+                "add set bridge " + table + " ports { type ifname . ipv4_addr; }",
+                "add chain bridge " + table + " prerouting { type filter hook prerouting priority -5; policy accept; }",
+                "flush chain bridge " + table + " prerouting",
+                "add rule bridge " + table + " prerouting iifname " + quote(vethPrefix + "*") + " ether type ip iifname . ip saddr != @ports drop",
+                "add rule bridge " + table + " prerouting iifname " + quote(vethPrefix + "*") + " ether type arp iifname . arp saddr ip != @ports drop",
+                "add rule bridge " + table + " prerouting iifname " + quote(vethPrefix + "*") + " ether type != { ip, arp } drop",
+                "");
+    }
+
+    /**
+     * One VM's egress chain, replaced whole. Order: the connection limit; denied ranges (every packet, so a new
+     * deny cuts existing connections too); other DNS servers when names are filtered (the VM's own forwarder is on
+     * the host, not forwarded); established traffic; allowed ranges and addresses resolved for allowed names; the
+     * default. With {@code membership}, the VM's entries in the verdict map and the port set are (re)added too.
+     */
+    static String vm(String table, String vmId, String address, String veth, NetworkPolicy p, boolean membership) {
+        String t = "inet " + table;
+        String chain = "vm_" + vmId;
+        List<String> s = new ArrayList<>();
+        s.add("add chain " + t + " " + chain);
+        s.add("add set " + t + " " + chain + "_dns { type ipv4_addr; flags timeout; }");
+        s.add("flush chain " + t + " " + chain);
+        String r = "add rule " + t + " " + chain + " ";
+        if (p.maxConnections() != null) s.add(r + "ct state new ct count over " + p.maxConnections() + " jump refuse");
+        if (!p.denyCidrs().isEmpty()) s.add(r + "ip daddr " + set(p.denyCidrs()) + " jump refuse");
+        if (p.filtersDomains()) s.add(r + "meta l4proto { tcp, udp } th dport { 53, 853 } jump refuse");
+        s.add(r + "ct state established,related accept");
+        if (!p.allowCidrs().isEmpty()) s.add(r + "ip daddr " + set(p.allowCidrs()) + " accept");
+        if (p.tracksResolvedAddresses()) s.add(r + "ip daddr @" + chain + "_dns accept");
+        s.add(r + (p.egress() == NetworkPolicy.Egress.ALLOW_ALL ? "accept" : "jump refuse"));
+        if (membership) {
+            s.add("add element " + t + " vms { " + address + " : jump " + chain + " }");
+            s.add("add element bridge " + table + " ports { " + quote(veth) + " . " + address + " }");
+        }
+        s.add("");
+        return String.join("\n", s);
+    }
+
+    /** Removes a VM's chain, set and entries, whichever of them exist (each is added first so removal cannot fail). */
+    static String vmRemoval(String table, String vmId, String address, String veth) {
+        String t = "inet " + table;
+        String chain = "vm_" + vmId;
+        return String.join("\n",
+                "add chain " + t + " " + chain,
+                "add set " + t + " " + chain + "_dns { type ipv4_addr; flags timeout; }",
+                "add element " + t + " vms { " + address + " : jump " + chain + " }",
+                "delete element " + t + " vms { " + address + " }",
+                "flush chain " + t + " " + chain,
+                "delete chain " + t + " " + chain,
+                "delete set " + t + " " + chain + "_dns",
+                "add element bridge " + table + " ports { " + quote(veth) + " . " + address + " }",
+                "delete element bridge " + table + " ports { " + quote(veth) + " . " + address + " }",
+                "");
+    }
+
+    /**
+     * An anonymous set of ranges. Ranges inside another listed range are left out: nft refuses overlapping
+     * intervals in one set, and the outer range already covers them.
+     */
+    static String set(List<String> cidrs) {
+        List<Ipv4Cidr> parsed = cidrs.stream().map(Ipv4Cidr::parse).distinct().toList();
+        List<String> kept = new ArrayList<>();
+        for (Ipv4Cidr c : parsed) {
+            boolean covered = false;
+            for (Ipv4Cidr o : parsed) {
+                if (o != c && o.prefix() <= c.prefix() && o.overlaps(c) && !(o.equals(c))) covered = true;
+            }
+            if (!covered) kept.add(c.toString());
+        }
+        return "{ " + String.join(", ", kept) + " }";
+    }
+
+    private static String quote(String s) {
+        return "\"" + s + "\"";
+    }
+}

@@ -1,0 +1,187 @@
+package dev.burrow.server.net;
+
+import java.io.IOException;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * "The internet" for network tests, made by the test on this host: a network namespace joined to the host by a
+ * veth pair on a /30 of 198.18.0.0/15 (the benchmarking range, routed nowhere), a web server in it, and a DNS
+ * server on host loopback that resolves every name under {@code outside.test} to it and nothing else. The outside
+ * namespace has no route to the VM subnet, so a VM reaching it proves the host masquerades VM traffic.
+ */
+final class OutsideNetwork implements AutoCloseable {
+    static final String DOMAIN = "outside.test";
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    final String netns;
+    final String hostVeth;
+    final String hostAddress;
+    final String address;
+    final int httpPort = 8080;
+    final String page;
+    private final Path wwwDir;
+    private final DatagramSocket dns;
+    private final Thread dnsThread;
+    private final List<String> queries = java.util.Collections.synchronizedList(new ArrayList<>());
+
+    private OutsideNetwork() throws IOException {
+        String tag = Integer.toString(RANDOM.nextInt(36 * 36 * 36 * 36), 36);
+        this.netns = "burrow-test-out-" + tag;
+        this.hostVeth = "bto" + tag + "h";
+        int block = RANDOM.nextInt(1 << 15); // a /30 inside 198.18.0.0/15
+        int base = (198 << 24) | (18 << 16) | (block << 2);
+        this.hostAddress = format(base + 1);
+        this.address = format(base + 2);
+        this.page = "outside-" + tag;
+        run("ip", "netns", "add", netns);
+        try {
+            run("ip", "link", "add", hostVeth, "type", "veth", "peer", "name", "eth0", "netns", netns);
+            run("ip", "addr", "add", hostAddress + "/30", "dev", hostVeth);
+            run("ip", "link", "set", hostVeth, "up");
+            run("ip", "-n", netns, "addr", "add", address + "/30", "dev", "eth0");
+            run("ip", "-n", netns, "link", "set", "eth0", "up");
+            run("ip", "-n", netns, "link", "set", "lo", "up");
+            this.wwwDir = Files.createTempDirectory("burrow-outside-www-");
+            Files.writeString(wwwDir.resolve("index.html"), page + "\n");
+            // busybox httpd daemonizes; it dies with the namespace's processes at close
+            Process httpd = new ProcessBuilder("ip", "netns", "exec", netns, "busybox", "httpd", "-p", Integer.toString(httpPort),
+                    "-h", wwwDir.toString()).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            try {
+                if (httpd.waitFor() != 0) throw new IllegalStateException("busybox httpd did not start in " + netns);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        } catch (IOException | RuntimeException e) {
+            destroyNetns();
+            throw e;
+        }
+        this.dns = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        this.dnsThread = Thread.ofPlatform().daemon().name("outside-dns").start(this::serveDns);
+    }
+
+    static OutsideNetwork create() throws IOException {
+        return new OutsideNetwork();
+    }
+
+    /** host:port of the DNS server for {@code --vm-dns}. */
+    String dnsUpstream() {
+        return "127.0.0.1:" + dns.getLocalPort();
+    }
+
+    /** Names the upstream DNS server was asked for (the VMs' forwarder asks only for names a policy allows). */
+    List<String> queries() {
+        return List.copyOf(queries);
+    }
+
+    private void serveDns() {
+        byte[] buf = new byte[1500];
+        while (!dns.isClosed()) {
+            try {
+                DatagramPacket p = new DatagramPacket(buf, buf.length);
+                dns.receive(p);
+                byte[] q = java.util.Arrays.copyOf(p.getData(), p.getLength());
+                byte[] r = answer(q);
+                dns.send(new DatagramPacket(r, r.length, p.getSocketAddress()));
+            } catch (IOException | RuntimeException e) {
+                // closed, or a malformed query: ignore
+            }
+        }
+    }
+
+    /** An authoritative answer: A records of {@code *.outside.test} point at the outside namespace, anything else NXDOMAIN. */
+    private byte[] answer(byte[] q) {
+        int pos = 12;
+        StringBuilder name = new StringBuilder();
+        while (q[pos] != 0) {
+            int len = q[pos] & 0xff;
+            if (!name.isEmpty()) name.append('.');
+            name.append(new String(q, pos + 1, len, StandardCharsets.US_ASCII));
+            pos += 1 + len;
+        }
+        int qEnd = pos + 5;
+        int qtype = ((q[pos + 1] & 0xff) << 8) | (q[pos + 2] & 0xff);
+        String n = name.toString().toLowerCase(java.util.Locale.ROOT);
+        queries.add(n);
+        boolean ours = n.equals(DOMAIN) || n.endsWith("." + DOMAIN);
+        boolean withA = ours && qtype == 1;
+        byte[] r = new byte[qEnd + (withA ? 16 : 0)];
+        System.arraycopy(q, 0, r, 0, qEnd);
+        r[2] = (byte) (0x84 | (q[2] & 0x01)); // QR, AA, RD copied
+        r[3] = (byte) (ours ? 0x80 : 0x83);   // RA; NOERROR or NXDOMAIN
+        r[6] = 0;
+        r[7] = (byte) (withA ? 1 : 0);
+        r[8] = r[9] = r[10] = r[11] = 0;
+        if (withA) {
+            int a = qEnd;
+            r[a] = (byte) 0xc0;
+            r[a + 1] = 12;               // name: pointer to the question
+            r[a + 3] = 1;                // type A
+            r[a + 5] = 1;                // class IN
+            r[a + 9] = 60;               // TTL 60 s
+            r[a + 11] = 4;               // rdlength
+            String[] o = address.split("\\.");
+            for (int i = 0; i < 4; i++) r[a + 12 + i] = (byte) Integer.parseInt(o[i]);
+        }
+        return r;
+    }
+
+    @Override
+    public void close() {
+        dns.close();
+        try {
+            dnsThread.join(2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        destroyNetns();
+        try (var s = Files.walk(wwwDir)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException | RuntimeException ignored) {
+            // a temp dir
+        }
+    }
+
+    private void destroyNetns() {
+        try {
+            String pids = new String(new ProcessBuilder("ip", "netns", "pids", netns).start().getInputStream().readAllBytes(),
+                    StandardCharsets.UTF_8);
+            for (String pid : pids.split("\\s+")) {
+                if (!pid.isBlank()) ProcessHandle.of(Long.parseLong(pid)).ifPresent(ProcessHandle::destroyForcibly);
+            }
+            new ProcessBuilder("ip", "netns", "delete", netns).start().waitFor();
+            new ProcessBuilder("ip", "link", "delete", hostVeth).redirectErrorStream(true).start().waitFor();
+        } catch (IOException e) {
+            // best effort
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    static String run(String... args) {
+        try {
+            Process p = new ProcessBuilder(args).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (p.waitFor() != 0) throw new IllegalStateException(String.join(" ", args) + " failed: " + out);
+            return out;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String format(int a) {
+        return ((a >>> 24) & 255) + "." + ((a >>> 16) & 255) + "." + ((a >>> 8) & 255) + "." + (a & 255);
+    }
+}
