@@ -41,6 +41,10 @@ import dev.burrow.server.tracing.Tracing;
 import dev.burrow.server.http.Auth;
 import dev.burrow.server.http.IdentityApi;
 import dev.burrow.server.http.VmApi;
+import dev.burrow.server.http.ProcessApi;
+import dev.burrow.server.http.TerminalApi;
+import dev.burrow.core.process.ProcessManager;
+import dev.burrow.core.process.TerminalManager;
 import dev.burrow.store.Database;
 import dev.burrow.store.SqlIdentityStore;
 import dev.burrow.store.SqlVmStore;
@@ -63,6 +67,8 @@ public final class BurrowServer implements AutoCloseable {
     private static final java.time.Duration SERVICE_SUPERVISION_INTERVAL = java.time.Duration.ofSeconds(2);
     private final Reconciler reconciler;
     private final EventBroadcaster events;
+    private final ProcessManager processes;
+    private final TerminalManager terminals;
     private final SqlVmStore store;
     private final Identities identities;
     private final ApiServer api;
@@ -127,12 +133,22 @@ public final class BurrowServer implements AutoCloseable {
         // services: definitions in the spec, supervisors inside the VMs; started by the boot hook on create/start
         this.services = new ServiceManager(lifecycle);
         lifecycle.setBootHook(services);
+        // Process handles and terminals: spawned through the coordinator (wakes the VM, counts as activity); their
+        // client traffic counts as activity too. Both end a VM's processes when it stops or goes away.
+        ProcessManager.Spawner spawner = (vmId, spec) -> lifecycle.spawn(vmId, spec, "api");
+        ProcessManager.Activity activity = vmId -> lifecycle.activity(vmId, "session");
+        this.processes = new ProcessManager(spawner, activity, Clock.systemUTC(), ProcessManager.Settings.defaults());
+        this.terminals = new TerminalManager(spawner, activity, Clock.systemUTC(), new ProcessManager.Settings(
+                256 * 1024, 16, 16, java.time.Duration.ofMinutes(30), java.time.Duration.ofSeconds(2)));
+        lifecycle.addListener(processes);
+        lifecycle.addListener(terminals);
         // A store query and a driver listing: the two things every request needs, each with a deadline.
         this.readiness = new Readiness(java.util.List.of(
                 new Readiness.Check("store", () -> store.find("readyzprobe000000000")),
                 new Readiness.Check("driver", driver::list)), Readiness.DEFAULT_TIMEOUT);
         this.api = new ApiServer(config.host(), config.port(), new Auth(store),
-                java.util.List.of(vmApi, new SystemdApi(services), new IdentityApi(identities), new NetworkApi(lifecycle)),
+                java.util.List.of(vmApi, new SystemdApi(services), new IdentityApi(identities), new NetworkApi(lifecycle),
+                        new ProcessApi(lifecycle, processes), new TerminalApi(lifecycle, terminals)),
                 VERSION, metrics, tracing,
                 readiness);
     }
@@ -160,6 +176,14 @@ public final class BurrowServer implements AutoCloseable {
         loops.start(new StuckTransitionSweeper(store, lifecycle, lc.reconcileInterval(), lc.stuckLimit()));
         loops.start(new StorageEvictor(store, driver, lifecycle, lc.reconcileInterval(), lc.storageQuotaBytes()));
         loops.start(new ServiceSupervisor(store, services, SERVICE_SUPERVISION_INTERVAL));
+    }
+
+    public ProcessManager processes() {
+        return processes;
+    }
+
+    public TerminalManager terminals() {
+        return terminals;
     }
 
     public EventBroadcaster events() {
@@ -263,6 +287,8 @@ public final class BurrowServer implements AutoCloseable {
         } catch (RuntimeException e) {
             log.warn("stopping HTTP failed: {}", e.getMessage());
         }
+        processes.close(); // sessions of this server; the VMs themselves keep running
+        terminals.close();
         tracing.close(); // flushes buffered spans
         driver.close();
         database.close();

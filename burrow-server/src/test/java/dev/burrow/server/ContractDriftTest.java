@@ -60,11 +60,18 @@ class ContractDriftTest {
                 if (!h.getHttpMethod().isHttpMethod()) continue; // before/after filters are not routes
                 served.add(h.getHttpMethod().name() + " " + h.getPath().replace("<", "{").replace(">", "}"));
             }
+            // a WebSocket endpoint is documented as the GET that upgrades
+            for (var h : srv.server.api().registeredWsHandlers()) {
+                if (h.getHandlerType() != io.javalin.websocket.WsHandlerType.WEBSOCKET) continue;
+                served.add("GET " + h.getPath().replace("<", "{").replace(">", "}"));
+            }
             assertThat(documented).isEqualTo(served);
             assertThat(served).contains("POST /v1/vms", "GET /v1/vms/{vm_id}", "POST /v1/vms/{vm_id}/exec-await",
                     "GET /v1/vms/{vm_id}/files/{path}", "PUT /v1/vms/{vm_id}/files/{path}", "POST /v1/vms/{vm_id}/kill",
                     "POST /identity/v1/identities", "POST /identity/v1/identities/{identity}/permissions/vm/{vm_id}",
-                    "DELETE /identity/v1/identities/{identity}/tokens/{token}", "POST /identity/v1/identities/{identity}/ssh-keys");
+                    "DELETE /identity/v1/identities/{identity}/tokens/{token}", "POST /identity/v1/identities/{identity}/ssh-keys",
+                    "GET /v1/vms/{vm_id}/processes/{process_id}/output", "GET /v1/vms/{vm_id}/terminals/{terminal_id}/ws",
+                    "GET /v1/vms/{vm_id}/terminals/{terminal_id}/xterm-256color");
             // every documented request/response schema exists
             JsonNode schemas = doc.get("components").get("schemas");
             assertThat(schemas.has("CreateVmRequest")).isTrue();

@@ -29,6 +29,7 @@ public final class ApiServer implements AutoCloseable {
     private final Javalin app;
     private final RouteTable table = new RouteTable();
     private final java.util.List<io.javalin.event.HandlerMetaInfo> registered = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final java.util.List<io.javalin.event.WsHandlerMetaInfo> registeredWs = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     public ApiServer(String host, int port, Auth auth, java.util.List<ApiModule> modules, String version, BurrowMetrics metrics,
                      Tracing tracing, Readiness readiness) {
@@ -48,11 +49,15 @@ public final class ApiServer implements AutoCloseable {
             });
             cfg.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler()));
             cfg.events.handlerAdded(registered::add);
+            cfg.events.wsHandlerAdded(registeredWs::add);
 
             // First of the before hooks, so the request's time and span include authentication.
             cfg.routes.before(observe::before);
             cfg.routes.before("/v1/*", auth::check);
             cfg.routes.before("/identity/*", auth::check);
+            // A WebSocket upgrade skips the HTTP before-handlers; browsers cannot set its headers, so the key may also
+            // come as ?access_token= there.
+            cfg.routes.wsBeforeUpgrade("/v1/*", auth::checkUpgrade);
             for (ApiModule m : modules) m.register(cfg.routes, table);
             table.add(cfg.routes, HandlerType.GET, "/openapi.json", "This document", null, null, false,
                     ctx -> ctx.json(table.openApi(version)));
@@ -104,6 +109,11 @@ public final class ApiServer implements AutoCloseable {
     /** Every handler Javalin registered (for the OpenAPI sync test). */
     public java.util.List<io.javalin.event.HandlerMetaInfo> registeredHandlers() {
         return java.util.List.copyOf(registered);
+    }
+
+    /** Every WebSocket handler Javalin registered (for the OpenAPI sync test). */
+    public java.util.List<io.javalin.event.WsHandlerMetaInfo> registeredWsHandlers() {
+        return java.util.List.copyOf(registeredWs);
     }
 
     @Override

@@ -37,6 +37,23 @@ public final class Auth {
         return ctx.attribute(KEY_ID);
     }
 
+    /**
+     * A WebSocket upgrade: the bearer header, or (browsers cannot set headers on a WebSocket) the key as the
+     * {@code access_token} query parameter. Query strings end up in proxy logs: prefer the header where possible.
+     */
+    public void checkUpgrade(Context ctx) {
+        String token = ctx.queryParam("access_token");
+        if (ctx.header("Authorization") != null || token == null || token.isBlank()) {
+            check(ctx);
+            return;
+        }
+        var found = keys.findByHash(sha256(token.trim()));
+        if (found.isEmpty()) {
+            throw new BurrowException(BurrowException.Kind.UNAUTHORIZED, "UNAUTHORIZED", "invalid API key");
+        }
+        ctx.attribute(KEY_ID, found.get().id());
+    }
+
     public static String sha256(String secret) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(secret.getBytes(StandardCharsets.UTF_8)));

@@ -35,6 +35,15 @@ public final class RouteTable {
         cfg.addHttpHandler(method, path, handler);
     }
 
+    /**
+     * A WebSocket route. OpenAPI has no WebSocket operation, so it is described as the {@code GET} that upgrades,
+     * with the message protocol in its summary.
+     */
+    public void addWs(RoutesConfig cfg, String path, String summary, java.util.function.Consumer<io.javalin.websocket.WsConfig> ws) {
+        routes.add(new Route(HandlerType.GET, path, summary, null, null, true));
+        cfg.ws(path, ws);
+    }
+
     public List<Route> routes() {
         return List.copyOf(routes);
     }
