@@ -72,6 +72,8 @@ public final class BurrowServer implements AutoCloseable {
     private final SqlVmStore store;
     private final Identities identities;
     private final ApiServer api;
+    /** Null when the gateway is off. */
+    private final dev.burrow.server.ssh.SshGateway ssh;
     private final BurrowMetrics metrics;
     private final Tracing tracing;
     private final Readiness readiness;
@@ -146,6 +148,11 @@ public final class BurrowServer implements AutoCloseable {
         this.readiness = new Readiness(java.util.List.of(
                 new Readiness.Check("store", () -> store.find("readyzprobe000000000")),
                 new Readiness.Check("driver", driver::list)), Readiness.DEFAULT_TIMEOUT);
+        this.ssh = config.ssh().enabled()
+                ? new dev.burrow.server.ssh.SshGateway(config.ssh().host() != null ? config.ssh().host() : config.host(),
+                        config.ssh().port(), config.dataDir().resolve("ssh").resolve("host_key"), lifecycle, identities,
+                        driver.sftpServerCommand())
+                : null;
         this.api = new ApiServer(config.host(), config.port(), new Auth(store),
                 java.util.List.of(vmApi, new SystemdApi(services), new IdentityApi(identities), new NetworkApi(lifecycle),
                         new ProcessApi(lifecycle, processes), new TerminalApi(lifecycle, terminals)),
@@ -160,6 +167,7 @@ public final class BurrowServer implements AutoCloseable {
             // settled before the first request is served.
             s.loops.runNow(s.reconciler);
             s.api.start();
+            if (s.ssh != null) s.ssh.start();
             s.startLoops();
         } catch (RuntimeException e) {
             s.close();
@@ -215,6 +223,11 @@ public final class BurrowServer implements AutoCloseable {
 
     public int port() {
         return api.port();
+    }
+
+    /** The SSH gateway's port, or -1 when it is off. */
+    public int sshPort() {
+        return ssh == null ? -1 : ssh.port();
     }
 
     public String url() {
@@ -282,6 +295,7 @@ public final class BurrowServer implements AutoCloseable {
     public void close() {
         if (!closed.compareAndSet(false, true)) return;
         loops.close();
+        if (ssh != null) ssh.close();
         try {
             api.close();
         } catch (RuntimeException e) {

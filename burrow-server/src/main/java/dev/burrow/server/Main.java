@@ -89,6 +89,9 @@ public final class Main implements Runnable {
         String vmSubnet;
         @Option(names = "--vm-dns", description = "Upstream DNS server (host or host:port) of the VMs' DNS forwarder; repeatable (default: /etc/resolv.conf).")
         java.util.List<String> vmDns;
+        @Option(names = "--ssh-port", defaultValue = "" + ServerConfig.Ssh.DEFAULT_PORT,
+                description = "Port of the SSH gateway (default ${DEFAULT-VALUE}; -1: off).")
+        int sshPort;
         @picocli.CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
@@ -136,6 +139,11 @@ public final class Main implements Runnable {
             var d = ServerConfig.Lifecycle.defaults();
             cfg = cfg.withLifecycle(new ServerConfig.Lifecycle(d.reconcileInterval(), orphanGrace, d.idleInterval(),
                     hibernateAfter.isZero() ? null : hibernateAfter, stuckLimit, storageQuotaMb * 1024 * 1024));
+            try {
+                cfg = cfg.withSsh(new ServerConfig.Ssh(null, sshPort));
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            }
             BurrowServer server = BurrowServer.start(cfg);
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -143,6 +151,7 @@ public final class Main implements Runnable {
                 stopped.countDown();
             }, "shutdown"));
             System.out.println("Burrow " + BurrowServer.VERSION + " listening on " + server.url());
+            if (server.sshPort() > 0) System.out.println("SSH gateway on port " + server.sshPort() + " (ssh <vmId>:<token>@host -p " + server.sshPort() + ")");
             if (server.adminKeyFile() != null) {
                 System.out.println("Admin API key: " + server.adminKeyFile().toAbsolutePath()
                         + " (export BURROW_API_KEY=$(cat " + server.adminKeyFile().toAbsolutePath() + "))");

@@ -10,7 +10,7 @@ import java.time.Duration;
 public record ServerConfig(String host, int port, Path dataDir, String databaseUrl, String databaseUser,
                            String databasePassword, Path imageDir, String defaultImage, String apiKey,
                            boolean prewarmDefaultImage, Lifecycle lifecycle, Observability observability,
-                           Storage storage, Registries registries, Network network) {
+                           Storage storage, Registries registries, Network network, Ssh ssh) {
 
     /**
      * VM networking: {@code enabled} false gives VMs a loopback-only namespace (no bridge, no nftables needed);
@@ -25,6 +25,24 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
 
         public static Network defaults() {
             return new Network(true, null, java.util.List.of());
+        }
+    }
+
+    /** The SSH gateway: {@code port} 0 picks a free port, -1 turns the gateway off; {@code host} null: the API's host. */
+    public record Ssh(String host, int port) {
+        public static final int DEFAULT_PORT = 2222;
+
+        public Ssh {
+            if (port < -1 || port > 65535) throw new IllegalArgumentException("--ssh-port must be -1 (off) or 0-65535, got " + port);
+        }
+
+        /** Off unless asked for: tests and embedded use start several servers on one host. */
+        public static Ssh defaults() {
+            return new Ssh(null, -1);
+        }
+
+        public boolean enabled() {
+            return port >= 0;
         }
     }
 
@@ -99,32 +117,37 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
                         boolean prewarmDefaultImage) {
         this(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir, defaultImage, apiKey,
                 prewarmDefaultImage, Lifecycle.defaults(), Observability.defaults(), Storage.defaults(),
-                Registries.defaults(), Network.defaults());
+                Registries.defaults(), Network.defaults(), Ssh.defaults());
     }
 
     public ServerConfig withLifecycle(Lifecycle l) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, l, observability, storage, registries, network);
+                defaultImage, apiKey, prewarmDefaultImage, l, observability, storage, registries, network, ssh);
     }
 
     public ServerConfig withObservability(Observability o) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, o, storage, registries, network);
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, o, storage, registries, network, ssh);
     }
 
     public ServerConfig withStorage(Storage st) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, st, registries, network);
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, st, registries, network, ssh);
     }
 
     public ServerConfig withRegistries(Registries r) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, r, network);
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, r, network, ssh);
     }
 
     public ServerConfig withNetwork(Network n) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, registries, n);
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, registries, n, ssh);
+    }
+
+    public ServerConfig withSsh(Ssh sh) {
+        return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, registries, network, sh);
     }
 
     public static final int DEFAULT_PORT = 8700;

@@ -58,6 +58,14 @@ public interface SandboxDriver extends AutoCloseable {
     }
 
     /**
+     * The argv of an SFTP server speaking the protocol on stdin/stdout inside the sandbox (for the SSH gateway's
+     * sftp subsystem; {@link #spawn} runs it as the session's user), or empty when there is none.
+     */
+    default List<String> sftpServerCommand() {
+        return List.of();
+    }
+
+    /**
      * Opens a TCP connection to {@code port} on the sandbox's own loopback (where a dev server usually listens),
      * from the host, for port forwarding. The returned channel is connected and blocking.
      */

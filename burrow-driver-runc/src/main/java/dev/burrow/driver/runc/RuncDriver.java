@@ -52,6 +52,7 @@ import dev.burrow.driver.runc.internal.SafeDelete;
 import dev.burrow.driver.runc.internal.SandboxFiles;
 import dev.burrow.driver.runc.internal.UnpackedImage;
 import dev.burrow.driver.runc.net.NodeNetwork;
+import dev.burrow.driver.runc.internal.VmTools;
 
 /**
  * One runc container per VM. Host layout per VM, under {@code <dataDir>/vms/<vmId>/}: the storage's entries
@@ -83,6 +84,7 @@ public final class RuncDriver implements SandboxDriver {
     private final CgroupDirs cgroups;
     /** The node's VM network, or null when VMs get a loopback-only namespace. */
     private final NodeNetwork network;
+    private final VmTools tools;
     private final ReentrantLock[] locks = new ReentrantLock[64];
     /** Per snapshot id; always taken after the VM lock when both are needed. */
     private final ReentrantLock[] snapshotLocks = new ReentrantLock[64];
@@ -108,6 +110,7 @@ public final class RuncDriver implements SandboxDriver {
             storage.close();
             throw e;
         }
+        this.tools = VmTools.prepare(config.dataDir().resolve("tools"));
         for (int i = 0; i < locks.length; i++) locks[i] = new ReentrantLock();
         for (int i = 0; i < snapshotLocks.length; i++) snapshotLocks[i] = new ReentrantLock();
         log.atInfo().addKeyValue("storage", storage.name()).addKeyValue("data_dir", config.dataDir()).log("runc driver ready");
@@ -487,6 +490,11 @@ public final class RuncDriver implements SandboxDriver {
         } catch (BurrowException missing) {
             return null; // e.g. a busybox image without /etc/passwd: numeric ids still work
         }
+    }
+
+    @Override
+    public List<String> sftpServerCommand() {
+        return tools.sftpServer();
     }
 
     @Override

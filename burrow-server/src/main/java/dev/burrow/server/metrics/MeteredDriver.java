@@ -113,6 +113,11 @@ public final class MeteredDriver implements SandboxDriver {
     }
 
     @Override
+    public java.util.List<String> sftpServerCommand() {
+        return inner.sftpServerCommand();
+    }
+
+    @Override
     public java.nio.channels.SocketChannel connect(String vmId, int port) {
         return call("connect", vmId, () -> inner.connect(vmId, port));
     }

@@ -113,6 +113,9 @@ public final class RuncSpec {
         if (network != null) {
             mount(mounts, "/etc/resolv.conf", "bind", network.resolvConf().toString(), "rbind", "ro", "nosuid", "nodev", "noexec");
         }
+        // Burrow's helper programs (VmTools), read-only: a VM cannot change what later sessions run.
+        mount(mounts, VmTools.MOUNT_POINT, "bind", config.dataDir().resolve("tools").toAbsolutePath().toString(),
+                "bind", "ro", "nosuid", "nodev");
 
         ObjectNode annotations = root.putObject("annotations");
         annotations.put("dev.burrow.vm-id", spec.vmId());
