@@ -19,7 +19,13 @@ import org.apache.sshd.common.channel.ChannelFactory;
 import org.apache.sshd.common.session.Session;
 import org.apache.sshd.common.util.buffer.Buffer;
 import org.apache.sshd.server.SshServer;
+import org.apache.sshd.server.auth.AbstractUserAuth;
+import org.apache.sshd.server.auth.AbstractUserAuthFactory;
+import org.apache.sshd.server.auth.UserAuth;
 import org.apache.sshd.server.auth.keyboard.InteractiveChallenge;
+import org.apache.sshd.server.auth.keyboard.UserAuthKeyboardInteractiveFactory;
+import org.apache.sshd.server.auth.password.UserAuthPasswordFactory;
+import org.apache.sshd.server.auth.pubkey.UserAuthPublicKeyFactory;
 import org.apache.sshd.server.auth.keyboard.KeyboardInteractiveAuthenticator;
 import org.apache.sshd.server.channel.ChannelSession;
 import org.apache.sshd.server.forward.RejectAllForwardingFilter;
@@ -65,6 +71,10 @@ public final class SshGateway implements AutoCloseable {
         sshd.setPasswordAuthenticator((user, password, session) -> login(session, user, new Credential.Token(password)));
         sshd.setKeyboardInteractiveAuthenticator(new TokenPrompt());
         sshd.setPublickeyAuthenticator((user, key, session) -> publicKey(session, user, key));
+        // "none" first: with the token in the user name nothing is left to ask, which is what lets batch clients
+        // (sftp -b, ssh -o BatchMode=yes: no keyboard-interactive or password) log in.
+        sshd.setUserAuthFactories(List.of(new TokenInUserName(), UserAuthPublicKeyFactory.INSTANCE,
+                UserAuthKeyboardInteractiveFactory.INSTANCE, UserAuthPasswordFactory.INSTANCE));
         sshd.setForwardingFilter(RejectAllForwardingFilter.INSTANCE);
         sshd.setChannelFactories(List.of(sessionChannels(), VmPortForwardChannel.factory(this)));
         sshd.setShellFactory(channel -> new VmCommand(lifecycle, grant(channel).login(), VmCommand.Kind.SHELL, null,
@@ -178,6 +188,25 @@ public final class SshGateway implements AutoCloseable {
                 };
             }
         };
+    }
+
+    /** The "none" method, granted only when the user name carries a valid token. */
+    private final class TokenInUserName extends AbstractUserAuthFactory {
+        TokenInUserName() {
+            super("none");
+        }
+
+        @Override
+        public UserAuth createUserAuth(ServerSession session) {
+            return new AbstractUserAuth("none") {
+                @Override
+                protected Boolean doAuth(Buffer buffer, boolean init) {
+                    Optional<SshLogin> login = SshLogin.parse(getUsername());
+                    if (login.isEmpty() || login.get().token() == null) return Boolean.FALSE;
+                    return login(getServerSession(), getUsername(), new Credential.Token(login.get().token()));
+                }
+            };
+        }
     }
 
     /**

@@ -59,7 +59,7 @@ class SshGatewayTest {
         List<String> a = new ArrayList<>(List.of("ssh", "-F", "/dev/null", "-p", Integer.toString(srv.server.sshPort()),
                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
                 "-o", "PubkeyAuthentication=no", "-o", "PasswordAuthentication=no",
-                "-o", "PreferredAuthentications=keyboard-interactive", "-o", "ConnectTimeout=10"));
+                "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"));
         a.addAll(List.of(extra));
         return a;
     }
@@ -171,7 +171,8 @@ class SshGatewayTest {
         List<String> a = new ArrayList<>(List.of("sftp", "-F", "/dev/null", "-P", Integer.toString(srv.server.sshPort()),
                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
                 "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=keyboard-interactive",
-                "-b", batch.toString(), vm + ":" + token + "@127.0.0.1"));
+                // sftp reads "user:token@host" as host:path, so the user name goes in an option.
+                "-b", batch.toString(), "-o", "User=" + vm + ":" + token, "127.0.0.1"));
         Run r = run(a, null);
         assertThat(r.exit()).as(r.out() + r.err()).isZero();
         assertThat(Files.readAllBytes(down)).isEqualTo(data);
