@@ -35,6 +35,10 @@ public final class ApiClient {
         }
     }
 
+    public String baseUrl() {
+        return baseUrl;
+    }
+
     public JsonNode get(String path) {
         return send("GET", path, null);
     }

@@ -21,7 +21,8 @@ import picocli.CommandLine.Parameters;
 /** {@code burrow vm …}: the CLI over the HTTP API. */
 @Command(name = "vm", description = "Manage VMs through a running server.",
         subcommands = {VmCommand.Create.class, VmCommand.Ls.class, VmCommand.Get.class, VmCommand.Exec.class,
-                VmCommand.Rm.class, VmCommand.Lifecycle.class, VmCommand.Cat.class, VmCommand.Write.class})
+                VmCommand.Rm.class, VmCommand.Lifecycle.class, VmCommand.Cat.class, VmCommand.Write.class,
+                VmCommand.Ssh.class})
 public final class VmCommand implements Runnable {
     @Override
     public void run() {
@@ -61,6 +62,49 @@ public final class VmCommand implements Runnable {
         }
 
         abstract int run(ApiClient c);
+    }
+
+    /**
+     * What the Freestyle CLI's {@code vm ssh} does, against Burrow: a throwaway identity with a permission on the
+     * VM and a short-lived token, the system's {@code ssh} with the token in the user name, then the token and
+     * the identity are deleted again.
+     */
+    @Command(name = "ssh", description = "Open an SSH session in a VM (or run a command) through the SSH gateway.")
+    static final class Ssh extends Base {
+        @Parameters(index = "0", description = "VM id") String id;
+        @Parameters(index = "1..*", description = "Command to run instead of a shell") java.util.List<String> command;
+        @Option(names = "--user", description = "Linux user in the VM (default root).") String user;
+        @Option(names = "--ssh-port", defaultValue = "" + ServerConfig.Ssh.DEFAULT_PORT, description = "Gateway port (default ${DEFAULT-VALUE}).")
+        int sshPort;
+        @Option(names = "--ssh-host", description = "Gateway host (default: the API URL's host).") String sshHost;
+        @Option(names = "-o", description = "An ssh option (key=value), passed on; repeatable.") java.util.List<String> sshOptions;
+
+        @Override
+        int run(ApiClient c) {
+            String identity = c.post("/identity/v1/identities", null).get("id").asText();
+            try {
+                c.post("/identity/v1/identities/" + identity + "/permissions/vm/" + id, Map.of());
+                JsonNode t = c.post("/identity/v1/identities/" + identity + "/tokens", Map.of("expiresInSeconds", 12 * 3600));
+                String host = sshHost != null ? sshHost : java.net.URI.create(c.baseUrl()).getHost();
+                java.util.List<String> argv = new java.util.ArrayList<>(java.util.List.of("ssh", "-p", Integer.toString(sshPort)));
+                if (sshOptions != null) sshOptions.forEach(o -> argv.addAll(java.util.List.of("-o", o)));
+                argv.add(id + (user != null ? "+" + user : "") + ":" + t.get("token").asText() + "@" + host);
+                if (command != null && !command.isEmpty()) {
+                    argv.add("--");
+                    argv.addAll(command);
+                }
+                try {
+                    return new ProcessBuilder(argv).inheritIO().start().waitFor();
+                } catch (java.io.IOException e) {
+                    throw new IllegalStateException("cannot run ssh (install openssh-client): " + e.getMessage());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return 130;
+                }
+            } finally {
+                c.delete("/identity/v1/identities/" + identity);
+            }
+        }
     }
 
     @Command(name = "create", description = "Create and start a VM; prints its id.")

@@ -262,6 +262,20 @@ class SshGatewayTest {
         }
     }
 
+    @Test
+    void theCliOpensASessionWithAThrowawayIdentity() throws Exception {
+        int identitiesBefore = srv.get("/identity/v1/identities?limit=1000").json().get("total").asInt();
+        int code = new picocli.CommandLine(new dev.burrow.server.Main()).execute("vm", "ssh", "--url", srv.url(),
+                "--api-key", TestServer.KEY, "--ssh-port", Integer.toString(srv.server.sshPort()),
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "LogLevel=ERROR", vm,
+                "--", "echo cli-was-here > /tmp/cli; exit 4");
+        assertThat(code).isEqualTo(4);
+        assertThat(srv.post("/v1/vms/" + vm + "/exec-await", "{\"command\":\"cat /tmp/cli\"}").json()
+                .get("stdout").asText()).isEqualTo("cli-was-here\n");
+        assertThat(srv.get("/identity/v1/identities?limit=1000").json().get("total").asInt())
+                .as("the throwaway identity is gone").isEqualTo(identitiesBefore);
+    }
+
     private static String keyscan(int port) throws Exception {
         Run r = run(List.of("ssh-keyscan", "-p", Integer.toString(port), "-t", "ecdsa", "127.0.0.1"), null);
         String key = r.out().lines().filter(l -> l.contains("ecdsa")).findFirst().orElseThrow(() -> new AssertionError(r.err()));
