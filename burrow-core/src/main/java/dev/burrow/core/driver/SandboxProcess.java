@@ -33,7 +33,10 @@ public interface SandboxProcess extends AutoCloseable {
 
     boolean isAlive();
 
-    /** Ends the process and everything it started (SIGKILL), then releases the host side. Idempotent. */
+    /**
+     * Ends the process and everything it started (SIGKILL) if it still runs, then releases the host side (the
+     * terminal). Call it after the output was read to its end; always call it. Idempotent.
+     */
     @Override
     void close();
 }

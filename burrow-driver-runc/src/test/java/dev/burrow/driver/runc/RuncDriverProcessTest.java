@@ -62,8 +62,8 @@ class RuncDriverProcessTest {
             OutputStream in = p.stdin();
             in.write("tty; stty size; echo TERM=$TERM\n".getBytes(StandardCharsets.UTF_8));
             in.flush();
-            out.await("30 100");
-            assertThat(out.text()).contains("/dev/pts/").contains("TERM=xterm");
+            out.await("TERM=xterm\r\n");
+            assertThat(out.text()).contains("/dev/pts/").contains("30 100");
             p.resize(132, 43);
             Thread.sleep(200); // the resize travels host pty -> SIGWINCH to runc -> container pty
             in.write("stty size\n".getBytes(StandardCharsets.UTF_8));

@@ -90,7 +90,7 @@ class SshGatewayTest {
         assertThat(r.out()).isEqualTo(vm + "\n");
         assertThat(r.err()).contains("to-err");
         List<String> a = sshBase();
-        a.addAll(List.of(vm + ":" + token + "@127.0.0.1", "--", "wc -c; cat > /tmp/from-ssh"));
+        a.addAll(List.of(vm + ":" + token + "@127.0.0.1", "--", "tee /tmp/from-ssh | wc -c"));
         Run piped = run(a, "x".repeat(100_000));
         assertThat(piped.out().strip()).isEqualTo("100000");
         assertThat(srv.post("/v1/vms/" + vm + "/exec-await", "{\"command\":\"wc -c < /tmp/from-ssh\"}").json()

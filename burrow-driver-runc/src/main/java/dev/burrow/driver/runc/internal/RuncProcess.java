@@ -128,15 +128,13 @@ public final class RuncProcess implements SandboxProcess {
 
     @Override
     public int waitFor() throws InterruptedException {
-        int code = runc.waitFor();
-        release();
-        return code;
+        // The terminal is released by close(), not here: output may still be buffered in it for the reader.
+        return runc.waitFor();
     }
 
     @Override
     public OptionalInt waitFor(Duration timeout) throws InterruptedException {
         if (!runc.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) return OptionalInt.empty();
-        release();
         return OptionalInt.of(runc.exitValue());
     }
 
