@@ -216,6 +216,35 @@ class SshGatewayTest {
     }
 
     @Test
+    void deletingTheVmEndsItsSessionsAndLeavesNothing() throws Exception {
+        String v = srv.createVm("{}");
+        assertThat(srv.post("/identity/v1/identities/" + identity + "/permissions/vm/" + v, "{}").status()).isEqualTo(200);
+        List<String> a = sshBase("-tt");
+        a.addAll(List.of(v + ":" + token + "@127.0.0.1", "echo started; sleep 600"));
+        Process session = new ProcessBuilder(a).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.PIPE).start();
+        byte[] first = session.getInputStream().readNBytes("started".length());
+        assertThat(new String(first, StandardCharsets.UTF_8)).isEqualTo("started");
+        assertThat(srv.delete("/v1/vms/" + v).status()).isEqualTo(200);
+        assertThat(session.waitFor(20, TimeUnit.SECONDS)).as("the session ends with its VM").isTrue();
+        assertThat(dev.burrow.server.HostInspection.leftovers(v, srv.dataDir, srv.server.nodeId())).isEmpty();
+        // The gateway keeps no host process for it either (runc exec relays, pseudo-terminal holders).
+        assertThat(ProcessHandle.current().descendants().filter(p -> p.info().commandLine().orElse("").contains(v)).toList()).isEmpty();
+    }
+
+    @Test
+    void sessionTrafficCountsAsActivity() throws Exception {
+        String v = srv.createVm("{}");
+        assertThat(srv.post("/identity/v1/identities/" + identity + "/permissions/vm/" + v, "{}").status()).isEqualTo(200);
+        java.time.Instant created = java.time.Instant.parse(srv.get("/v1/vms/" + v).json().get("lastActivityAt").asText());
+        Run r = ssh(v + ":" + token, "for i in 1 2 3 4 5 6 7; do echo tick; sleep 1; done");
+        assertThat(r.out()).contains("tick");
+        java.time.Instant after = java.time.Instant.parse(srv.get("/v1/vms/" + v).json().get("lastActivityAt").asText());
+        // The session's output kept touching the VM while it ran (at most every 5 s), not only at login.
+        assertThat(Duration.between(created, after)).isGreaterThanOrEqualTo(Duration.ofSeconds(5));
+        assertThat(srv.delete("/v1/vms/" + v).status()).isEqualTo(200);
+    }
+
+    @Test
     void aSuspendedVmResumesOnLogin() throws Exception {
         String v = srv.createVm("{}");
         assertThat(srv.post("/identity/v1/identities/" + identity + "/permissions/vm/" + v, "{}").status()).isEqualTo(200);
