@@ -108,6 +108,56 @@ class SshGatewayTest {
         assertThat(noTty.out()).contains("not a tty");
     }
 
+    /**
+     * The real OpenSSH client on a terminal of its own (a host pseudo-terminal the test holds): resizing that
+     * terminal makes ssh send a window-change, which must reach the shell inside the VM.
+     */
+    @Test
+    void anInteractiveShellFollowsWindowResizes() throws Exception {
+        try (var pty = dev.burrow.driver.runc.internal.HostPty.open(100, 30)) {
+            List<String> a = new ArrayList<>(List.of("setsid", "-c"));
+            a.addAll(sshBase("-tt"));
+            a.add(vm + ":" + token + "@127.0.0.1");
+            java.io.File tty = new java.io.File(pty.slavePath());
+            Process ssh = new ProcessBuilder(a).redirectInput(tty).redirectOutput(tty).redirectError(tty).start();
+            StringBuffer screen = new StringBuffer();
+            Thread reader = Thread.ofPlatform().daemon().start(() -> {
+                byte[] buf = new byte[4096];
+                try {
+                    int n;
+                    while ((n = pty.output().read(buf, 0, buf.length)) > 0) screen.append(new String(buf, 0, n, StandardCharsets.UTF_8));
+                } catch (IOException ignored) {
+                    // closed
+                }
+            });
+            try {
+                type(pty, "stty size\n");
+                awaitScreen(screen, "30 100");
+                pty.resize(132, 43);
+                Thread.sleep(300);
+                type(pty, "stty size\n");
+                awaitScreen(screen, "43 132");
+                type(pty, "exit 6\n");
+                assertThat(ssh.waitFor(20, TimeUnit.SECONDS)).isTrue();
+                assertThat(ssh.exitValue()).isEqualTo(6);
+            } finally {
+                ssh.destroyForcibly();
+            }
+        }
+    }
+
+    private static void type(dev.burrow.driver.runc.internal.HostPty pty, String keys) throws IOException {
+        pty.input().write(keys.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static void awaitScreen(StringBuffer screen, String expected) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 20_000;
+        while (!screen.toString().contains(expected)) {
+            if (System.currentTimeMillis() > deadline) throw new AssertionError("no '" + expected + "' on screen: " + screen);
+            Thread.sleep(50);
+        }
+    }
+
     @Test
     void badTokensUnknownVmsAndMalformedNamesAreRefused() throws Exception {
         assertThat(ssh(vm + ":bt_wrongwrongwrongwrongwrong", "true").exit()).isEqualTo(255);
