@@ -442,13 +442,6 @@ public final class RuncDriver implements SandboxDriver {
         PasswdEntry user = resolveUser(vmId, spec.user() == null ? "0" : spec.user());
         String cid = containerId(vmId);
         Path pidFile = vmDir(vmId).resolve("exec").resolve(UUID.randomUUID() + ".pid");
-        List<String> argv = new ArrayList<>(runc.execPrefix());
-        argv.add("--ignore-paused");
-        if (spec.tty()) argv.add("-t");
-        argv.addAll(List.of("--pid-file", pidFile.toString()));
-        argv.addAll(List.of("--user", user.uid() + ":" + user.gid()));
-        for (int gid : user.groups()) argv.addAll(List.of("--additional-gids", Integer.toString(gid)));
-        if (spec.workdir() != null && !spec.workdir().isBlank()) argv.addAll(List.of("--cwd", spec.workdir()));
         java.util.Map<String, String> env = new java.util.LinkedHashMap<>();
         env.put("HOME", user.home());
         env.put("USER", user.name());
@@ -456,9 +449,10 @@ public final class RuncDriver implements SandboxDriver {
         env.put("SHELL", user.shell());
         if (spec.tty()) env.put("TERM", spec.term() == null || spec.term().isBlank() ? "xterm-256color" : spec.term());
         env.putAll(spec.env());
-        env.forEach((k, v) -> argv.addAll(List.of("--env", k + "=" + v)));
-        argv.add(cid);
-        argv.addAll(spec.argv());
+        Path processFile = pidFile.resolveSibling(pidFile.getFileName().toString().replace(".pid", ".json"));
+        List<String> argv = new ArrayList<>(runc.execPrefix());
+        argv.add("--ignore-paused");
+        argv.addAll(List.of("--pid-file", pidFile.toString(), "--process", processFile.toString(), cid));
         return locked(vmId, () -> {
             ContainerState st = runc.state(cid).orElse(null);
             if (st == null && !Files.exists(vmDir(vmId))) throw vmNotFound(vmId);
@@ -468,7 +462,11 @@ public final class RuncDriver implements SandboxDriver {
             } catch (IOException e) {
                 throw new DriverException("cannot create " + pidFile.getParent() + ": " + e.getMessage(), e);
             }
-            return RuncProcess.start(argv, spec.tty(), spec.cols(), spec.rows(), pidFile, RuncSpec.cgroupsPath(config, vmId));
+            RuncSpec.writeJson(processFile, RuncSpec.execProcess(RuncSpec.readBundle(bundleDir(vmId)), spec.argv(), env,
+                    spec.workdir() == null || spec.workdir().isBlank() ? null : spec.workdir(), user.uid(), user.gid(),
+                    user.groups(), spec.tty(), spec.cols(), spec.rows()));
+            return RuncProcess.start(argv, spec.tty(), spec.cols(), spec.rows(), pidFile, processFile,
+                    RuncSpec.cgroupsPath(config, vmId));
         });
     }
 

@@ -27,15 +27,17 @@ public final class RuncProcess implements SandboxProcess {
     private final Process runc;
     private final HostPty pty;
     private final Path pidFile;
+    private final Path processFile;
     private final String cgroupTag;
     private final InputStream stdout;
     private final InputStream stderr;
     private final OutputStream stdin;
 
-    private RuncProcess(Process runc, HostPty pty, Path pidFile, String cgroupTag) {
+    private RuncProcess(Process runc, HostPty pty, Path pidFile, Path processFile, String cgroupTag) {
         this.runc = runc;
         this.pty = pty;
         this.pidFile = pidFile;
+        this.processFile = processFile;
         this.cgroupTag = cgroupTag;
         if (pty != null) {
             this.stdout = pty.output();
@@ -49,11 +51,11 @@ public final class RuncProcess implements SandboxProcess {
     }
 
     /**
-     * Starts {@code runcArgv} (a complete {@code runc exec} command line; with a terminal it must contain
-     * {@code -t}). {@code pidFile} is the {@code --pid-file} in it.
+     * Starts {@code runcArgv} (a complete {@code runc exec} command line whose {@code --process} file, {@code
+     * processFile}, asks for a terminal when {@code tty}). {@code pidFile} is the {@code --pid-file} in it.
      */
     public static RuncProcess start(List<String> runcArgv, boolean tty, int cols, int rows, Path pidFile,
-                                    String cgroupTag) {
+                                    Path processFile, String cgroupTag) {
         HostPty pty = tty ? HostPty.open(cols, rows) : null;
         try {
             List<String> argv = new ArrayList<>();
@@ -67,7 +69,7 @@ public final class RuncProcess implements SandboxProcess {
             } else {
                 pb = new ProcessBuilder(runcArgv);
             }
-            return new RuncProcess(pb.start(), pty, pidFile, cgroupTag);
+            return new RuncProcess(pb.start(), pty, pidFile, processFile, cgroupTag);
         } catch (IOException e) {
             if (pty != null) pty.close();
             throw new DriverException("cannot start runc exec: " + e.getMessage(), e);
@@ -164,6 +166,7 @@ public final class RuncProcess implements SandboxProcess {
         if (pty != null) pty.close();
         try {
             Files.deleteIfExists(pidFile);
+            Files.deleteIfExists(processFile);
         } catch (IOException ignored) {
             // removed with the VM directory at the latest
         }

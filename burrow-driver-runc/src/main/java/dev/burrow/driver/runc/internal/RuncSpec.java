@@ -207,6 +207,55 @@ public final class RuncSpec {
         }
     }
 
+    /**
+     * The process spec of an interactive exec ({@code runc exec --process}): the VM init's process section, so
+     * capabilities, rlimits and no_new_privs are the same as for every other process of the VM, with this command,
+     * user, environment and a terminal whose size is set before the command starts ({@code consoleSize}; with
+     * {@code -t} alone runc resizes only after the command runs, and a program that asks for the size at once
+     * would see 0x0).
+     */
+    public static ObjectNode execProcess(ObjectNode bundle, List<String> args, Map<String, String> env, String cwd,
+                                         int uid, int gid, List<Integer> additionalGids, boolean terminal, int cols, int rows) {
+        ObjectNode process = ((ObjectNode) bundle.get("process")).deepCopy();
+        process.put("terminal", terminal);
+        if (terminal) {
+            ObjectNode size = process.putObject("consoleSize");
+            size.put("height", rows);
+            size.put("width", cols);
+        } else {
+            process.remove("consoleSize");
+        }
+        strings(process.putArray("args"), args);
+        Map<String, String> merged = new LinkedHashMap<>();
+        for (var e : process.withArray("env")) {
+            String kv = e.asText();
+            int eq = kv.indexOf('=');
+            if (eq > 0) merged.put(kv.substring(0, eq), kv.substring(eq + 1));
+        }
+        merged.putAll(env);
+        ArrayNode envArray = process.putArray("env");
+        merged.forEach((k, v) -> envArray.add(k + "=" + v));
+        if (cwd != null) process.put("cwd", cwd);
+        ObjectNode user = process.putObject("user");
+        user.put("uid", uid);
+        user.put("gid", gid);
+        if (!additionalGids.isEmpty()) {
+            ArrayNode gids = user.putArray("additionalGids");
+            additionalGids.forEach(gids::add);
+        }
+        return process;
+    }
+
+    public static void writeJson(Path file, ObjectNode node) {
+        try {
+            Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+            JSON.writeValue(tmp.toFile(), node);
+            Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new DriverException("cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+
     /** PATH default, then the image's variables, then the VM's own (later ones win). */
     static List<String> environment(Map<String, String> imageEnv, Map<String, String> specEnv) {
         Map<String, String> env = new LinkedHashMap<>();
