@@ -89,7 +89,7 @@ class RuncDriverProcessTest {
         Output.of(stuck.stdout()).await("started");
         stuck.close();
         assertThat(stuck.isAlive()).isFalse();
-        assertThat(host.ok(vm, "ps -o comm | grep -c sleep || true").strip()).as("sleeps left").isEqualTo("1");
+        assertThat(host.ok(vm, "ps -o args | grep -c '[s]leep 1000' || true").strip()).as("sleeps left").isEqualTo("0");
     }
 
     @Test

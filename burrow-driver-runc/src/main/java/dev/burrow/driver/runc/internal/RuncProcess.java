@@ -148,6 +148,8 @@ public final class RuncProcess implements SandboxProcess {
     @Override
     public void close() {
         if (runc.isAlive()) {
+            // runc writes the pid file only after the command started; it may already be printing by then.
+            awaitPid();
             ContainerExec.killInContainer(pidFile, cgroupTag);
             try {
                 if (!runc.waitFor(KILL_GRACE_MS, TimeUnit.MILLISECONDS)) {
