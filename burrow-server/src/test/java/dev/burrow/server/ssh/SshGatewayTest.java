@@ -230,6 +230,10 @@ class SshGatewayTest {
         assertThat(leaked).as("the VM's symlink resolves inside the VM, where the host file does not exist").doesNotExist();
         assertThat(srv.post("/v1/vms/" + vm + "/exec-await", "{\"command\":\"wc -c < /sftp/up.bin\"}").json()
                 .get("stdout").asText().strip()).isEqualTo("300000");
+        // The sftp-server the VM runs is Burrow's, on a read-only mount the VM cannot alter.
+        Run tamper = ssh(vm + ":" + token, "echo x > /.burrow/sftp-server");
+        assertThat(tamper.exit()).isNotZero();
+        assertThat(tamper.err()).contains("Read-only file system");
     }
 
     @Test

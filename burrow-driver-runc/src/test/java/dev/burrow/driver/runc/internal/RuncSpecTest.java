@@ -97,7 +97,12 @@ class RuncSpecTest {
         assertThat(c.path("annotations").path("dev.burrow.vm-id").asText()).isEqualTo("vm1");
         assertThat(c.path("annotations").path("dev.burrow.node-id").asText()).isEqualTo("node1");
         assertThat(c.path("mounts").findValuesAsText("destination"))
-                .containsExactly("/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup");
+                .containsExactly("/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup", "/.burrow");
+        // Burrow's tools are visible to the VM but cannot be changed by it.
+        var tools = c.path("mounts").get(7);
+        assertThat(tools.path("type").asText()).isEqualTo("bind");
+        assertThat(java.util.stream.StreamSupport.stream(tools.path("options").spliterator(), false).map(n -> n.asText()).toList())
+                .contains("bind", "ro", "nosuid", "nodev");
         assertThat(build(new SandboxSpec("vm1", "x", 1, 64, 9, Map.of(), null, "my-host.example"))
                 .path("linux").path("resources").path("pids").path("limit").asLong()).isEqualTo(9);
     }
