@@ -258,8 +258,8 @@ public final class ManagedProcess {
         try {
             long deadline = timeout == null ? Long.MAX_VALUE : System.nanoTime() + timeout.toNanos();
             if (spec.tty()) {
-                // A terminal's output ends (EIO) when runc exits; waiting for the process first would release
-                // the terminal while output is still buffered in it.
+                // A terminal's output ends (EIO) when runc exits: reading it to the end first means the exit is
+                // recorded only after every byte the process wrote.
                 if (!join(outPump, deadline)) timedOut = true;
             }
             OptionalInt exit = timedOut ? OptionalInt.empty() : waitUntil(deadline);
