@@ -131,7 +131,9 @@ public final class BurrowServer implements AutoCloseable {
 
         int maxVcpus = Runtime.getRuntime().availableProcessors();
         int maxMemMb = (int) Math.max(512, HostInfo.totalMemoryMb());
-        VmApi vmApi = new VmApi(lifecycle, maxVcpus, maxMemMb, events);
+        // clones for gitRepos: scratch in the data dir, removed after each create (and at start, after a crash)
+        var git = new dev.burrow.server.git.GitCheckouts(dataDir.resolve("git-tmp"), java.time.Duration.ofMinutes(10));
+        VmApi vmApi = new VmApi(lifecycle, maxVcpus, maxMemMb, events, git);
         // services: definitions in the spec, supervisors inside the VMs; started by the boot hook on create/start
         this.services = new ServiceManager(lifecycle);
         lifecycle.setBootHook(services);

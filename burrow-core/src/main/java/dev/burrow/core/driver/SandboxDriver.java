@@ -84,6 +84,14 @@ public interface SandboxDriver extends AutoCloseable {
     /** Writes (creates or replaces) a regular file, creating missing parent directories. Same confinement. */
     void writeFile(String vmId, String path, byte[] content, boolean executable);
 
+    /**
+     * Copies a host directory tree (a git checkout) to {@code path} in the sandbox, which must be missing or an empty
+     * directory. Same confinement as {@link #writeFile}; links in the source are copied as links, never followed.
+     */
+    default void copyIn(String vmId, java.nio.file.Path source, String path) {
+        throw new UnsupportedOperationException(name() + " cannot copy directory trees in");
+    }
+
     /** Everything this driver finds on the host that carries a Burrow label (for reconciliation). */
     List<HostResource> list();
 

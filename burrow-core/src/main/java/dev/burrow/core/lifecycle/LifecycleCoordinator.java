@@ -186,6 +186,7 @@ public final class LifecycleCoordinator {
                 for (var f : command.files().entrySet()) {
                     driver.writeFile(id, f.getKey(), f.getValue().content(), f.getValue().executable());
                 }
+                for (var t : command.trees()) driver.copyIn(id, t.source(), t.path());
                 vm = vm.withHandle(handle);
                 // after the files: services started at boot may run scripts the request brought along
                 bootHook.booted(vm, req -> driver.exec(id, req));

@@ -50,6 +50,7 @@ import dev.burrow.driver.runc.internal.RuncProcess;
 import dev.burrow.driver.runc.internal.RuncSpec;
 import dev.burrow.driver.runc.internal.SafeDelete;
 import dev.burrow.driver.runc.internal.SandboxFiles;
+import dev.burrow.driver.runc.internal.TreeCopy;
 import dev.burrow.driver.runc.internal.UnpackedImage;
 import dev.burrow.driver.runc.net.NodeNetwork;
 import dev.burrow.driver.runc.internal.VmTools;
@@ -520,6 +521,15 @@ public final class RuncDriver implements SandboxDriver {
         if (content == null) throw BurrowException.badRequest("FILES_BAD_REQUEST", "content is missing");
         withRootHeld(vmId, root -> {
             SandboxFiles.write(root, path, content, executable);
+            return null;
+        });
+    }
+
+    @Override
+    public void copyIn(String vmId, Path source, String path) {
+        checkId(vmId);
+        withRootHeld(vmId, root -> {
+            TreeCopy.copy(root, source, path);
             return null;
         });
     }

@@ -32,6 +32,7 @@ import dev.burrow.core.vm.Snapshot;
 import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmSpec;
 import dev.burrow.core.vm.VmStatus;
+import dev.burrow.server.git.GitCheckouts;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
@@ -46,12 +47,14 @@ public final class VmApi implements ApiModule {
     private static final String CAUSE = "api";
 
     private final LifecycleCoordinator lifecycle;
+    private final GitCheckouts git;
     private final int maxVcpus;
     private final int maxMemMb;
     private final EventBroadcaster events;
     private final io.javalin.http.sse.SseHandler sse;
 
-    public VmApi(LifecycleCoordinator lifecycle, int maxVcpus, int maxMemMb, EventBroadcaster events) {
+    public VmApi(LifecycleCoordinator lifecycle, int maxVcpus, int maxMemMb, EventBroadcaster events, GitCheckouts git) {
+        this.git = git;
         this.lifecycle = lifecycle;
         this.maxVcpus = maxVcpus;
         this.maxMemMb = maxMemMb;
@@ -158,8 +161,18 @@ public final class VmApi implements ApiModule {
         if (key != null && (key.isBlank() || key.length() > 255)) {
             throw ApiException.badRequest("Idempotency-Key must be 1 to 255 characters");
         }
-        Vm vm = lifecycle.create(command, CAUSE, key, key == null ? null : Auth.sha256(new String(ctx.bodyAsBytes(),
-                StandardCharsets.UTF_8)));
+        // Repositories are cloned before the VM exists: a failed clone fails the request and leaves nothing. The
+        // checkouts are scratch; whatever happens, they are gone when the request ends.
+        List<GitCheckouts.Request> repos = gitRepos(mergeTemplate(req));
+        List<GitCheckouts.Checkout> checkouts = repos.isEmpty() ? List.of() : git.cloneAll(repos);
+        Vm vm;
+        try {
+            var trees = checkouts.stream().map(c -> new CreateVmCommand.TreeCopy(c.dir(), c.path())).toList();
+            vm = lifecycle.create(new CreateVmCommand(command.spec(), command.files(), trees), CAUSE, key,
+                    key == null ? null : Auth.sha256(new String(ctx.bodyAsBytes(), StandardCharsets.UTF_8)));
+        } finally {
+            git.delete(checkouts);
+        }
         ctx.json(new CreateVmResponse(vm.id(), List.of(), null, null, state(vm)));
     }
 
@@ -327,6 +340,8 @@ public final class VmApi implements ApiModule {
             }
         }
         var services = ServiceRequests.fromCreate(r.systemd());
+        gitRepos(r);
+        gitConfig(r, files);
         VmSpec spec = new VmSpec(r.image(), vcpus, memMb, r.env(), r.workdir(), r.idleTimeoutSeconds(), persistence,
                 r.labels(), rootfsMb, r.snapshotId(), services, NetworkApi.toPolicy(r.network()));
         return new CreateVmCommand(spec, files);
@@ -368,8 +383,6 @@ public final class VmApi implements ApiModule {
     private static void refuseUnsupported(CreateVmRequest r) {
         Map<String, Boolean> unsupported = new LinkedHashMap<>();
         unsupported.put("template", r.template() != null && !r.template().isEmpty());
-        unsupported.put("gitRepos", r.gitRepos() != null && !r.gitRepos().isEmpty());
-        unsupported.put("git.repos", r.git() != null && r.git().get("repos") instanceof List<?> l && !l.isEmpty());
         unsupported.put("users", r.users() != null && !r.users().isEmpty());
         unsupported.put("groups", r.groups() != null && !r.groups().isEmpty());
         unsupported.put("aptDeps", r.aptDeps() != null && !r.aptDeps().isEmpty());
@@ -381,6 +394,40 @@ public final class VmApi implements ApiModule {
             throw BurrowException.badRequest("UNSUPPORTED_FIELD", "this Burrow server does not support "
                     + String.join(", ", refused) + " yet; remove " + (refused.size() == 1 ? "it" : "them") + " from the request");
         }
+    }
+
+    /** {@code gitRepos} and {@code git.repos} (both are sent; Freestyle deprecated the first), validated. */
+    static List<GitCheckouts.Request> gitRepos(CreateVmRequest r) {
+        List<GitCheckouts.Request> out = new java.util.ArrayList<>();
+        List<dev.burrow.api.GitApiTypes.GitRepo> all = new java.util.ArrayList<>();
+        if (r.gitRepos() != null) all.addAll(r.gitRepos());
+        if (r.git() != null && r.git().repos() != null) all.addAll(r.git().repos());
+        for (int i = 0; i < all.size(); i++) {
+            var g = all.get(i);
+            String field = "repos[" + i + "]";
+            if (g == null) throw createBad(field + " must be an object");
+            var req = new GitCheckouts.Request(g.repo() != null ? g.repo() : g.url(), g.path(), g.rev());
+            GitCheckouts.validate(req, field);
+            if (out.stream().anyMatch(o -> o.path().equals(req.path()))) throw createBad(field + ".path is used twice: " + req.path());
+            out.add(req);
+        }
+        return out;
+    }
+
+    /** {@code git.config.user} as the VM's system-wide /etc/gitconfig (every user of the VM commits as it). */
+    private static void gitConfig(CreateVmRequest r, Map<String, CreateVmCommand.InitialFile> files) {
+        if (r.git() == null || r.git().config() == null || r.git().config().user() == null) return;
+        var u = r.git().config().user();
+        StringBuilder sb = new StringBuilder("[user]\n");
+        for (var e : new String[][] {{"name", u.name()}, {"email", u.email()}, {"signingkey", u.signingkey()}}) {
+            if (e[1] == null) continue;
+            if (e[1].chars().anyMatch(c -> c < 0x20) || e[1].length() > 1000) {
+                throw createBad("git.config.user." + e[0] + " must be one line without control characters");
+            }
+            sb.append('\t').append(e[0]).append(" = \"").append(e[1].replace("\\", "\\\\").replace("\"", "\\\""))
+                    .append("\"\n");
+        }
+        files.putIfAbsent("/etc/gitconfig", new CreateVmCommand.InitialFile(sb.toString().getBytes(StandardCharsets.UTF_8), false));
     }
 
     /** Largest disk quota accepted (1 TiB): beyond it a typo, not a plan. */

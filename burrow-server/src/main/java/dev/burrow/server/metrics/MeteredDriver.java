@@ -133,6 +133,11 @@ public final class MeteredDriver implements SandboxDriver {
     }
 
     @Override
+    public void copyIn(String vmId, java.nio.file.Path source, String path) {
+        run("copy_in", vmId, () -> inner.copyIn(vmId, source, path));
+    }
+
+    @Override
     public List<HostResource> list() {
         return call("list", null, inner::list);
     }
