@@ -81,6 +81,8 @@ try {
 // services: the create field and vm.systemd, as the SDK sends them
 const svcCreated = await fs.vms.create({
   memSizeGb: 0.25,
+  users: [{ name: "sdkuser" }],
+  groups: [{ name: "sdkgroup" }],
   systemd: {
     services: [
       { name: "hello", mode: "oneshot", exec: ["echo hello-from-service"] },
@@ -107,6 +109,7 @@ out.loopStatus = await until(async () => {
   return st.subState === "running" ? st : null;
 });
 out.svcList = (await sv.systemd.list()).services.map((s) => s.name).sort();
+out.asUser = await sv.user({ username: "sdkuser" }).exec("id -un");
 out.helloLogs = (await sv.systemd.service("hello").logs({ lines: 10 })).logs.map((l) => l.message);
 out.added = await sv.systemd.create({ name: "added", mode: "service", exec: ["sleep 1000"] });
 try {

@@ -90,6 +90,8 @@ class FreestyleSdkCompatTest {
             assertThat(out.get("helloStatus").get("loadState").asText()).isEqualTo("loaded");
             assertThat(out.get("loopStatus").get("activeState").asText()).isEqualTo("active");
             assertThat(out.get("svcList").toString()).isEqualTo("[\"hello\",\"loop\"]");
+            // users at create, and vm.user({username}).exec() runs as that user
+            assertThat(out.get("asUser").get("stdout").asText()).isEqualTo("sdkuser\n");
             assertThat(out.get("helloLogs").toString()).contains("hello-from-service");
             assertThat(out.get("added").get("serviceName").asText()).isEqualTo("added");
             assertThat(out.get("added").get("success").asBoolean()).isTrue();

@@ -78,8 +78,14 @@ public final class TestServer implements AutoCloseable {
     }
 
     public Response call(String method, String path, String body, String key) {
+        return call(method, path, body, key, java.util.Map.of());
+    }
+
+    /** A request with extra headers (e.g. the SDK's X-Freestyle-Vm-Linux-User-Id). */
+    public Response call(String method, String path, String body, String key, java.util.Map<String, String> headers) {
         try {
             HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url() + path)).timeout(Duration.ofMinutes(5));
+            headers.forEach(b::header);
             if (key != null) b.header("Authorization", "Bearer " + key);
             if (body != null) {
                 b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body));

@@ -31,6 +31,22 @@ class VmApiTest {
     }
 
     @Test
+    void waitForReadySignalReturnsAVmThatRunsProcessesAtOnce() {
+        // Freestyle's ready signal ("the console is ready for login"): the create answers once a fresh process runs
+        var created = srv.post("/v1/vms", "{\"waitForReadySignal\":true,\"readySignalTimeoutSeconds\":30}");
+        assertThat(created.status()).as(created.body()).isEqualTo(200);
+        String id = created.json().get("id").asText();
+        try {
+            assertThat(srv.post("/v1/vms/" + id + "/exec-await", "{\"command\":\"echo ready\"}").json().get("stdout").asText())
+                    .isEqualTo("ready\n");
+            // the probe is recorded like any access (an exec), so the create's events show it ran
+            assertThat(srv.get("/v1/vms/" + id).json().get("state").asText()).isEqualTo("running");
+        } finally {
+            srv.delete("/v1/vms/" + id);
+        }
+    }
+
+    @Test
     void createExecFilesAndDeleteLeavesNothing() {
         var created = srv.post("/v1/vms", "{\"vcpuCount\":1,\"memSizeMb\":256,\"labels\":{\"suite\":\"api\"},"
                 + "\"env\":{\"GREETING\":\"hello\"},\"additionalFiles\":{\"/opt/app/run.sh\":{\"content\":\"#!/bin/sh\\necho ran\","

@@ -187,6 +187,14 @@ public final class LifecycleCoordinator {
                     driver.writeFile(id, f.getKey(), f.getValue().content(), f.getValue().executable());
                 }
                 for (var t : command.trees()) driver.copyIn(id, t.source(), t.path());
+                for (String script : command.setup()) {
+                    ExecResult r = driver.exec(id, ExecRequest.of(script, Duration.ofMinutes(2)));
+                    if (r.exitCode() != 0 || r.timedOut()) {
+                        String out = (r.stderr() + r.stdout()).strip();
+                        throw BurrowException.badRequest("CREATE_VM_SETUP_FAILED", "setting up VM " + id + " failed"
+                                + (r.timedOut() ? " (timed out)" : "") + ": " + (out.length() > 1000 ? out.substring(0, 1000) : out));
+                    }
+                }
                 vm = vm.withHandle(handle);
                 // after the files: services started at boot may run scripts the request brought along
                 bootHook.booted(vm, req -> driver.exec(id, req));

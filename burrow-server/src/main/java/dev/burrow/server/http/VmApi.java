@@ -168,12 +168,40 @@ public final class VmApi implements ApiModule {
         Vm vm;
         try {
             var trees = checkouts.stream().map(c -> new CreateVmCommand.TreeCopy(c.dir(), c.path())).toList();
-            vm = lifecycle.create(new CreateVmCommand(command.spec(), command.files(), trees), CAUSE, key,
+            vm = lifecycle.create(new CreateVmCommand(command.spec(), command.files(), trees, command.setup()), CAUSE, key,
                     key == null ? null : Auth.sha256(new String(ctx.bodyAsBytes(), StandardCharsets.UTF_8)));
         } finally {
             git.delete(checkouts);
         }
+        var merged = mergeTemplate(req);
+        if (Boolean.TRUE.equals(merged.waitForReadySignal())) {
+            awaitReady(vm, merged.readySignalTimeoutSeconds() == null ? 120 : merged.readySignalTimeoutSeconds());
+        }
         ctx.json(new CreateVmResponse(vm.id(), List.of(), null, null, state(vm)));
+    }
+
+    /**
+     * Freestyle's ready signal is "the serial console is ready for login". A Burrow create already returns only once
+     * the VM's init runs and its files, repositories, accounts and services are in place; with waitForReadySignal the
+     * VM must also run a fresh process (what a login would) within readySignalTimeoutSeconds, or the create fails
+     * and the VM is deleted.
+     */
+    private void awaitReady(Vm vm, int timeoutSeconds) {
+        String why;
+        try {
+            ExecResult r = lifecycle.exec(vm.id(), ExecRequest.of("true", Duration.ofSeconds(timeoutSeconds)), CAUSE);
+            if (r.exitCode() == 0 && !r.timedOut()) return;
+            why = r.timedOut() ? "no process ran within " + timeoutSeconds + " s" : "a process in it exited " + r.exitCode();
+        } catch (BurrowException e) {
+            why = e.getMessage();
+        }
+        try {
+            lifecycle.delete(vm.id(), CAUSE);
+        } catch (RuntimeException e) {
+            // the reconciler and the user can still delete it; the answer below says what happened
+        }
+        throw new BurrowException(BurrowException.Kind.UNAVAILABLE, "VM_NOT_READY",
+                "VM " + vm.id() + " did not become ready (" + why + "); it was deleted");
     }
 
     private void snapshot(Context ctx) {
@@ -262,8 +290,60 @@ public final class VmApi implements ApiModule {
             if (req.timeoutMs() <= 0) throw ApiException.badRequest("'timeoutMs' must be a positive number of milliseconds");
             timeout = Duration.ofMillis(Math.min(req.timeoutMs(), MAX_EXEC_TIMEOUT.toMillis()));
         }
-        ExecResult r = lifecycle.exec(id, ExecRequest.of(req.command(), timeout), CAUSE);
+        // vm.user({username}).exec(...) in the SDK sends the user in this header; running as root instead would be
+        // silently wrong
+        String user = ctx.header(LINUX_USER_HEADER);
+        ExecResult r = user == null || user.isBlank() ? lifecycle.exec(id, ExecRequest.of(req.command(), timeout), CAUSE)
+                : execAs(id, user, req.command(), timeout);
         ctx.json(new ExecAwaitResponse(r.stdout(), r.stderr(), r.exitCode(), r.timedOut(), r.truncated()));
+    }
+
+    /** The header the SDK's {@code vm.user({username})} sends. */
+    static final String LINUX_USER_HEADER = "X-Freestyle-Vm-Linux-User-Id";
+
+    /**
+     * exec-await as a user of the VM, through the driver's interactive process (which resolves the user in the
+     * VM's own passwd and group files): output collected up to the exec limit, killed at the timeout.
+     */
+    private ExecResult execAs(String id, String user, String command, Duration timeout) {
+        long t0 = System.nanoTime();
+        var spec = new dev.burrow.core.driver.ProcessSpec(List.of("/bin/sh", "-c", command), Map.of(), null, user, false, 0, 0, null);
+        try (var p = lifecycle.spawn(id, spec, CAUSE)) {
+            p.stdin().close();
+            var out = new java.io.ByteArrayOutputStream();
+            var err = new java.io.ByteArrayOutputStream();
+            boolean[] cut = new boolean[1];
+            Thread to = Thread.ofVirtual().start(() -> drain(p.stdout(), out, cut));
+            Thread te = Thread.ofVirtual().start(() -> drain(p.stderr(), err, cut));
+            var code = p.waitFor(timeout);
+            boolean timedOut = code.isEmpty();
+            if (timedOut) p.close();
+            to.join(2000);
+            te.join(2000);
+            return new ExecResult(timedOut ? 137 : code.getAsInt(), out.toString(StandardCharsets.UTF_8),
+                    err.toString(StandardCharsets.UTF_8), timedOut, cut[0], (System.nanoTime() - t0) / 1_000_000);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("exec as " + user + " in VM " + id + " failed: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted during exec in VM " + id, e);
+        }
+    }
+
+    private static void drain(java.io.InputStream in, java.io.ByteArrayOutputStream sink, boolean[] cut) {
+        byte[] buf = new byte[8192];
+        try (in) {
+            int n;
+            while ((n = in.read(buf)) >= 0) {
+                synchronized (sink) {
+                    int room = ExecRequest.DEFAULT_MAX_OUTPUT - sink.size();
+                    if (room > 0) sink.write(buf, 0, Math.min(n, room));
+                    if (n > room) cut[0] = true;
+                }
+            }
+        } catch (java.io.IOException e) {
+            // the process ended or was killed: what was read is the output
+        }
     }
 
     private void readFile(Context ctx) {
@@ -310,6 +390,9 @@ public final class VmApi implements ApiModule {
         if (memMb < 64 || memMb > maxMemMb) {
             throw createBad("memory must be between 64 and " + maxMemMb + " MiB, got " + memMb + " MiB");
         }
+        if (r.readySignalTimeoutSeconds() != null && (r.readySignalTimeoutSeconds() < 1 || r.readySignalTimeoutSeconds() > 3600)) {
+            throw createBad("'readySignalTimeoutSeconds' must be between 1 and 3600");
+        }
         if (r.idleTimeoutSeconds() != null && r.idleTimeoutSeconds() < 0) {
             throw createBad("'idleTimeoutSeconds' must not be negative");
         }
@@ -342,9 +425,10 @@ public final class VmApi implements ApiModule {
         var services = ServiceRequests.fromCreate(r.systemd());
         gitRepos(r);
         gitConfig(r, files);
+        String accounts = LinuxAccounts.script(r.users(), r.groups());
         VmSpec spec = new VmSpec(r.image(), vcpus, memMb, r.env(), r.workdir(), r.idleTimeoutSeconds(), persistence,
                 r.labels(), rootfsMb, r.snapshotId(), services, NetworkApi.toPolicy(r.network()));
-        return new CreateVmCommand(spec, files);
+        return new CreateVmCommand(spec, files, List.of(), accounts == null ? List.of() : List.of(accounts));
     }
 
     /**
@@ -383,12 +467,9 @@ public final class VmApi implements ApiModule {
     private static void refuseUnsupported(CreateVmRequest r) {
         Map<String, Boolean> unsupported = new LinkedHashMap<>();
         unsupported.put("template", r.template() != null && !r.template().isEmpty());
-        unsupported.put("users", r.users() != null && !r.users().isEmpty());
-        unsupported.put("groups", r.groups() != null && !r.groups().isEmpty());
         unsupported.put("aptDeps", r.aptDeps() != null && !r.aptDeps().isEmpty());
         unsupported.put("ports", r.ports() != null && !r.ports().isEmpty());
         unsupported.put("domains", r.domains() != null && !r.domains().isEmpty());
-        unsupported.put("waitForReadySignal", Boolean.TRUE.equals(r.waitForReadySignal()));
         List<String> refused = unsupported.entrySet().stream().filter(Map.Entry::getValue).map(Map.Entry::getKey).toList();
         if (!refused.isEmpty()) {
             throw BurrowException.badRequest("UNSUPPORTED_FIELD", "this Burrow server does not support "
