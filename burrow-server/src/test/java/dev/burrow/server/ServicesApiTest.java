@@ -220,6 +220,14 @@ class ServicesApiTest {
             assertThat(srv.post(base, svc("doomed", "oneshot", "exit 4", ",\"onFailure\":[\"alarm.service\"]")).status())
                     .isEqualTo(200);
             await().atMost(WAIT).untilAsserted(() -> assertThat(logs(srv, vm, "alarm")).contains("alarm raised"));
+            // stopping a oneshot while it runs also ends its timeout watchdog: it must not fire afterwards
+            assertThat(srv.post(base, svc("long", "oneshot", "sleep 60", ",\"timeoutSec\":2")).status()).isEqualTo(200);
+            await().atMost(WAIT).untilAsserted(() -> expectState(srv, vm, "long", "activating/start"));
+            srv.post("/v1/vms/" + vm + "/systemd/stop", "{\"services\":[{\"id\":\"long\"}]}");
+            expectState(srv, vm, "long", "inactive/dead");
+            sh(srv, vm, "sleep 3");
+            assertThat(sh(srv, vm, "ls /run/burrow/services/long")).doesNotContain("timedout").doesNotContain("wd");
+            expectState(srv, vm, "long", "inactive/dead");
             // logs: lines and since
             var few = srv.get(base + "/alarm/logs?lines=1").json().get("logs");
             assertThat(few).hasSize(1);

@@ -96,13 +96,15 @@ public final class ServiceScripts {
             sb.append("d=").append(d).append("\n")
                     .append("if [ -d \"$d\" ]; then\n")
                     .append("  if alive \"$d\"; then kill -KILL \"$(cat \"$d/pid\")\" 2>/dev/null || true; fi\n")
+                    // the oneshot timeout watchdog of a killed supervisor must not fire later
+                    .append("  w=$(cat \"$d/wd\" 2>/dev/null || true); [ -z \"$w\" ] || kill \"$w\" 2>/dev/null || true\n")
                     .append("  g=$(cat \"$d/pgid\" 2>/dev/null || true)\n")
                     .append("  if [ -n \"$g\" ] && kill -0 -\"$g\" 2>/dev/null; then\n")
                     .append("    kill -TERM -\"$g\" 2>/dev/null || true; i=0\n")
                     .append("    while kill -0 -\"$g\" 2>/dev/null && [ $i -lt ").append(grace * 10).append(" ]; do sleep 0.1; i=$((i + 1)); done\n")
                     .append("    kill -KILL -\"$g\" 2>/dev/null || true\n")
                     .append("  fi\n")
-                    .append("  rm -f \"$d/pgid\" \"$d/pid\"; echo \"dead ").append(result).append(" 0 $(date +%s)\" > \"$d/status\"\n")
+                    .append("  rm -f \"$d/pgid\" \"$d/pid\" \"$d/wd\"; echo \"dead ").append(result).append(" 0 $(date +%s)\" > \"$d/status\"\n")
                     .append("  echo \"$(date +%s) burrow: stopped (").append(result).append(")\" >> \"$d/log\"\n")
                     .append("fi\n");
         }
@@ -200,10 +202,12 @@ public final class ServiceScripts {
               if [ "$TIMEOUT" -gt 0 ]; then
                 ( sleep "$TIMEOUT"; : > "$D/timedout"; kill -TERM -"$child" 2>/dev/null || kill -TERM "$child"
                   sleep "$GRACE"; kill -KILL -"$child" 2>/dev/null ) </dev/null >/dev/null 2>&1 &
-                wd=$!
+                wd=$!; echo "$wd" > "$D/wd"
               fi
               wait "$child"; code=$?
-              [ -n "$wd" ] && kill "$wd" 2>/dev/null
+              # the run is over: its group id may be reused, so a later stop must not signal it
+              rm -f "$D/pgid"
+              if [ -n "$wd" ]; then kill "$wd" 2>/dev/null; rm -f "$D/wd"; fi
               if [ -f "$D/rc" ]; then code=$(cat "$D/rc"); fi
               clean=no; result=exit-code
               if [ -f "$D/timedout" ]; then result=timeout
