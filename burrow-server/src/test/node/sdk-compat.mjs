@@ -130,4 +130,27 @@ try {
   out.deletedStatus = e.constructor.name;
 }
 await fs.vms.delete({ vmId: svcCreated.vmId });
+
+// the SDK's own "bash" services (it writes the script into additionalFiles and runs it with /bin/bash), chained
+// with after/requires as runCommands does, in a Debian VM (which has bash)
+const bashCreated = await fs.vms.create({
+  image: "builtin:debian",
+  memSizeGb: 0.25,
+  systemd: {
+    services: [
+      { name: "step-1", mode: "oneshot", bash: "echo one > /tmp/one", deleteAfterSuccess: true },
+      { name: "step-2", mode: "oneshot", bash: "cat /tmp/one > /tmp/two\necho two >> /tmp/two",
+        after: ["step-1"], requires: ["step-1"] },
+    ],
+  },
+});
+out.bashSteps = await until(async () => {
+  const r = await bashCreated.vm.exec("cat /tmp/two 2>/dev/null");
+  return r.stdout === "one\ntwo\n" ? r.stdout : null;
+});
+out.bashStepsLeft = await until(async () => {
+  const names = (await bashCreated.vm.systemd.list()).services.map((s) => s.name);
+  return names.includes("step-1") ? null : names;
+});
+await fs.vms.delete({ vmId: bashCreated.vmId });
 console.log(JSON.stringify(out));

@@ -102,6 +102,9 @@ class FreestyleSdkCompatTest {
             assertThat(out.get("restarted").get("results").get(0).get("serviceId").asText()).isEqualTo("added");
             assertThat(out.get("deleted").get("success").asBoolean()).isTrue();
             assertThat(out.get("deletedStatus").asText()).isEqualTo("ServiceNotFoundError");
+            // SDK "bash" services chained like runCommands; the deleteAfterSuccess step is gone afterwards
+            assertThat(out.get("bashSteps").asText()).isEqualTo("one\ntwo\n");
+            assertThat(out.get("bashStepsLeft").toString()).isEqualTo("[\"step-2\"]");
             srv.closeAndDelete();
         }
     }
