@@ -193,11 +193,25 @@ class SnapshotApiTest {
         assertThat(sh(id, "rm -f /root/big; sync; echo small > /root/small && cat /root/small")).isEqualTo("small\n");
         assertThat(srv.delete("/v1/vms/" + id).status()).isEqualTo(200);
 
+        // the quota grows with resize (rootfsSizeGb, the Freestyle field), never shrinks
+        String grow = srv.createVm("{\"vcpuCount\":1,\"memSizeMb\":256,\"rootfsSizeMb\":64}");
+        assertThat(sh(grow, "dd if=/dev/zero of=/root/big bs=1M count=100 2>&1; echo exit=$?")).doesNotContain("exit=0");
+        sh(grow, "rm -f /root/big; sync");
+        expect(srv.post("/v1/vms/" + grow + "/resize", "{\"rootfsSizeGb\":0.03125}"), 400, "RESIZE_VM_BAD_REQUEST");
+        var grown = srv.post("/v1/vms/" + grow + "/resize", "{\"rootfsSizeGb\":0.25}");
+        assertThat(grown.status()).as(grown.body()).isEqualTo(200);
+        assertThat(srv.get("/v1/vms/" + grow).json().get("rootfsSizeMb").asInt()).isEqualTo(256);
+        assertThat(srv.get("/v1/vms/" + grow).json().get("memSizeMb").asInt()).isEqualTo(256);
+        assertThat(sh(grow, "dd if=/dev/zero of=/root/big bs=1M count=100 2>&1 >/dev/null; echo exit=$?").strip()).endsWith("exit=0");
+        assertThat(sh(grow, "dd if=/dev/zero of=/root/big2 bs=1M count=200 2>&1; echo exit=$?"))
+                .containsAnyOf("Disk quota exceeded", "No space left").doesNotContain("exit=0");
+        assertThat(srv.delete("/v1/vms/" + grow).status()).isEqualTo(200);
+
         // rootfsSizeGb is the Freestyle spelling of the same quota
         String gb = srv.createVm("{\"vcpuCount\":1,\"memSizeMb\":128,\"rootfsSizeGb\":0.0625}");
         assertThat(srv.get("/v1/vms/" + gb).json().get("rootfsSizeMb").asInt()).isEqualTo(64);
         assertThat(srv.delete("/v1/vms/" + gb).status()).isEqualTo(200);
-        assertNoLeftovers(List.of(id, gb));
+        assertNoLeftovers(List.of(id, gb, grow));
     }
 
     @Test
@@ -213,7 +227,9 @@ class SnapshotApiTest {
         assertThat(srv.post("/v1/vms/" + id + "/resize", "{\"memSizeGb\":0.375}").status()).isEqualTo(200);
         assertThat(sh(id, limit).strip()).isEqualTo(String.valueOf(384L << 20));
 
-        expect(srv.post("/v1/vms/" + id + "/resize", "{\"rootfsSizeGb\":10}"), 400, "UNSUPPORTED_FIELD");
+        // no quota at create: none to grow (on overlay storage: no quotas at all)
+        expect(srv.post("/v1/vms/" + id + "/resize", "{\"rootfsSizeGb\":10}"), 400,
+                srv.server.lifecycle().capabilities().diskQuota() ? "RESIZE_VM_BAD_REQUEST" : "UNSUPPORTED_FIELD");
         expect(srv.post("/v1/vms/" + id + "/resize", "{\"memSizeMb\":1}"), 400, "RESIZE_VM_BAD_REQUEST");
         expect(srv.post("/v1/vms/" + id + "/resize", "{\"vcpuCount\":0}"), 400, "RESIZE_VM_BAD_REQUEST");
         expect(srv.post("/v1/vms/" + id + "/resize", null), 400, null);

@@ -126,6 +126,11 @@ public interface SandboxDriver extends AutoCloseable {
     }
 
     /** Applies new cpu/memory limits to a running or stopped sandbox. */
+    /** Changes the disk quota of the sandbox's root filesystem (only with {@link DriverCapabilities#diskQuota()}). */
+    default void resizeDisk(String vmId, int rootfsSizeMb) {
+        throw new UnsupportedOperationException(name() + " cannot change disk quotas");
+    }
+
     default void resize(String vmId, int vcpuCount, int memSizeMb) {
         throw new UnsupportedOperationException(name() + " cannot resize");
     }

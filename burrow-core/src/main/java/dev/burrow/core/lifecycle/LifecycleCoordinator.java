@@ -332,6 +332,32 @@ public final class LifecycleCoordinator {
         }
     }
 
+    /**
+     * Grows a VM's disk quota. Only growing: a smaller quota than the VM may already hold would leave it unable to
+     * write anything, and a VM made without a quota has none to grow.
+     */
+    public Vm resizeDisk(String id, int rootfsSizeMb, String cause) {
+        try (var held = locks.acquire(id, settings.lockWait(), "resize")) {
+            Vm vm = get(id);
+            if (vm.status().transitional() || vm.status() == VmStatus.FAILED) throw invalid(vm, "resize");
+            Integer current = vm.spec().rootfsSizeMb();
+            if (current == null) {
+                throw BurrowException.badRequest("RESIZE_VM_BAD_REQUEST", "VM " + id + " was created without a disk quota "
+                        + "(its disk is only bounded by the host's storage); there is no quota to grow");
+            }
+            if (rootfsSizeMb < current) {
+                throw BurrowException.badRequest("RESIZE_VM_BAD_REQUEST", "a disk quota can only grow: VM " + id + " has "
+                        + current + " MiB, asked for " + rootfsSizeMb + " MiB");
+            }
+            if (rootfsSizeMb == current) return vm;
+            driver.resizeDisk(id, rootfsSizeMb);
+            var s = vm.spec();
+            var grown = new dev.burrow.core.vm.VmSpec(s.image(), s.vcpuCount(), s.memSizeMb(), s.env(), s.workdir(),
+                    s.idleTimeoutSeconds(), s.persistence(), s.labels(), rootfsSizeMb, s.snapshotId(), s.services(), s.network());
+            return write(vm.withSpec(grown), vm.status(), vm.statusReason(), "resize", cause, null);
+        }
+    }
+
     /** Applies new cpu and memory limits; the spec is updated only once the host accepted them. */
     public Vm resize(String id, int vcpuCount, int memSizeMb, String cause) {
         try (var held = locks.acquire(id, settings.lockWait(), "resize")) {

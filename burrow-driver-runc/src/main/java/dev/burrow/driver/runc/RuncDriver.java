@@ -554,6 +554,19 @@ public final class RuncDriver implements SandboxDriver {
     }
 
     @Override
+    public void resizeDisk(String vmId, int rootfsSizeMb) {
+        checkId(vmId);
+        if (!storage.supportsQuota()) {
+            throw BurrowException.badRequest("UNSUPPORTED_FIELD", "this host's VM storage (" + storage.name() + ") has no disk quota");
+        }
+        locked(vmId, () -> {
+            if (!storage.exists(vmId)) throw vmNotFound(vmId);
+            storage.setQuota(vmId, rootfsSizeMb);
+            return null;
+        });
+    }
+
+    @Override
     public void resize(String vmId, int vcpuCount, int memSizeMb) {
         checkId(vmId);
         RuncSpec.validateResources(vcpuCount, memSizeMb);

@@ -245,9 +245,15 @@ public final class VmApi implements ApiModule {
     private void resize(Context ctx) {
         String id = vmId(ctx);
         var req = requiredBody(ctx, SnapshotResponses.ResizeRequest.class);
+        Integer diskMb = null;
         if (req.rootfsSizeGb() != null) {
-            throw BurrowException.badRequest("UNSUPPORTED_FIELD",
-                    "this Burrow server cannot change a VM's disk quota after create (rootfsSizeGb); set it at create");
+            if (!lifecycle.capabilities().diskQuota()) {
+                throw BurrowException.badRequest("UNSUPPORTED_FIELD", "this host's VM storage has no disk quota (it needs "
+                        + "btrfs), so rootfsSizeGb cannot be honoured");
+            }
+            long mb = Math.round(req.rootfsSizeGb() * 1024);
+            if (mb < 1 || mb > MAX_ROOTFS_MB) throw resizeBad("root filesystem size must be between 1 and " + MAX_ROOTFS_MB + " MiB, got " + mb);
+            diskMb = (int) mb;
         }
         Vm vm = lifecycle.get(id);
         int vcpus = req.vcpuCount() == null ? vm.spec().vcpuCount() : req.vcpuCount();
@@ -258,7 +264,11 @@ public final class VmApi implements ApiModule {
         if (memMb < 64 || memMb > maxMemMb) {
             throw resizeBad("memory must be between 64 and " + maxMemMb + " MiB, got " + memMb + " MiB");
         }
-        lifecycle.resize(id, vcpus, memMb, CAUSE);
+        // the disk first: its refusals (shrinking, no quota) come before anything changed
+        if (diskMb != null) lifecycle.resizeDisk(id, diskMb, CAUSE);
+        if (vcpus != vm.spec().vcpuCount() || memMb != vm.spec().memSizeMb() || diskMb == null) {
+            lifecycle.resize(id, vcpus, memMb, CAUSE);
+        }
         ctx.json(Map.of());
     }
 

@@ -143,6 +143,11 @@ public final class MeteredDriver implements SandboxDriver {
     }
 
     @Override
+    public void resizeDisk(String vmId, int rootfsSizeMb) {
+        run("resize_disk", vmId, () -> inner.resizeDisk(vmId, rootfsSizeMb));
+    }
+
+    @Override
     public void resize(String vmId, int vcpuCount, int memSizeMb) {
         run("resize", vmId, () -> inner.resize(vmId, vcpuCount, memSizeMb));
     }

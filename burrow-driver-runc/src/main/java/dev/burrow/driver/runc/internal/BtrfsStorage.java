@@ -310,6 +310,23 @@ public final class BtrfsStorage implements RootfsStorage {
         }
     }
 
+    @Override
+    public void setQuota(String vmId, int sizeMb) {
+        if (!exists(vmId)) throw new DriverException("VM " + vmId + " has no disk here");
+        limit(volume(vmId), sizeMb);
+        // the metadata follows the limit, so a later reader (a snapshot of this VM) sees the quota in force
+        Path meta = vmsDir.resolve(vmId).resolve(META);
+        ObjectNode node = (ObjectNode) readJson(meta);
+        node.put("rootfsSizeMb", sizeMb);
+        try {
+            Path tmp = meta.resolveSibling(META + ".tmp");
+            JSON.writeValue(tmp.toFile(), node);
+            Files.move(tmp, meta, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new DriverException("cannot write btrfs metadata of VM " + vmId + ": " + e.getMessage(), e);
+        }
+    }
+
     private void limit(Path volume, Integer sizeMb) {
         if (sizeMb == null) return;
         if (sizeMb <= 0) throw BurrowException.badRequest("INVALID_ROOTFS_SIZE", "rootfsSizeMb must be positive: " + sizeMb);

@@ -26,6 +26,11 @@ public interface RootfsStorage extends AutoCloseable {
     /** Whether {@code sizeMb} in {@link #prepare} is enforced (a real per-VM disk quota). */
     boolean supportsQuota();
 
+    /** Changes the disk quota of an existing VM disk (only when {@link #supportsQuota()}). */
+    default void setQuota(String vmId, int sizeMb) {
+        throw new UnsupportedOperationException(name() + " storage has no disk quota");
+    }
+
     /**
      * Creates the VM's root from {@code image} if it does not exist yet, mounts it if needed and returns its
      * absolute path. Calling it again returns the existing root (still made from the image it was first
