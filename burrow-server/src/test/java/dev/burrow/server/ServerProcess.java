@@ -42,6 +42,8 @@ final class ServerProcess implements AutoCloseable {
         List<String> cmd = new ArrayList<>(List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                 "-cp", System.getProperty("java.class.path"), "dev.burrow.server.Main", "server",
                 "--port", Integer.toString(port), "--data-dir", dataDir.toString(),
+                // A free port for the SSH gateway: 2222 (the default) may be taken by another server on this host.
+                "--ssh-port", "0",
                 "--image-dir", HostRequirements.testCache().resolve("images").toString(),
                 "--default-image", "builtin:busybox"));
         Path log = dataDir.resolveSibling(dataDir.getFileName() + "-server-" + port + ".log");
