@@ -72,6 +72,7 @@ public final class BurrowServer implements AutoCloseable {
     private final SqlVmStore store;
     private final Identities identities;
     private final ApiServer api;
+    private final dev.burrow.server.proxy.PreviewProxy previewProxy;
     /** Null when the gateway is off. */
     private final dev.burrow.server.ssh.SshGateway ssh;
     private final BurrowMetrics metrics;
@@ -155,9 +156,16 @@ public final class BurrowServer implements AutoCloseable {
                         config.ssh().port(), config.dataDir().resolve("ssh").resolve("host_key"), lifecycle, identities,
                         driver.sftpServerCommand())
                 : null;
+        var preview = config.preview();
+        String previewHost = preview.host() != null ? preview.host() : config.host();
+        var tokens = new dev.burrow.server.proxy.PreviewTokens(HexFormat.of().parseHex(
+                readOrCreate(dataDir.resolve("preview-secret"), () -> randomHex(32), true)));
+        this.previewProxy = new dev.burrow.server.proxy.PreviewProxy(lifecycle, tokens, previewHost, preview.port(),
+                preview.baseDomain());
         this.api = new ApiServer(config.host(), config.port(), new Auth(store),
                 java.util.List.of(vmApi, new SystemdApi(services), new IdentityApi(identities), new NetworkApi(lifecycle),
-                        new ProcessApi(lifecycle, processes), new TerminalApi(lifecycle, terminals)),
+                        new ProcessApi(lifecycle, processes), new TerminalApi(lifecycle, terminals),
+                        new dev.burrow.server.http.PortsApi(lifecycle, previewProxy, tokens, previewHost)),
                 VERSION, metrics, tracing,
                 readiness);
     }
@@ -260,6 +268,10 @@ public final class BurrowServer implements AutoCloseable {
         return identities;
     }
 
+    public dev.burrow.server.proxy.PreviewProxy previewProxy() {
+        return previewProxy;
+    }
+
     public LifecycleCoordinator lifecycle() {
         return lifecycle;
     }
@@ -298,6 +310,7 @@ public final class BurrowServer implements AutoCloseable {
         if (!closed.compareAndSet(false, true)) return;
         loops.close();
         if (ssh != null) ssh.close();
+        previewProxy.close();
         try {
             api.close();
         } catch (RuntimeException e) {

@@ -92,6 +92,14 @@ public final class Main implements Runnable {
         @Option(names = "--ssh-port", defaultValue = "" + ServerConfig.Ssh.DEFAULT_PORT,
                 description = "Port of the SSH gateway (default ${DEFAULT-VALUE}; -1: off).")
         int sshPort;
+        @Option(names = "--preview-port", defaultValue = "" + ServerConfig.Preview.DEFAULT_PORT,
+                description = "Port of the preview proxy for exposed VM ports (default ${DEFAULT-VALUE}).")
+        int previewPort;
+        @Option(names = "--preview-host", description = "Address the preview proxy listens on (default: --host).")
+        String previewHost;
+        @Option(names = "--preview-domain", defaultValue = "localhost",
+                description = "Base domain of previews: {port}-{vmId}.<domain> (needs wildcard DNS to this host; default ${DEFAULT-VALUE}).")
+        String previewDomain;
         @picocli.CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
@@ -136,6 +144,11 @@ public final class Main implements Runnable {
                 }
             }
             cfg = cfg.withNetwork(new ServerConfig.Network(vmNetwork.equals("on"), vmSubnet, vmDns));
+            try {
+                cfg = cfg.withPreview(new ServerConfig.Preview(previewHost, previewPort, previewDomain));
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            }
             var d = ServerConfig.Lifecycle.defaults();
             cfg = cfg.withLifecycle(new ServerConfig.Lifecycle(d.reconcileInterval(), orphanGrace, d.idleInterval(),
                     hibernateAfter.isZero() ? null : hibernateAfter, stuckLimit, storageQuotaMb * 1024 * 1024));
@@ -151,6 +164,7 @@ public final class Main implements Runnable {
                 stopped.countDown();
             }, "shutdown"));
             System.out.println("Burrow " + BurrowServer.VERSION + " listening on " + server.url());
+            System.out.println("Previews on port " + server.previewProxy().port());
             if (server.sshPort() > 0) System.out.println("SSH gateway on port " + server.sshPort() + " (ssh <vmId>:<token>@host -p " + server.sshPort() + ")");
             if (server.adminKeyFile() != null) {
                 System.out.println("Admin API key: " + server.adminKeyFile().toAbsolutePath()

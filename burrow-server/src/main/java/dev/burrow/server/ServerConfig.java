@@ -10,7 +10,27 @@ import java.time.Duration;
 public record ServerConfig(String host, int port, Path dataDir, String databaseUrl, String databaseUser,
                            String databasePassword, Path imageDir, String defaultImage, String apiKey,
                            boolean prewarmDefaultImage, Lifecycle lifecycle, Observability observability,
-                           Storage storage, Registries registries, Network network, Ssh ssh) {
+                           Storage storage, Registries registries, Network network, Ssh ssh, Preview preview) {
+
+    /**
+     * The preview proxy for exposed ports: where it listens ({@code host} null: the API's host; {@code port} 0: any
+     * free port) and the base domain of host-routed previews, {@code {port}-{vmId}.{baseDomain}} (browsers resolve
+     * {@code *.localhost} to loopback, so the default works locally without DNS).
+     */
+    public record Preview(String host, int port, String baseDomain) {
+        public static final int DEFAULT_PORT = 8701;
+
+        public Preview {
+            if (port < 0 || port > 65535) throw new IllegalArgumentException("--preview-port must be 0-65535, got " + port);
+            if (baseDomain == null || !baseDomain.matches("[A-Za-z0-9]([A-Za-z0-9.-]{0,250}[A-Za-z0-9])?")) {
+                throw new IllegalArgumentException("--preview-domain must be a domain name, got " + baseDomain);
+            }
+        }
+
+        public static Preview defaults() {
+            return new Preview(null, 0, "localhost");
+        }
+    }
 
     /**
      * VM networking: {@code enabled} false gives VMs a loopback-only namespace (no bridge, no nftables needed);
@@ -117,37 +137,42 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
                         boolean prewarmDefaultImage) {
         this(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir, defaultImage, apiKey,
                 prewarmDefaultImage, Lifecycle.defaults(), Observability.defaults(), Storage.defaults(),
-                Registries.defaults(), Network.defaults(), Ssh.defaults());
+                Registries.defaults(), Network.defaults(), Ssh.defaults(), Preview.defaults());
     }
 
     public ServerConfig withLifecycle(Lifecycle l) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, l, observability, storage, registries, network, ssh);
+                defaultImage, apiKey, prewarmDefaultImage, l, observability, storage, registries, network, ssh, preview);
     }
 
     public ServerConfig withObservability(Observability o) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, o, storage, registries, network, ssh);
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, o, storage, registries, network, ssh, preview);
     }
 
     public ServerConfig withStorage(Storage st) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, st, registries, network, ssh);
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, st, registries, network, ssh, preview);
     }
 
     public ServerConfig withRegistries(Registries r) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, r, network, ssh);
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, r, network, ssh, preview);
     }
 
     public ServerConfig withNetwork(Network n) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, registries, n, ssh);
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, registries, n, ssh, preview);
     }
 
     public ServerConfig withSsh(Ssh sh) {
         return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, registries, network, sh);
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, registries, network, sh, preview);
+    }
+
+    public ServerConfig withPreview(Preview p) {
+        return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
+                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, registries, network, ssh, p);
     }
 
     public static final int DEFAULT_PORT = 8700;

@@ -45,7 +45,7 @@ final class ServerProcess implements AutoCloseable {
                 // A free port for the SSH gateway: 2222 (the default) may be taken by another server on this host.
                 "--ssh-port", "0",
                 "--image-dir", HostRequirements.testCache().resolve("images").toString(),
-                "--default-image", "builtin:busybox"));
+                "--default-image", "builtin:busybox", "--preview-port", "0"));
         Path log = dataDir.resolveSibling(dataDir.getFileName() + "-server-" + port + ".log");
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().put("BURROW_API_KEY", TestServer.KEY);

@@ -165,7 +165,7 @@ public final class LifecycleCoordinator {
         String id = VmId.generate();
         var effective = new dev.burrow.core.vm.VmSpec(image, spec.vcpuCount(), spec.memSizeMb(), spec.env(),
                 spec.workdir(), spec.idleTimeoutSeconds(), spec.persistence(), spec.labels(), spec.rootfsSizeMb(),
-                spec.snapshotId(), spec.services(), spec.network());
+                spec.snapshotId(), spec.services(), spec.network(), spec.ports());
         Vm vm = new Vm(id, effective, VmStatus.CREATING, null, now, now, now, nodeId, driver.name(), null, 0);
         try (var held = locks.acquire(id, settings.lockWait(), "create")) {
             var key = idempotencyKey == null ? null : new VmStore.IdempotencyKey(idempotencyKey, requestHash, id);
@@ -353,7 +353,8 @@ public final class LifecycleCoordinator {
             driver.resizeDisk(id, rootfsSizeMb);
             var s = vm.spec();
             var grown = new dev.burrow.core.vm.VmSpec(s.image(), s.vcpuCount(), s.memSizeMb(), s.env(), s.workdir(),
-                    s.idleTimeoutSeconds(), s.persistence(), s.labels(), rootfsSizeMb, s.snapshotId(), s.services(), s.network());
+                    s.idleTimeoutSeconds(), s.persistence(), s.labels(), rootfsSizeMb, s.snapshotId(), s.services(), s.network(),
+                    s.ports());
             return write(vm.withSpec(grown), vm.status(), vm.statusReason(), "resize", cause, null);
         }
     }
@@ -447,7 +448,7 @@ public final class LifecycleCoordinator {
         Snapshot snap = snapshot(vmId, null, cause);
         var s = snap.sourceSpec();
         var forkSpec = new dev.burrow.core.vm.VmSpec(null, s.vcpuCount(), s.memSizeMb(), s.env(), s.workdir(),
-                s.idleTimeoutSeconds(), s.persistence(), s.labels(), s.rootfsSizeMb(), snap.id(), s.services(), s.network());
+                s.idleTimeoutSeconds(), s.persistence(), s.labels(), s.rootfsSizeMb(), snap.id(), s.services(), s.network(), s.ports());
         List<Vm> made = new java.util.ArrayList<>();
         try {
             for (int i = 0; i < count; i++) made.add(create(new CreateVmCommand(forkSpec, Map.of()), cause));

@@ -16,6 +16,8 @@ import dev.burrow.core.net.NetworkPolicy;
  * @param services           services Burrow supervises inside the VM; changed at run time through the systemd routes
  * @param network            egress policy and limits; never null (allow-all without limits by default, which is
  *                           also what a VM stored before networking existed reads as)
+ * @param ports              exposed ports reached through the preview proxy; never null (none for a VM stored before
+ *                           ports existed)
  */
 public record VmSpec(
         String image,
@@ -29,7 +31,8 @@ public record VmSpec(
         Integer rootfsSizeMb,
         String snapshotId,
         List<ServiceSpec> services,
-        NetworkPolicy network) {
+        NetworkPolicy network,
+        List<PortMapping> ports) {
 
     public static final int DEFAULT_VCPUS = 2;
     public static final int DEFAULT_MEM_MB = 2048;
@@ -40,6 +43,7 @@ public record VmSpec(
         if (persistence == null) persistence = Persistence.DEFAULT;
         services = services == null ? List.of() : List.copyOf(services);
         if (network == null) network = NetworkPolicy.ALLOW_ALL;
+        ports = ports == null ? List.of() : PortMapping.validate(ports);
     }
 
     /** A spec without services and with the default network policy (the shape callers used before either existed). */
@@ -47,7 +51,7 @@ public record VmSpec(
                   Integer idleTimeoutSeconds, Persistence persistence, Map<String, String> labels, Integer rootfsSizeMb,
                   String snapshotId) {
         this(image, vcpuCount, memSizeMb, env, workdir, idleTimeoutSeconds, persistence, labels, rootfsSizeMb, snapshotId,
-                List.of(), null);
+                List.of(), null, null);
     }
 
     /** A spec with the default network policy. */
@@ -55,17 +59,17 @@ public record VmSpec(
                   Integer idleTimeoutSeconds, Persistence persistence, Map<String, String> labels, Integer rootfsSizeMb,
                   String snapshotId, List<ServiceSpec> services) {
         this(image, vcpuCount, memSizeMb, env, workdir, idleTimeoutSeconds, persistence, labels, rootfsSizeMb, snapshotId,
-                services, null);
+                services, null, null);
     }
 
     public VmSpec withServices(List<ServiceSpec> newServices) {
         return new VmSpec(image, vcpuCount, memSizeMb, env, workdir, idleTimeoutSeconds, persistence, labels, rootfsSizeMb,
-                snapshotId, newServices, network);
+                snapshotId, newServices, network, ports);
     }
 
     public VmSpec withNetwork(NetworkPolicy policy) {
         return new VmSpec(image, vcpuCount, memSizeMb, env, workdir, idleTimeoutSeconds, persistence, labels, rootfsSizeMb,
-                snapshotId, services, policy);
+                snapshotId, services, policy, ports);
     }
 
     public java.util.Optional<ServiceSpec> service(String name) {
@@ -74,6 +78,6 @@ public record VmSpec(
 
     public VmSpec withResources(int vcpus, int memMb) {
         return new VmSpec(image, vcpus, memMb, env, workdir, idleTimeoutSeconds, persistence, labels, rootfsSizeMb,
-                snapshotId, services, network);
+                snapshotId, services, network, ports);
     }
 }

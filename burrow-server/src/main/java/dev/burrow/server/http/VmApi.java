@@ -437,7 +437,8 @@ public final class VmApi implements ApiModule {
         gitConfig(r, files);
         String accounts = LinuxAccounts.script(r.users(), r.groups());
         VmSpec spec = new VmSpec(r.image(), vcpus, memMb, r.env(), r.workdir(), r.idleTimeoutSeconds(), persistence,
-                r.labels(), rootfsMb, r.snapshotId(), services, NetworkApi.toPolicy(r.network()));
+                r.labels(), rootfsMb, r.snapshotId(), services, NetworkApi.toPolicy(r.network()),
+                PortsApi.parse(r.ports()));
         return new CreateVmCommand(spec, files, List.of(), accounts == null ? List.of() : List.of(accounts));
     }
 
@@ -478,7 +479,6 @@ public final class VmApi implements ApiModule {
         Map<String, Boolean> unsupported = new LinkedHashMap<>();
         unsupported.put("template", r.template() != null && !r.template().isEmpty());
         unsupported.put("aptDeps", r.aptDeps() != null && !r.aptDeps().isEmpty());
-        unsupported.put("ports", r.ports() != null && !r.ports().isEmpty());
         unsupported.put("domains", r.domains() != null && !r.domains().isEmpty());
         List<String> refused = unsupported.entrySet().stream().filter(Map.Entry::getValue).map(Map.Entry::getKey).toList();
         if (!refused.isEmpty()) {
