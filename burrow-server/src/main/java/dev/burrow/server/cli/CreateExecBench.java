@@ -93,6 +93,8 @@ public final class CreateExecBench implements Callable<Integer> {
             UnpackedImage img = new OciImageStore(imageDir).prepare(image, (p, f) -> { });
             var config = new RuncDriverConfig(dir, imageDir, dir.resolve("runc-root"), "benchraw", 4096);
             this.runcRoot = config.runcRoot();
+            // The bundle is the one Burrow writes, tools mount included, so its source must exist here too.
+            dev.burrow.driver.runc.internal.VmTools.prepare(dir.resolve("tools"));
             this.storage = new OverlayStorage(dir.resolve("vms"));
             Path rootfs = storage.prepare(vmId, img);
             this.bundle = dir.resolve("bundle");
