@@ -463,7 +463,7 @@ public final class RuncDriver implements SandboxDriver {
             } catch (IOException e) {
                 throw new DriverException("cannot create " + pidFile.getParent() + ": " + e.getMessage(), e);
             }
-            RuncSpec.writeJson(processFile, RuncSpec.execProcess(RuncSpec.readBundle(bundleDir(vmId)), spec.argv(), env,
+            RuncSpec.writeProcess(processFile, RuncSpec.execProcess(RuncSpec.readBundle(bundleDir(vmId)), spec.argv(), env,
                     spec.workdir() == null || spec.workdir().isBlank() ? null : spec.workdir(), user.uid(), user.gid(),
                     user.groups(), spec.tty(), spec.cols(), spec.rows()));
             return RuncProcess.start(argv, spec.tty(), spec.cols(), spec.rows(), pidFile, processFile,

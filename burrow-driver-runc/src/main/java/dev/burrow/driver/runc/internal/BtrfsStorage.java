@@ -319,9 +319,7 @@ public final class BtrfsStorage implements RootfsStorage {
         ObjectNode node = (ObjectNode) readJson(meta);
         node.put("rootfsSizeMb", sizeMb);
         try {
-            Path tmp = meta.resolveSibling(META + ".tmp");
-            JSON.writeValue(tmp.toFile(), node);
-            Files.move(tmp, meta, StandardCopyOption.ATOMIC_MOVE);
+            AtomicJson.write(meta, node);
         } catch (IOException e) {
             throw new DriverException("cannot write btrfs metadata of VM " + vmId + ": " + e.getMessage(), e);
         }
@@ -342,9 +340,7 @@ public final class BtrfsStorage implements RootfsStorage {
             if (image != null && !image.isNull()) meta.set("image", image);
             if (sizeMb != null) meta.put("rootfsSizeMb", sizeMb);
             if (snapshotId != null) meta.put("snapshotId", snapshotId);
-            Path tmp = dir.resolve(META + ".tmp");
-            JSON.writeValue(tmp.toFile(), meta);
-            Files.move(tmp, dir.resolve(META), StandardCopyOption.ATOMIC_MOVE);
+            AtomicJson.write(dir.resolve(META), meta);
         } catch (IOException e) {
             throw new DriverException("cannot write btrfs metadata of VM " + vmId + ": " + e.getMessage(), e);
         }

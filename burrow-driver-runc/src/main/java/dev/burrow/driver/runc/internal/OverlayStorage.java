@@ -6,7 +6,6 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -261,9 +260,7 @@ public final class OverlayStorage implements RootfsStorage {
                 meta.put("imageDigest", image.path("digest").asText(null));
             }
             if (snapshotId != null) meta.put("snapshotId", snapshotId);
-            Path tmp = dir.resolve(META + ".tmp");
-            JSON.writeValue(tmp.toFile(), meta);
-            Files.move(tmp, dir.resolve(META), StandardCopyOption.ATOMIC_MOVE);
+            AtomicJson.write(dir.resolve(META), meta);
         } catch (IOException e) {
             throw new DriverException("cannot create overlay layers for VM " + vmId + ": " + e.getMessage(), e);
         }

@@ -3,7 +3,6 @@ package dev.burrow.driver.runc.internal;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -189,10 +188,7 @@ public final class RuncSpec {
     public static void writeBundle(Path bundleDir, ObjectNode config) {
         try {
             Files.createDirectories(bundleDir);
-            Path tmp = bundleDir.resolve("config.json.tmp");
-            JSON.writeValue(tmp.toFile(), config);
-            Files.move(tmp, bundleDir.resolve("config.json"), StandardCopyOption.ATOMIC_MOVE,
-                    StandardCopyOption.REPLACE_EXISTING);
+            AtomicJson.write(bundleDir.resolve("config.json"), config);
         } catch (IOException e) {
             throw new DriverException("cannot write runc bundle in " + bundleDir + ": " + e.getMessage(), e);
         }
@@ -246,11 +242,10 @@ public final class RuncSpec {
         return process;
     }
 
-    public static void writeJson(Path file, ObjectNode node) {
+    /** Writes an exec's process spec (see {@link #execProcess}) for {@code runc exec --process}. */
+    public static void writeProcess(Path file, ObjectNode process) {
         try {
-            Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-            JSON.writeValue(tmp.toFile(), node);
-            Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            AtomicJson.write(file, process);
         } catch (IOException e) {
             throw new DriverException("cannot write " + file + ": " + e.getMessage(), e);
         }
