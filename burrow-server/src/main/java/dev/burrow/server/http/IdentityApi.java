@@ -138,16 +138,10 @@ public final class IdentityApi implements ApiModule {
         return intQuery(ctx, "offset", 0, 0, Integer.MAX_VALUE);
     }
 
+    /** An empty value ({@code ?limit=}, as clients that serialise unset fields send) counts as absent here. */
     private static int intQuery(Context ctx, String name, int dflt, int min, int max) {
         String v = ctx.queryParam(name);
-        if (v == null || v.isEmpty()) return dflt;
-        try {
-            int n = Integer.parseInt(v);
-            if (n < min || n > max) throw new NumberFormatException();
-            return n;
-        } catch (NumberFormatException e) {
-            throw ApiException.badRequest("'" + name + "' must be an integer between " + min + " and " + max);
-        }
+        return v != null && v.isEmpty() ? dflt : QueryParams.intParam(ctx, name, dflt, min, max);
     }
 
     private static boolean boolQuery(Context ctx, String name) {

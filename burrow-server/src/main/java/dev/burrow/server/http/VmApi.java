@@ -130,7 +130,7 @@ public final class VmApi implements ApiModule {
         table.add(cfg, HandlerType.GET, "/v1/vms/{vm_id}/events",
                 "The VM's status changes, oldest first: intent and outcome of every transition and who caused it",
                 null, VmEventsResponse.class, true, ctx -> {
-                    int limit = intQuery(ctx, "limit", 1000, 1, 10_000);
+                    int limit = QueryParams.intParam(ctx, "limit", 1000, 1, 10_000);
                     var list = lifecycle.events(vmId(ctx), limit).stream().map(e -> new VmEventView(e.id(), e.at(),
                             e.from() == null ? null : e.from().dbName(), e.to().dbName(), e.op(), e.cause(), e.detail(),
                             e.durationMs())).toList();
@@ -557,18 +557,6 @@ public final class VmApi implements ApiModule {
             };
         }
         return new Persistence(Persistence.Type.valueOf(p.type().toUpperCase(java.util.Locale.ROOT)), priority, event);
-    }
-
-    private static int intQuery(Context ctx, String name, int dflt, int min, int max) {
-        String v = ctx.queryParam(name);
-        if (v == null) return dflt;
-        try {
-            int n = Integer.parseInt(v);
-            if (n < min || n > max) throw new NumberFormatException();
-            return n;
-        } catch (NumberFormatException e) {
-            throw ApiException.badRequest("'" + name + "' must be an integer between " + min + " and " + max);
-        }
     }
 
     /** {@code POST /v1/vms/{id}/ping}. */
