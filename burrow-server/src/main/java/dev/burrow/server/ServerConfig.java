@@ -140,39 +140,166 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
                 Registries.defaults(), Network.defaults(), Ssh.defaults(), Preview.defaults());
     }
 
-    public ServerConfig withLifecycle(Lifecycle l) {
-        return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, l, observability, storage, registries, network, ssh, preview);
+    public ServerConfig withLifecycle(Lifecycle lifecycle) {
+        return toBuilder().lifecycle(lifecycle).build();
     }
 
-    public ServerConfig withObservability(Observability o) {
-        return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, o, storage, registries, network, ssh, preview);
+    public ServerConfig withObservability(Observability observability) {
+        return toBuilder().observability(observability).build();
     }
 
-    public ServerConfig withStorage(Storage st) {
-        return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, st, registries, network, ssh, preview);
+    public ServerConfig withStorage(Storage storage) {
+        return toBuilder().storage(storage).build();
     }
 
-    public ServerConfig withRegistries(Registries r) {
-        return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, r, network, ssh, preview);
+    public ServerConfig withRegistries(Registries registries) {
+        return toBuilder().registries(registries).build();
     }
 
-    public ServerConfig withNetwork(Network n) {
-        return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, registries, n, ssh, preview);
+    public ServerConfig withNetwork(Network network) {
+        return toBuilder().network(network).build();
     }
 
-    public ServerConfig withSsh(Ssh sh) {
-        return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, registries, network, sh, preview);
+    public ServerConfig withSsh(Ssh ssh) {
+        return toBuilder().ssh(ssh).build();
     }
 
-    public ServerConfig withPreview(Preview p) {
-        return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir,
-                defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, registries, network, ssh, p);
+    public ServerConfig withPreview(Preview preview) {
+        return toBuilder().preview(preview).build();
+    }
+
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
+    /** A copy with some parts changed; a new part of the configuration is added here once, not in every with* method. */
+    public static final class Builder {
+        private String host;
+        private int port;
+        private Path dataDir;
+        private String databaseUrl;
+        private String databaseUser;
+        private String databasePassword;
+        private Path imageDir;
+        private String defaultImage;
+        private String apiKey;
+        private boolean prewarmDefaultImage;
+        private Lifecycle lifecycle;
+        private Observability observability;
+        private Storage storage;
+        private Registries registries;
+        private Network network;
+        private Ssh ssh;
+        private Preview preview;
+
+        private Builder(ServerConfig c) {
+            host = c.host;
+            port = c.port;
+            dataDir = c.dataDir;
+            databaseUrl = c.databaseUrl;
+            databaseUser = c.databaseUser;
+            databasePassword = c.databasePassword;
+            imageDir = c.imageDir;
+            defaultImage = c.defaultImage;
+            apiKey = c.apiKey;
+            prewarmDefaultImage = c.prewarmDefaultImage;
+            lifecycle = c.lifecycle;
+            observability = c.observability;
+            storage = c.storage;
+            registries = c.registries;
+            network = c.network;
+            ssh = c.ssh;
+            preview = c.preview;
+        }
+
+        public Builder host(String v) {
+            host = v;
+            return this;
+        }
+
+        public Builder port(int v) {
+            port = v;
+            return this;
+        }
+
+        public Builder dataDir(Path v) {
+            dataDir = v;
+            return this;
+        }
+
+        public Builder databaseUrl(String v) {
+            databaseUrl = v;
+            return this;
+        }
+
+        public Builder databaseUser(String v) {
+            databaseUser = v;
+            return this;
+        }
+
+        public Builder databasePassword(String v) {
+            databasePassword = v;
+            return this;
+        }
+
+        public Builder imageDir(Path v) {
+            imageDir = v;
+            return this;
+        }
+
+        public Builder defaultImage(String v) {
+            defaultImage = v;
+            return this;
+        }
+
+        public Builder apiKey(String v) {
+            apiKey = v;
+            return this;
+        }
+
+        public Builder prewarmDefaultImage(boolean v) {
+            prewarmDefaultImage = v;
+            return this;
+        }
+
+        public Builder lifecycle(Lifecycle v) {
+            lifecycle = v;
+            return this;
+        }
+
+        public Builder observability(Observability v) {
+            observability = v;
+            return this;
+        }
+
+        public Builder storage(Storage v) {
+            storage = v;
+            return this;
+        }
+
+        public Builder registries(Registries v) {
+            registries = v;
+            return this;
+        }
+
+        public Builder network(Network v) {
+            network = v;
+            return this;
+        }
+
+        public Builder ssh(Ssh v) {
+            ssh = v;
+            return this;
+        }
+
+        public Builder preview(Preview v) {
+            preview = v;
+            return this;
+        }
+
+        public ServerConfig build() {
+            return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir, defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, registries, network, ssh, preview);
+        }
     }
 
     public static final int DEFAULT_PORT = 8700;
