@@ -83,7 +83,11 @@ public final class BurrowServer implements AutoCloseable {
     private final String nodeId;
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
-    private BurrowServer(ServerConfig config) {
+    /**
+     * {@code opened} collects what has been opened so far, so that {@link #start} can close it in reverse when a later
+     * part fails (a port in use, a bad option): a failed start leaves no btrfs mount, node network or open database.
+     */
+    private BurrowServer(ServerConfig config, java.util.Deque<AutoCloseable> opened) {
         this.config = config;
         Path dataDir = config.dataDir().toAbsolutePath().normalize();
         try {
@@ -93,6 +97,7 @@ public final class BurrowServer implements AutoCloseable {
         }
         this.nodeId = readOrCreate(dataDir.resolve("node-id"), () -> randomId(8), false);
         this.database = Database.open(config.resolvedDatabaseUrl(), config.databaseUser(), config.databasePassword());
+        opened.push(database::close);
         SqlVmStore store = new SqlVmStore(database);
         this.store = store;
         if (config.apiKey() != null && !config.apiKey().isBlank()) {
@@ -106,15 +111,18 @@ public final class BurrowServer implements AutoCloseable {
 
         // Observability before the parts that report to it (driver, coordinator, loops, API).
         this.tracing = Tracing.of(config.observability().otlpEndpoint(), VERSION, nodeId);
+        opened.push(tracing::close);
         this.metrics = new BurrowMetrics(
                 () -> store.list(new dev.burrow.core.store.VmQuery(false, java.util.Map.of(), Integer.MAX_VALUE)),
                 config.observability().maxVms());
+        opened.push(metrics::close);
         var imageStore = new OciImageStore(config.resolvedImageDir().toAbsolutePath(), OciImageStore.Settings.defaults()
                 .withAuthFile(config.registries().authFile())
                 .withInsecureRegistries(config.registries().insecure()));
         var driverConfig = storageConfig(RuncDriverConfig.forDataDir(dataDir, config.resolvedImageDir().toAbsolutePath(), nodeId),
                 config.storage()).withNetwork(networkSettings(config.network(), dataDir));
         this.driver = new MeteredDriver(new RuncDriver(driverConfig, imageStore), metrics, tracing);
+        opened.push(driver::close);
         this.lifecycle = new LifecycleCoordinator(store, store, driver, Clock.systemUTC(), nodeId,
                 LifecycleCoordinator.Settings.defaults(config.defaultImage()));
         lifecycle.addListener(metrics.transitionListener());
@@ -162,6 +170,7 @@ public final class BurrowServer implements AutoCloseable {
                 readOrCreate(dataDir.resolve("preview-secret"), () -> randomHex(32), true)));
         this.previewProxy = new dev.burrow.server.proxy.PreviewProxy(lifecycle, tokens, previewHost, preview.port(),
                 preview.baseDomain());
+        opened.push(previewProxy::close);
         this.api = new ApiServer(config.host(), config.port(), new Auth(store),
                 java.util.List.of(vmApi, new SystemdApi(services), new IdentityApi(identities), new NetworkApi(lifecycle),
                         new ProcessApi(lifecycle, processes), new TerminalApi(lifecycle, terminals),
@@ -171,7 +180,20 @@ public final class BurrowServer implements AutoCloseable {
     }
 
     public static BurrowServer start(ServerConfig config) {
-        BurrowServer s = new BurrowServer(config);
+        java.util.Deque<AutoCloseable> opened = new java.util.ArrayDeque<>();
+        BurrowServer s;
+        try {
+            s = new BurrowServer(config, opened);
+        } catch (RuntimeException e) {
+            while (!opened.isEmpty()) {
+                try {
+                    opened.pop().close();
+                } catch (Exception closing) {
+                    e.addSuppressed(closing);
+                }
+            }
+            throw e;
+        }
         try {
             // After a restart the store may hold intents a crash interrupted and the host orphans; both are
             // settled before the first request is served.

@@ -63,4 +63,30 @@ class NothingLeftBehindTest {
         }
         srv.closeAndDelete();
     }
+
+    /**
+     * A start that fails after the driver is up (here: the preview port is taken) closes what it had opened: the
+     * btrfs loop mount, the node's runc root, its bridge and nftables tables are gone, the data dir can be removed.
+     */
+    @Test
+    void failedStartReleasesWhatItOpened() throws Exception {
+        Path dir = Files.createTempDirectory("burrow-failstart-");
+        try (var taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            int port = taken.getLocalPort();
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> TestServer.start("builtin:busybox", dir,
+                    cfg -> cfg.withPreview(new ServerConfig.Preview("127.0.0.1", port, "localhost"))))
+                    .isInstanceOf(RuntimeException.class);
+        }
+        String node = Files.readString(dir.resolve("node-id")).strip();
+        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+            assertThat(line).as("mount left by a failed start").doesNotContain(dir.toString());
+        }
+        assertThat(Path.of("/run/burrow", node)).doesNotExist();
+        assertThat(Path.of("/sys/class/net", "bw-" + node)).doesNotExist();
+        assertThat(HostInspection.nftRuleset()).doesNotContain("burrow_" + node);
+        try (var walk = Files.walk(dir)) {
+            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+        assertThat(dir).doesNotExist();
+    }
 }
