@@ -87,6 +87,8 @@ public final class RuncDriver implements SandboxDriver {
     private final NodeNetwork network;
     private final VmTools tools;
     private final ReentrantLock[] locks = new ReentrantLock[64];
+    /** Per VM: its accounts files as last read for a spawn (see {@link #accounts}); dropped on destroy. */
+    private final java.util.Map<String, Accounts> accountsCache = new java.util.concurrent.ConcurrentHashMap<>();
     /** Per snapshot id; always taken after the VM lock when both are needed. */
     private final ReentrantLock[] snapshotLocks = new ReentrantLock[64];
 
@@ -354,6 +356,7 @@ public final class RuncDriver implements SandboxDriver {
     @Override
     public void destroy(String vmId) {
         checkId(vmId);
+        accountsCache.remove(vmId);
         locked(vmId, () -> {
             long t0 = System.nanoTime();
             String cid = containerId(vmId);
@@ -476,11 +479,52 @@ public final class RuncDriver implements SandboxDriver {
         if (user.indexOf('\0') >= 0 || user.indexOf(':') >= 0 && !user.matches("\\d+:\\d+")) {
             throw BurrowException.badRequest("INVALID_USER", "not a user name or uid[:gid]: " + user);
         }
-        byte[][] files = withRootHeld(vmId, root -> new byte[][] {readSmall(root, "/etc/passwd"), readSmall(root, "/etc/group")});
-        Optional<PasswdEntry> entry = PasswdEntry.resolve(user, files[0], files[1]);
+        Accounts files = accounts(vmId);
+        Optional<PasswdEntry> entry = PasswdEntry.resolve(user, files.passwd(), files.group());
         if (entry.isEmpty() && user.equals("root")) return PasswdEntry.ROOT;
         return entry.orElseThrow(() -> BurrowException.badRequest("USER_NOT_FOUND",
                 "VM " + vmId + " has no user '" + user + "' in its /etc/passwd"));
+    }
+
+    /** A VM's /etc/passwd and /etc/group as read (confined, VM frozen), with the stamp they had just before. */
+    private record Accounts(String stamp, byte[] passwd, byte[] group) { }
+
+    /**
+     * The VM's passwd and group files, read again only when their stamp changed: every interactive spawn (an SSH
+     * channel, a terminal) resolves its user, and reading confined means freezing the VM.
+     */
+    private Accounts accounts(String vmId) {
+        String stamp = accountsStamp(vmId);
+        Accounts cached = accountsCache.get(vmId);
+        if (stamp != null && cached != null && cached.stamp().equals(stamp)) return cached;
+        Accounts fresh = withRootHeld(vmId, root -> new Accounts(stamp, readSmall(root, "/etc/passwd"), readSmall(root, "/etc/group")));
+        if (stamp != null) accountsCache.put(vmId, fresh);
+        return fresh;
+    }
+
+    /**
+     * Inode, size and modification time of the VM's /etc/passwd and /etc/group, looked up without freezing the VM
+     * and without confinement on purpose: a stamp is only compared with the one stored beside contents that were
+     * read confined, so a VM that points these paths elsewhere only makes the cache miss. Null when unreadable.
+     */
+    private String accountsStamp(String vmId) {
+        try {
+            Path root = locked(vmId, () -> storage.ensureMounted(vmId));
+            StringBuilder stamp = new StringBuilder();
+            for (String file : List.of("etc/passwd", "etc/group")) {
+                try {
+                    var a = Files.readAttributes(root.resolve(file), java.nio.file.attribute.BasicFileAttributes.class,
+                            LinkOption.NOFOLLOW_LINKS);
+                    stamp.append(a.fileKey()).append('/').append(a.size()).append('/')
+                            .append(a.lastModifiedTime().to(java.util.concurrent.TimeUnit.NANOSECONDS)).append(';');
+                } catch (java.nio.file.NoSuchFileException absent) {
+                    stamp.append("-;");
+                }
+            }
+            return stamp.toString();
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
     }
 
     private static byte[] readSmall(Path root, String path) {

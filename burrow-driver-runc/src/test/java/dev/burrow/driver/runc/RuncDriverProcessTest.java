@@ -107,6 +107,21 @@ class RuncDriverProcessTest {
     }
 
     @Test
+    void accountChangesInsideTheVmAreSeenByTheNextSpawn() throws Exception {
+        ProcessSpec asLate = new ProcessSpec(List.of("id", "-u"), Map.of(), null, "late", false, 0, 0, null);
+        assertThatThrownBy(() -> driver.spawn(vm, asLate)).isInstanceOfSatisfying(BurrowException.class,
+                e -> assertThat(e.code()).isEqualTo("USER_NOT_FOUND"));
+        // appended in place (same inode), the way `echo >>` does, then replaced by a rename, the way useradd does
+        host.ok(vm, "echo 'late:x:4321:4321::/:/bin/sh' >> /etc/passwd");
+        try (SandboxProcess p = driver.spawn(vm, asLate)) {
+            assertThat(new String(p.stdout().readAllBytes(), StandardCharsets.UTF_8)).isEqualTo("4321\n");
+        }
+        host.ok(vm, "grep -v '^late:' /etc/passwd > /etc/passwd.new && mv /etc/passwd.new /etc/passwd");
+        assertThatThrownBy(() -> driver.spawn(vm, asLate)).isInstanceOfSatisfying(BurrowException.class,
+                e -> assertThat(e.code()).isEqualTo("USER_NOT_FOUND"));
+    }
+
+    @Test
     void connectsToAPortOnTheVmsLoopbackOnly() throws Exception {
         assertThatThrownBy(() -> driver.connect(vm, 7000)).isInstanceOfSatisfying(BurrowException.class,
                 e -> assertThat(e.code()).isEqualTo("PORT_NOT_OPEN"));
