@@ -214,7 +214,7 @@ public final class BurrowServer implements AutoCloseable {
         loops.start(reconciler);
         loops.start(new IdleSuspender(store, lifecycle, lc.idleInterval(), lc.hibernateAfter()));
         loops.start(new StuckTransitionSweeper(store, lifecycle, lc.reconcileInterval(), lc.stuckLimit()));
-        loops.start(new StorageEvictor(store, driver, lifecycle, lc.reconcileInterval(), lc.storageQuotaBytes()));
+        loops.start(new StorageEvictor(store, store, driver, lifecycle, lc.reconcileInterval(), lc.storageQuotaBytes()));
         loops.start(new ServiceSupervisor(store, services, SERVICE_SUPERVISION_INTERVAL));
     }
 

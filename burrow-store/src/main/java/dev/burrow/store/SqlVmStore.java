@@ -130,11 +130,15 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
     @Override
     public void insertSnapshot(Snapshot snap) {
         run(h -> h.createUpdate("""
-                INSERT INTO snapshots (id, name, source_vm_id, image, source_spec, created_at)
-                VALUES (:id, :name, :source, :image, :spec, :at)
+                INSERT INTO snapshots (id, name, source_vm_id, image, source_spec, created_at, persistence_type,
+                                       persistence_priority, last_used_at, template_hash, failure_reason, default_user)
+                VALUES (:id, :name, :source, :image, :spec, :at, :ptype, :prio, :used, :hash, :failure, :user)
                 """).bind("id", snap.id()).bind("name", snap.name()).bind("source", snap.sourceVmId())
                 .bind("image", snap.image()).bind("spec", toJson(snap.sourceSpec()))
-                .bind("at", snap.createdAt().toEpochMilli()).execute());
+                .bind("at", snap.createdAt().toEpochMilli()).bind("ptype", snap.persistence().wireType())
+                .bind("prio", snap.persistence().priority()).bind("used", snap.lastUsedAt().toEpochMilli())
+                .bind("hash", snap.templateHash()).bind("failure", snap.failureReason()).bind("user", snap.user())
+                .execute());
     }
 
     @Override
@@ -150,13 +154,41 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
     }
 
     @Override
+    public Optional<Snapshot> findSnapshotByTemplate(String templateHash) {
+        return read(h -> h.createQuery("""
+                SELECT * FROM snapshots WHERE template_hash = :hash AND failure_reason IS NULL
+                ORDER BY created_at DESC, id LIMIT 1
+                """).bind("hash", templateHash).map(SqlVmStore::mapSnapshot).findOne());
+    }
+
+    @Override
     public boolean deleteSnapshot(String id) {
         return run(h -> h.createUpdate("DELETE FROM snapshots WHERE id = :id").bind("id", id).execute()) > 0;
     }
 
+    @Override
+    public boolean updateSnapshot(Snapshot snap) {
+        return run(h -> h.createUpdate("""
+                UPDATE snapshots SET name = :name, persistence_type = :ptype, persistence_priority = :prio WHERE id = :id
+                """).bind("id", snap.id()).bind("name", snap.name()).bind("ptype", snap.persistence().wireType())
+                .bind("prio", snap.persistence().priority()).execute()) > 0;
+    }
+
+    @Override
+    public boolean touchSnapshot(String id, Instant at) {
+        return run(h -> h.createUpdate("UPDATE snapshots SET last_used_at = :at WHERE id = :id").bind("id", id)
+                .bind("at", at.toEpochMilli()).execute()) > 0;
+    }
+
     private static Snapshot mapSnapshot(ResultSet rs, StatementContext ctx) throws SQLException {
+        Instant created = Instant.ofEpochMilli(rs.getLong("created_at"));
+        long used = rs.getLong("last_used_at");
+        Instant lastUsed = rs.wasNull() ? created : Instant.ofEpochMilli(used);
+        var type = dev.burrow.core.vm.Persistence.Type.valueOf(rs.getString("persistence_type").toUpperCase(java.util.Locale.ROOT));
+        var persistence = new dev.burrow.core.vm.Persistence(type, rs.getInt("persistence_priority"), null);
         return new Snapshot(rs.getString("id"), rs.getString("name"), rs.getString("source_vm_id"), rs.getString("image"),
-                fromJson(rs.getString("source_spec")), Instant.ofEpochMilli(rs.getLong("created_at")));
+                fromJson(rs.getString("source_spec")), created, persistence, lastUsed, rs.getString("template_hash"),
+                rs.getString("failure_reason"), rs.getString("default_user"));
     }
 
     @Override

@@ -172,6 +172,42 @@ abstract class VmStoreContractTest {
     }
 
     @Test
+    void snapshotPersistenceTemplateHashFailureAndLastUseRoundTrip() {
+        Vm source = newVm(Map.of());
+        Instant t0 = Instant.now().truncatedTo(ChronoUnit.MILLIS);
+        var sticky = new dev.burrow.core.vm.Snapshot(dev.burrow.core.vm.Snapshot.generateId(), "built", source.id(),
+                "builtin:busybox", source.spec(), t0,
+                new dev.burrow.core.vm.Persistence(dev.burrow.core.vm.Persistence.Type.STICKY, 2, null), t0, "h".repeat(64),
+                null, "app");
+        var failed = new dev.burrow.core.vm.Snapshot(dev.burrow.core.vm.Snapshot.generateId(), null, source.id(),
+                "builtin:busybox", source.spec(), t0.plusSeconds(5), null, null, "h".repeat(64), "RUN step 2 failed", null);
+        store.insertSnapshot(sticky);
+        store.insertSnapshot(failed);
+        assertThat(store.findSnapshot(sticky.id())).contains(sticky);
+        assertThat(store.findSnapshot(failed.id()).orElseThrow().failed()).isTrue();
+        assertThat(store.findSnapshot(failed.id()).orElseThrow().persistence()).isEqualTo(dev.burrow.core.vm.Persistence.DEFAULT);
+        // the cache lookup skips the newer failed attempt
+        assertThat(store.findSnapshotByTemplate("h".repeat(64))).map(dev.burrow.core.vm.Snapshot::id).contains(sticky.id());
+        assertThat(store.findSnapshotByTemplate("x".repeat(64))).isEmpty();
+        var persistent = sticky.withName("renamed").withPersistence(
+                new dev.burrow.core.vm.Persistence(dev.burrow.core.vm.Persistence.Type.PERSISTENT, 5, null));
+        assertThat(store.updateSnapshot(persistent)).isTrue();
+        assertThat(store.touchSnapshot(sticky.id(), t0.plusSeconds(60))).isTrue();
+        var got = store.findSnapshot(sticky.id()).orElseThrow();
+        assertThat(got.name()).isEqualTo("renamed");
+        assertThat(got.persistence().type()).isEqualTo(dev.burrow.core.vm.Persistence.Type.PERSISTENT);
+        assertThat(got.lastUsedAt()).isEqualTo(t0.plusSeconds(60));
+        assertThat(got.createdAt()).isEqualTo(t0);
+        assertThat(got.user()).isEqualTo("app");
+        assertThat(store.updateSnapshot(persistent.withName("x").withPersistence(dev.burrow.core.vm.Persistence.DEFAULT)
+                .withName(null))).isTrue();
+        assertThat(store.findSnapshot(sticky.id()).orElseThrow().name()).isNull();
+        String missing = dev.burrow.core.vm.Snapshot.generateId();
+        assertThat(store.touchSnapshot(missing, t0)).isFalse();
+        assertThat(store.updateSnapshot(new dev.burrow.core.vm.Snapshot(missing, null, source.id(), "x", source.spec(), t0))).isFalse();
+    }
+
+    @Test
     void aVmRemembersTheSnapshotItWasMadeFrom() {
         Vm base = newVm(Map.of());
         var s = base.spec();

@@ -125,6 +125,14 @@ public interface SandboxDriver extends AutoCloseable {
         return -1;
     }
 
+    /**
+     * Bytes a snapshot's disk takes on the host that no VM or image shares, or -1 when the driver cannot tell.
+     * Storage-pressure eviction adds these to the VMs' usage.
+     */
+    default long snapshotUsageBytes(String snapshotId) {
+        return -1;
+    }
+
     /** Applies new cpu/memory limits to a running or stopped sandbox. */
     /** Changes the disk quota of the sandbox's root filesystem (only with {@link DriverCapabilities#diskQuota()}). */
     default void resizeDisk(String vmId, int rootfsSizeMb) {

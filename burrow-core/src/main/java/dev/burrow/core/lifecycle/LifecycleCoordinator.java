@@ -144,8 +144,26 @@ public final class LifecycleCoordinator {
             }
             // The disk comes from the snapshot, which records its image config: nothing to fetch. The source's
             // image reference is kept for display.
-            image = findSnapshot(spec.snapshotId()).image();
+            Snapshot from = findSnapshot(spec.snapshotId());
+            if (from.failed()) {
+                throw BurrowException.badRequest("SNAPSHOT_FAILED", "snapshot " + from.id()
+                        + " is a failed build and has no disk: " + from.failureReason());
+            }
+            image = from.image();
             driverImageRef = null;
+            // A VM made from a snapshot starts with the snapshot's env and workdir (a template build's ENV and
+            // WORKDIR); what the request gives wins. Its services too when the request names none: their files are
+            // on the snapshot's disk.
+            var src = from.sourceSpec();
+            if (!src.env().isEmpty() || (spec.workdir() == null && src.workdir() != null)
+                    || (spec.services().isEmpty() && !src.services().isEmpty())) {
+                Map<String, String> env = new java.util.LinkedHashMap<>(src.env());
+                env.putAll(spec.env());
+                spec = new dev.burrow.core.vm.VmSpec(spec.image(), spec.vcpuCount(), spec.memSizeMb(), env,
+                        spec.workdir() != null ? spec.workdir() : src.workdir(), spec.idleTimeoutSeconds(),
+                        spec.persistence(), spec.labels(), spec.rootfsSizeMb(), spec.snapshotId(),
+                        spec.services().isEmpty() ? src.services() : spec.services(), spec.network(), spec.ports());
+            }
         } else {
             image = spec.image() == null || spec.image().isBlank() ? settings.defaultImage() : spec.image();
             // Preparing (pulling, unpacking) the image happens before the VM exists, so a bad image reference
@@ -222,7 +240,10 @@ public final class LifecycleCoordinator {
         if (snapshotId == null) return store.insert(vm, event, key);
         try (var held = locks.acquire(snapshotId, settings.lockWait(), "create from snapshot")) {
             findSnapshot(snapshotId);
-            return store.insert(vm, event, key);
+            boolean inserted = store.insert(vm, event, key);
+            // its place in the eviction order: least recently used goes first
+            if (inserted) snapshots.touchSnapshot(snapshotId, clock.instant());
+            return inserted;
         }
     }
 
@@ -403,7 +424,26 @@ public final class LifecycleCoordinator {
      * a crash in between leaves a driver snapshot without a row, which {@link #destroyOrphanSnapshot} removes.
      */
     public Snapshot snapshot(String vmId, String name, String cause) {
+        return snapshot(vmId, name, Persistence.DEFAULT, null, null, cause);
+    }
+
+    /**
+     * A snapshot with the given persistence (sticky or persistent). {@code templateHash} marks a template build (the
+     * build cache key) and {@code user} the default user VMs made from it get; both null for a user's snapshot, which
+     * inherits the default user of the snapshot its VM was made from.
+     */
+    public Snapshot snapshot(String vmId, String name, Persistence persistence, String templateHash, String user,
+                             String cause) {
+        return snapshot(vmId, name, persistence, templateHash, user, null, cause);
+    }
+
+    /** With {@code recorded} the spec the snapshot records instead of the VM's (a template build's final env). */
+    public Snapshot snapshot(String vmId, String name, Persistence persistence, String templateHash, String user,
+                             dev.burrow.core.vm.VmSpec recorded, String cause) {
         requireSnapshots();
+        if (persistence != null && persistence.type() == Persistence.Type.EPHEMERAL) {
+            throw BurrowException.badRequest("UNSUPPORTED_FIELD", "a snapshot's persistence must be sticky or persistent");
+        }
         try (var held = locks.acquire(vmId, settings.lockWait(), "snapshot")) {
             Vm vm = get(vmId);
             switch (vm.status()) {
@@ -418,7 +458,14 @@ public final class LifecycleCoordinator {
                 long t0 = System.nanoTime();
                 driver.snapshot(vmId, snapshotId);
                 Failpoints.hit("snapshot.after-driver");
-                Snapshot snap = new Snapshot(snapshotId, name, vmId, vm.spec().image(), vm.spec(), clock.instant());
+                String defaultUser = user;
+                if (defaultUser == null && vm.spec().snapshotId() != null) {
+                    defaultUser = snapshots.findSnapshot(vm.spec().snapshotId()).map(Snapshot::user).orElse(null);
+                }
+                Instant at = clock.instant();
+                Snapshot snap = new Snapshot(snapshotId, name, vmId, vm.spec().image(), recorded != null ? recorded : vm.spec(),
+                        at, persistence, at,
+                        templateHash, null, defaultUser);
                 try {
                     snapshots.insertSnapshot(snap);
                 } catch (RuntimeException e) {
@@ -464,6 +511,53 @@ public final class LifecycleCoordinator {
             throw e;
         }
         return new Fork(snap, List.copyOf(made));
+    }
+
+    /** Renames a snapshot and/or changes its persistence (null keeps the current value). */
+    public Snapshot updateSnapshot(String snapshotId, java.util.function.UnaryOperator<Snapshot> change, String cause) {
+        try (var held = locks.acquire(snapshotId, settings.lockWait(), "update snapshot")) {
+            Snapshot before = findSnapshot(snapshotId);
+            Snapshot after = change.apply(before);
+            if (after.persistence().type() == Persistence.Type.EPHEMERAL) {
+                throw BurrowException.badRequest("UNSUPPORTED_FIELD", "a snapshot's persistence must be sticky or persistent");
+            }
+            if (!snapshots.updateSnapshot(after)) throw BurrowException.notFound("SNAPSHOT_NOT_FOUND", "snapshot not found: " + snapshotId);
+            log.info("snapshot_id={} op=update-snapshot cause={} persistence={} priority={}", snapshotId, cause,
+                    after.persistence().wireType(), after.persistence().priority());
+            return snapshots.findSnapshot(snapshotId).orElse(after);
+        }
+    }
+
+    /**
+     * Records a failed template build: a row without a disk, listed with {@code failed} and its reason, never
+     * created from (a create refuses it) and deletable like any snapshot.
+     */
+    public Snapshot recordFailedSnapshot(String name, String sourceVmId, dev.burrow.core.vm.VmSpec spec,
+                                         Persistence persistence, String templateHash, String reason) {
+        requireSnapshots();
+        Instant at = clock.instant();
+        Snapshot snap = new Snapshot(Snapshot.generateId(), name, sourceVmId == null ? "" : sourceVmId,
+                spec.image() == null ? "" : spec.image(), spec, at, persistence, at, templateHash,
+                reason == null || reason.isBlank() ? "build failed" : reason, null);
+        snapshots.insertSnapshot(snap);
+        return snap;
+    }
+
+    /** The template build cache: the newest snapshot that is not failed built from a template with this hash. */
+    public Optional<Snapshot> findSnapshotByTemplate(String templateHash) {
+        requireSnapshots();
+        return snapshots.findSnapshotByTemplate(templateHash);
+    }
+
+    /** Records a use of the snapshot (a template cache hit): it moves to the back of the eviction order. */
+    public void touchSnapshot(String snapshotId) {
+        snapshots.touchSnapshot(snapshotId, clock.instant());
+    }
+
+    /** Whether a VM that is not deleted was made from the snapshot (then it must not be deleted or evicted). */
+    public boolean snapshotInUse(String snapshotId) {
+        return store.list(new VmQuery(false, Map.of(), Integer.MAX_VALUE)).stream()
+                .anyMatch(vm -> snapshotId.equals(vm.spec().snapshotId()));
     }
 
     public List<Snapshot> listSnapshots() {

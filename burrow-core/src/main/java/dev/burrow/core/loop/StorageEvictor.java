@@ -13,15 +13,20 @@ import org.slf4j.LoggerFactory;
 
 import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
+import dev.burrow.core.store.SnapshotStore;
 import dev.burrow.core.store.VmQuery;
 import dev.burrow.core.store.VmStore;
 import dev.burrow.core.vm.Persistence;
+import dev.burrow.core.vm.Snapshot;
 import dev.burrow.core.vm.Vm;
 
 /**
- * Keeps the disk the VMs use under a quota by deleting sticky VMs that are not running: lowest
- * persistence priority first, then least recently used. Persistent VMs are never evicted, and a running
- * VM is never taken from under its user.
+ * Keeps the disk the VMs and snapshots use under a quota. First sticky VMs that are not running go: lowest
+ * persistence priority first, then least recently used. Then, if still over, sticky snapshots no VM was made from
+ * (a VM made from a snapshot may share its data, so a snapshot in use is never evicted): lowest priority first,
+ * then least recently used (the last create from it, or its creation). Persistent VMs and snapshots are never
+ * evicted, and a running VM is never taken from under its user. VMs go before snapshots because a snapshot is what
+ * makes the next VM cheap (a template build's cache) while a stopped sticky VM is already a leftover.
  */
 public final class StorageEvictor implements Loop {
     private static final Logger log = LoggerFactory.getLogger(StorageEvictor.class);
@@ -31,9 +36,17 @@ public final class StorageEvictor implements Loop {
     private final LifecycleCoordinator lifecycle;
     private final Duration interval;
     private final long quotaBytes;
+    private final SnapshotStore snapshots;
 
     public StorageEvictor(VmStore store, SandboxDriver driver, LifecycleCoordinator lifecycle, Duration interval,
                           long quotaBytes) {
+        this(store, null, driver, lifecycle, interval, quotaBytes);
+    }
+
+    /** With {@code snapshots} null only VMs are counted and evicted. */
+    public StorageEvictor(VmStore store, SnapshotStore snapshots, SandboxDriver driver, LifecycleCoordinator lifecycle,
+                          Duration interval, long quotaBytes) {
+        this.snapshots = snapshots;
         this.store = store;
         this.driver = driver;
         this.lifecycle = lifecycle;
@@ -64,6 +77,16 @@ public final class StorageEvictor implements Loop {
                 total += bytes;
             }
         }
+        List<Snapshot> snaps = snapshots == null || !driver.capabilities().diskSnapshots() ? List.of()
+                : snapshots.listSnapshots().stream().filter(s -> !s.failed()).toList();
+        Map<String, Long> snapUsage = new HashMap<>();
+        for (Snapshot s : snaps) {
+            long bytes = driver.snapshotUsageBytes(s.id());
+            if (bytes > 0) {
+                snapUsage.put(s.id(), bytes);
+                total += bytes;
+            }
+        }
         if (total <= quotaBytes) return;
         List<Vm> candidates = new ArrayList<>(vms.stream()
                 .filter(vm -> vm.spec().persistence().type() == Persistence.Type.STICKY)
@@ -84,6 +107,26 @@ public final class StorageEvictor implements Loop {
                         vm.spec().persistence().priority(), freed, total + freed, quotaBytes);
             } catch (RuntimeException e) {
                 log.warn("vm_id={} op=evict failed: {}", vm.id(), e.getMessage());
+            }
+        }
+        if (total <= quotaBytes) return;
+        List<Snapshot> snapCandidates = new ArrayList<>(snaps.stream()
+                .filter(s -> s.persistence().type() == Persistence.Type.STICKY).toList());
+        snapCandidates.sort(Comparator.<Snapshot>comparingInt(s -> s.persistence().priority())
+                .thenComparing(Snapshot::lastUsedAt).thenComparing(Snapshot::createdAt));
+        for (Snapshot s : snapCandidates) {
+            if (total <= quotaBytes) break;
+            // checked again under the snapshot's lock by deleteSnapshot (SNAPSHOT_IN_USE), so a create racing
+            // with the eviction either sees no snapshot or keeps it
+            if (lifecycle.snapshotInUse(s.id())) continue;
+            try {
+                lifecycle.deleteSnapshot(s.id(), "eviction");
+                long freed = snapUsage.getOrDefault(s.id(), 0L);
+                total -= freed;
+                log.warn("snapshot_id={} op=evict priority={} freed_bytes={} storage over quota ({} > {} bytes)", s.id(),
+                        s.persistence().priority(), freed, total + freed, quotaBytes);
+            } catch (RuntimeException e) {
+                log.warn("snapshot_id={} op=evict failed: {}", s.id(), e.getMessage());
             }
         }
     }

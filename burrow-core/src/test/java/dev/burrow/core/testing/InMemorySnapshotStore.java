@@ -1,5 +1,6 @@
 package dev.burrow.core.testing;
 
+import java.time.Instant;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -31,5 +32,17 @@ public final class InMemorySnapshotStore implements SnapshotStore {
     @Override
     public boolean deleteSnapshot(String id) {
         return rows.remove(id) != null;
+    }
+
+    @Override
+    public boolean updateSnapshot(Snapshot snapshot) {
+        return rows.computeIfPresent(snapshot.id(), (k, old) -> old.withName(snapshot.name())
+                .withPersistence(snapshot.persistence())) != null;
+    }
+
+    @Override
+    public boolean touchSnapshot(String id, Instant at) {
+        return rows.computeIfPresent(id, (k, s) -> new Snapshot(s.id(), s.name(), s.sourceVmId(), s.image(), s.sourceSpec(),
+                s.createdAt(), s.persistence(), at, s.templateHash(), s.failureReason(), s.user())) != null;
     }
 }

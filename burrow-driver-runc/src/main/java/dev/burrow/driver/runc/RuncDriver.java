@@ -641,6 +641,12 @@ public final class RuncDriver implements SandboxDriver {
     }
 
     @Override
+    public long snapshotUsageBytes(String snapshotId) {
+        checkSnapshotId(snapshotId);
+        return storage.snapshotUsedBytes(snapshotId);
+    }
+
+    @Override
     public boolean networking() {
         return network != null;
     }

@@ -60,7 +60,10 @@ public final class VmApi implements ApiModule {
         this.maxMemMb = maxMemMb;
         this.events = events;
         this.sse = new io.javalin.http.sse.SseHandler(events::subscribe);
+        this.builds = new TemplateBuilds(lifecycle, this);
     }
+
+    private final TemplateBuilds builds;
 
     @Override
     public void register(RoutesConfig cfg, RouteTable table) {
@@ -72,6 +75,15 @@ public final class VmApi implements ApiModule {
         // otherwise be taken for a VM id.
         table.add(cfg, HandlerType.GET, "/v1/vms/snapshots", "List disk snapshots, newest first", null,
                 SnapshotResponses.ListSnapshotsResponse.class, true, this::listSnapshots);
+        table.add(cfg, HandlerType.POST, "/v1/vms/snapshots",
+                "Build a snapshot from a template (cached by the template's hash and discriminator unless skipCache; "
+                        + "template.baseImage.dockerfileContent is built as a Dockerfile)",
+                SnapshotResponses.CreateSnapshotRequest.class, SnapshotResponses.CreateSnapshotResponse.class, true,
+                this::createSnapshot);
+        table.add(cfg, HandlerType.PATCH, "/v1/vms/snapshots/{snapshot_id}",
+                "Rename a snapshot ('name', null clears it) and/or change its persistence (sticky with priority, or persistent)",
+                SnapshotResponses.PatchSnapshotRequest.class, SnapshotResponses.PatchSnapshotResponse.class, true,
+                this::patchSnapshot);
         table.add(cfg, HandlerType.DELETE, "/v1/vms/snapshots/{snapshot_id}",
                 "Delete a snapshot (409 SNAPSHOT_IN_USE while a VM made from it exists)", null,
                 SnapshotResponses.DeleteSnapshotResponse.class, true, ctx -> {
@@ -156,11 +168,45 @@ public final class VmApi implements ApiModule {
     private void create(Context ctx) {
         CreateVmRequest req = optionalBody(ctx, CreateVmRequest.class);
         if (req == null) req = Json.MAPPER.convertValue(Map.of(), CreateVmRequest.class);
-        CreateVmCommand command = toCommand(req);
+        toCommand(req);
         String key = ctx.header("Idempotency-Key");
         if (key != null && (key.isBlank() || key.length() > 255)) {
             throw ApiException.badRequest("Idempotency-Key must be 1 to 255 characters");
         }
+        req = withBaseImage(req);
+        Vm vm = createVm(req, key, key == null ? null : Auth.sha256(new String(ctx.bodyAsBytes(), StandardCharsets.UTF_8)));
+        ctx.json(new CreateVmResponse(vm.id(), List.of(), null, null, state(vm)));
+    }
+
+    /**
+     * A create whose template has a {@code baseImage}: the Dockerfile is built into a cached snapshot (see
+     * {@link TemplateBuilds}) and the VM is made from it, with the rest of the template merged as usual.
+     */
+    private CreateVmRequest withBaseImage(CreateVmRequest req) {
+        if (req.template() == null || req.template().get("baseImage") == null) return req;
+        String dockerfile = TemplateBuilds.dockerfileOf(req.template());
+        Dockerfile parsed = Dockerfile.parse(dockerfile);
+        CreateVmRequest merged = mergeTemplate(req);
+        if (merged.image() != null || merged.snapshotId() != null) {
+            throw createBad("give either 'template.baseImage' or 'image'/'snapshotId', not both");
+        }
+        boolean skipCache = Boolean.TRUE.equals(req.skipCache()) || Boolean.TRUE.equals(req.template().get("skipCache"));
+        String snapshotId = builds.baseImage(parsed, dockerfile, skipCache, null, Persistence.DEFAULT).snapshot().id();
+        Map<String, Object> template = new LinkedHashMap<>(req.template());
+        template.remove("baseImage");
+        template.put("snapshotId", snapshotId);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> body = Json.MAPPER.convertValue(req, Map.class);
+        body.put("template", template);
+        return Json.MAPPER.convertValue(body, CreateVmRequest.class);
+    }
+
+    /**
+     * The create path shared by {@code POST /v1/vms} and template builds: repositories cloned first, the VM made,
+     * and with waitForReadySignal the ready check.
+     */
+    Vm createVm(CreateVmRequest req, String key, String requestHash) {
+        CreateVmCommand command = toCommand(req);
         // Repositories are cloned before the VM exists: a failed clone fails the request and leaves nothing. The
         // checkouts are scratch; whatever happens, they are gone when the request ends.
         List<GitCheckouts.Request> repos = gitRepos(mergeTemplate(req));
@@ -169,7 +215,7 @@ public final class VmApi implements ApiModule {
         try {
             var trees = checkouts.stream().map(c -> new CreateVmCommand.TreeCopy(c.dir(), c.path())).toList();
             vm = lifecycle.create(new CreateVmCommand(command.spec(), command.files(), trees, command.setup()), CAUSE, key,
-                    key == null ? null : Auth.sha256(new String(ctx.bodyAsBytes(), StandardCharsets.UTF_8)));
+                    requestHash);
         } finally {
             git.delete(checkouts);
         }
@@ -177,7 +223,7 @@ public final class VmApi implements ApiModule {
         if (Boolean.TRUE.equals(merged.waitForReadySignal())) {
             awaitReady(vm, merged.readySignalTimeoutSeconds() == null ? 120 : merged.readySignalTimeoutSeconds());
         }
-        ctx.json(new CreateVmResponse(vm.id(), List.of(), null, null, state(vm)));
+        return vm;
     }
 
     /**
@@ -211,13 +257,8 @@ public final class VmApi implements ApiModule {
         if (name != null && (name.isBlank() || name.length() > 255)) {
             throw ApiException.badRequest("'name' must be 1 to 255 characters");
         }
-        var p = req == null ? null : req.persistence();
-        // Snapshots are kept until deleted: that honours persistent and sticky (which only allows eviction);
-        // anything else would be silently different.
-        if (p != null && !"persistent".equals(p.type()) && !"sticky".equals(p.type())) {
-            throw BurrowException.badRequest("UNSUPPORTED_FIELD", "'persistence.type' of a snapshot must be sticky or persistent");
-        }
-        Snapshot snap = lifecycle.snapshot(id, name, CAUSE);
+        Persistence persistence = snapshotPersistence(req == null ? null : req.persistence(), "persistence");
+        Snapshot snap = lifecycle.snapshot(id, name, persistence, null, null, CAUSE);
         ctx.json(new SnapshotResponses.SnapshotResponse(snap.id(), snap.sourceVmId(), snap.sourceVmId()));
     }
 
@@ -235,11 +276,67 @@ public final class VmApi implements ApiModule {
     }
 
     private void listSnapshots(Context ctx) {
-        var list = lifecycle.listSnapshots().stream().map(snap -> new SnapshotResponses.SnapshotInfo(snap.id(),
-                snap.sourceVmId(), snap.createdAt(), snap.name(), false, null, false,
-                new SnapshotResponses.SnapshotPersistence("persistent"), snap.sourceSpec().vcpuCount(),
-                snap.sourceSpec().memSizeMb(), snap.sourceSpec().rootfsSizeMb(), snap.image())).toList();
-        ctx.json(new SnapshotResponses.ListSnapshotsResponse(list, list.size(), 0, 0));
+        var list = lifecycle.listSnapshots().stream().map(VmApi::snapshotInfo).toList();
+        int failed = (int) list.stream().filter(SnapshotResponses.SnapshotInfo::failed).count();
+        ctx.json(new SnapshotResponses.ListSnapshotsResponse(list, list.size(), failed, 0));
+    }
+
+    static SnapshotResponses.SnapshotInfo snapshotInfo(Snapshot snap) {
+        var p = snap.persistence();
+        // deleted is always false: a deleted snapshot's row is removed, not kept
+        return new SnapshotResponses.SnapshotInfo(snap.id(), snap.sourceVmId().isEmpty() ? null : snap.sourceVmId(),
+                snap.createdAt(), snap.name(), snap.failed(), snap.failureReason(), false,
+                new SnapshotResponses.SnapshotPersistence(p.wireType(),
+                        p.type() == Persistence.Type.STICKY ? p.priority() : null),
+                snap.sourceSpec().vcpuCount(), snap.sourceSpec().memSizeMb(), snap.sourceSpec().rootfsSizeMb(),
+                snap.image().isEmpty() ? null : snap.image(), snap.lastUsedAt(), snap.templateHash(), snap.user());
+    }
+
+    /** {@code POST /v1/vms/snapshots}: {@code {name?, template, persistence?}}. */
+    private void createSnapshot(Context ctx) {
+        var req = requiredBody(ctx, SnapshotResponses.CreateSnapshotRequest.class);
+        if (req.template() == null) throw BurrowException.badRequest("CREATE_SNAPSHOT_BAD_REQUEST", "'template' is required");
+        if (req.name() != null && (req.name().isBlank() || req.name().length() > 255)) {
+            throw BurrowException.badRequest("CREATE_SNAPSHOT_BAD_REQUEST", "'name' must be 1 to 255 characters");
+        }
+        Persistence persistence = snapshotPersistence(req.persistence(), "persistence");
+        var result = builds.ensure(req.name(), req.template(), persistence);
+        ctx.json(new SnapshotResponses.CreateSnapshotResponse(result.snapshot().id(), result.built()));
+    }
+
+    /** {@code PATCH /v1/vms/snapshots/{id}}: a present {@code name} (null clears it) and/or {@code persistence}. */
+    private void patchSnapshot(Context ctx) {
+        String id = ctx.pathParam("snapshot_id");
+        var tree = requiredBody(ctx, com.fasterxml.jackson.databind.JsonNode.class);
+        if (!tree.isObject()) throw ApiException.badRequest("the request body must be a JSON object");
+        var req = Json.MAPPER.convertValue(tree, SnapshotResponses.PatchSnapshotRequest.class);
+        boolean hasName = tree.has("name");
+        if (hasName && req.name() != null && (req.name().isBlank() || req.name().length() > 255)) {
+            throw BurrowException.badRequest("UPDATE_SNAPSHOT_BAD_REQUEST", "'name' must be 1 to 255 characters or null");
+        }
+        Persistence persistence = req.persistence() == null ? null : snapshotPersistence(req.persistence(), "persistence");
+        Snapshot snap = lifecycle.updateSnapshot(id, s -> {
+            Snapshot out = s;
+            if (hasName) out = out.withName(req.name());
+            if (persistence != null) out = out.withPersistence(persistence);
+            return out;
+        }, CAUSE);
+        ctx.json(new SnapshotResponses.PatchSnapshotResponse(snap.id(), snap.name(), snapshotInfo(snap).snapshotPersistence()));
+    }
+
+    /** A snapshot's persistence: sticky (priority 0..10, default 5) or persistent; omitted = sticky priority 5. */
+    private static Persistence snapshotPersistence(CreateVmRequest.Persistence p, String field) {
+        if (p == null) return Persistence.DEFAULT;
+        if (p.type() == null || !(p.type().equals("sticky") || p.type().equals("persistent"))) {
+            throw BurrowException.badRequest("UNSUPPORTED_FIELD", "'" + field + ".type' of a snapshot must be sticky or persistent");
+        }
+        if (p.deleteEvent() != null) throw ApiException.badRequest("'" + field + ".deleteEvent' applies to ephemeral VMs only");
+        int priority = p.priority() == null ? Persistence.DEFAULT_PRIORITY : p.priority();
+        if (priority < 0 || priority > 10) throw ApiException.badRequest("'" + field + ".priority' must be between 0 and 10");
+        if (p.type().equals("persistent") && p.priority() != null) {
+            throw ApiException.badRequest("'" + field + ".priority' applies to sticky snapshots only");
+        }
+        return new Persistence(p.type().equals("sticky") ? Persistence.Type.STICKY : Persistence.Type.PERSISTENT, priority, null);
     }
 
     private void resize(Context ctx) {
@@ -303,9 +400,24 @@ public final class VmApi implements ApiModule {
         // vm.user({username}).exec(...) in the SDK sends the user in this header; running as root instead would be
         // silently wrong
         String user = ctx.header(LINUX_USER_HEADER);
+        if (user == null || user.isBlank()) user = defaultUser(lifecycle.get(id));
         ExecResult r = user == null || user.isBlank() ? lifecycle.exec(id, ExecRequest.of(req.command(), timeout), CAUSE)
                 : execAs(id, user, req.command(), timeout);
         ctx.json(new ExecAwaitResponse(r.stdout(), r.stderr(), r.exitCode(), r.timedOut(), r.truncated()));
+    }
+
+    /**
+     * The user commands of a VM run as when the request names none: the default user of the snapshot the VM was
+     * made from (a Dockerfile's USER), else root.
+     */
+    private String defaultUser(Vm vm) {
+        String sid = vm.spec().snapshotId();
+        if (sid == null) return null;
+        try {
+            return lifecycle.findSnapshot(sid).user();
+        } catch (BurrowException e) {
+            return null;
+        }
     }
 
     /** The header the SDK's {@code vm.user({username})} sends. */
@@ -448,10 +560,8 @@ public final class VmApi implements ApiModule {
      */
     static CreateVmRequest mergeTemplate(CreateVmRequest r) {
         if (r.template() == null || r.template().isEmpty()) return r;
-        if (r.template().get("baseImage") != null) {
-            throw BurrowException.badRequest("UNSUPPORTED_FIELD",
-                    "this Burrow server does not build images from a Dockerfile (template.baseImage) yet; use 'image'");
-        }
+        // template.baseImage was built into template.snapshotId before (withBaseImage); here it is only validated
+        if (r.template().get("baseImage") != null) TemplateBuilds.dockerfileOf(r.template());
         CreateVmRequest t;
         try {
             t = Json.MAPPER.convertValue(r.template(), CreateVmRequest.class);

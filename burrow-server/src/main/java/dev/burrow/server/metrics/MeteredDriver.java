@@ -183,6 +183,11 @@ public final class MeteredDriver implements SandboxDriver {
     }
 
     @Override
+    public long snapshotUsageBytes(String snapshotId) {
+        return inner.snapshotUsageBytes(snapshotId);
+    }
+
+    @Override
     public void close() {
         inner.close();
     }

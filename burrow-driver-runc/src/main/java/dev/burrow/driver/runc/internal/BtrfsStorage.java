@@ -398,7 +398,15 @@ public final class BtrfsStorage implements RootfsStorage {
 
     @Override
     public long usedBytes(String vmId) {
-        Path volume = volume(vmId);
+        return exclusiveBytes(volume(vmId));
+    }
+
+    @Override
+    public long snapshotUsedBytes(String snapshotId) {
+        return exclusiveBytes(snapshotDisk(snapshotId));
+    }
+
+    private static long exclusiveBytes(Path volume) {
         if (!Files.isDirectory(volume, LinkOption.NOFOLLOW_LINKS)) return -1;
         // "Exclusive" counts extents not shared with the base image subvolume: what the VM itself wrote.
         var r = HostCommand.of("btrfs", "filesystem", "du", "-s", "--raw", volume.toString()).run();

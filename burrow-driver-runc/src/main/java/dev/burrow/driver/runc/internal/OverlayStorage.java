@@ -323,7 +323,15 @@ public final class OverlayStorage implements RootfsStorage {
 
     @Override
     public long usedBytes(String vmId) {
-        Path upper = vmDir(vmId).resolve("upper");
+        return regularFileBytes(vmDir(vmId).resolve("upper"));
+    }
+
+    @Override
+    public long snapshotUsedBytes(String snapshotId) {
+        return regularFileBytes(snapshotDir(snapshotId).resolve("layer"));
+    }
+
+    private static long regularFileBytes(Path upper) {
         if (!Files.isDirectory(upper, LinkOption.NOFOLLOW_LINKS)) return -1;
         long[] total = {0};
         try (var walk = Files.walk(upper)) {

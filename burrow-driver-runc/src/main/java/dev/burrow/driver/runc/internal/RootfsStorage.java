@@ -83,6 +83,11 @@ public interface RootfsStorage extends AutoCloseable {
      */
     long usedBytes(String vmId);
 
+    /** Bytes of a snapshot's own data (not shared with an image or a VM), -1 when there is no such snapshot. */
+    default long snapshotUsedBytes(String snapshotId) {
+        return -1;
+    }
+
     /** What this storage has on the host (mounts, volumes, snapshots), labelled with ids, for reconciliation. */
     List<HostResource> list();
 
