@@ -1,6 +1,6 @@
 // Drives a Burrow server with the unmodified Freestyle SDK. Reads FREESTYLE_API_URL and FREESTYLE_API_KEY
 // like any SDK user would; prints one JSON line of observations that the Java test asserts on.
-import { Freestyle, Errors } from "freestyle-sandboxes";
+import { Freestyle, Errors, VmSpec, VmBaseImage } from "freestyle-sandboxes";
 
 const fs = new Freestyle();
 const out = {};
@@ -153,4 +153,30 @@ out.bashStepsLeft = await until(async () => {
   return names.includes("step-1") ? null : names;
 });
 await fs.vms.delete({ vmId: bashCreated.vmId });
+// snapshots from templates: snapshots.ensure with a VmBaseImage (FROM + runCommands, which the SDK writes as
+// RUN here-documents) and files, cached on the second call; vms.create({snapshot: VmSpec}) sends the spec as the
+// create's template, whose baseImage the server builds into a cached snapshot
+const tag = `sdk-${Date.now()}`;
+const template = {
+  baseImage: new VmBaseImage("FROM builtin:busybox").runCommands(`echo ${tag} > /sdk-built`, "mkdir -p /opt/sdk"),
+  additionalFiles: { "/opt/sdk/note.txt": { content: "from the template" } },
+  discriminator: tag,
+};
+const ensured = await fs.vms.snapshots.ensure({ template });
+const ensuredAgain = await fs.vms.snapshots.ensure({ template: { ...template,
+  baseImage: new VmBaseImage("FROM builtin:busybox").runCommands(`echo ${tag} > /sdk-built`, "mkdir -p /opt/sdk") } });
+const fromSnap = await fs.vms.create({ snapshotId: ensured.snapshotId });
+out.templateSnapshot = {
+  snapshotId: ensured.snapshotId,
+  again: ensuredAgain.snapshotId,
+  built: (await fromSnap.vm.exec("cat /sdk-built /opt/sdk/note.txt")).stdout,
+};
+await fs.vms.delete({ vmId: fromSnap.vmId });
+const specCreated = await fs.vms.create({
+  snapshot: new VmSpec().baseImage(new VmBaseImage("FROM builtin:busybox").runCommands(`echo spec-${tag} > /spec-built`)),
+});
+out.templateSnapshot.fromSpec = (await specCreated.vm.exec("cat /spec-built")).stdout;
+out.templateSnapshot.specSnapshotId = (await specCreated.vm.getInfo()).snapshotId ?? null;
+await fs.vms.delete({ vmId: specCreated.vmId });
+out.templateSnapshot.deleted = await fs.vms.snapshots.delete({ snapshotId: ensured.snapshotId });
 console.log(JSON.stringify(out));

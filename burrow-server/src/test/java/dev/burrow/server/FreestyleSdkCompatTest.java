@@ -17,7 +17,8 @@ import dev.burrow.server.http.Json;
 /**
  * The vendor's own {@code freestyle-sandboxes} npm SDK, unmodified, pointed at Burrow with
  * FREESTYLE_API_URL: create, exec, files, list, suspend/start/stop/kill, typed errors, delete, services
- * ({@code systemd} at create, {@code vm.systemd}) and identities (the flow of the SDK's own {@code ssh} command).
+ * ({@code systemd} at create, {@code vm.systemd}), identities (the flow of the SDK's own {@code ssh} command) and
+ * snapshots built from templates ({@code snapshots.ensure}, {@code vms.create({snapshot: VmSpec})} with a baseImage).
  */
 class FreestyleSdkCompatTest {
 
@@ -105,6 +106,15 @@ class FreestyleSdkCompatTest {
             // SDK "bash" services chained like runCommands; the deleteAfterSuccess step is gone afterwards
             assertThat(out.get("bashSteps").asText()).isEqualTo("one\ntwo\n");
             assertThat(out.get("bashStepsLeft").toString()).isEqualTo("[\"step-2\"]");
+            // snapshots.ensure with a template (VmBaseImage + files): built once, the second call is the cached one;
+            // vms.create({snapshot: VmSpec}) with a baseImage
+            JsonNode t = out.get("templateSnapshot");
+            assertThat(t.get("snapshotId").asText()).matches("sc-[a-z0-9]{20}");
+            assertThat(t.get("again").asText()).isEqualTo(t.get("snapshotId").asText());
+            assertThat(t.get("built").asText()).endsWith("\nfrom the template").startsWith("sdk-");
+            assertThat(t.get("fromSpec").asText()).startsWith("spec-sdk-");
+            assertThat(t.get("specSnapshotId").asText()).matches("sc-[a-z0-9]{20}");
+            assertThat(t.get("deleted").get("snapshot_id").asText()).isEqualTo(t.get("snapshotId").asText());
             srv.closeAndDelete();
         }
     }

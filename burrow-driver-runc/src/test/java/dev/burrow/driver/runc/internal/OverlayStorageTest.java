@@ -69,6 +69,21 @@ class OverlayStorageTest {
     }
 
     @Test
+    void aSnapshotsOwnBytesAreWhatTheVmWroteAndStayAfterTheVmIsGone() throws IOException {
+        Path root = storage.prepare("vm1", image);
+        Files.write(root.resolve("blob"), new byte[300_000]);
+        assertThat(storage.snapshotUsedBytes("s1")).as("no such snapshot").isEqualTo(-1);
+        storage.snapshot("vm1", "s1");
+        long vm = storage.usedBytes("vm1");
+        assertThat(vm).isGreaterThanOrEqualTo(300_000);
+        assertThat(storage.snapshotUsedBytes("s1")).isEqualTo(vm);
+        storage.release("vm1");
+        assertThat(storage.snapshotUsedBytes("s1")).isEqualTo(vm);
+        storage.deleteSnapshot("s1");
+        assertThat(storage.snapshotUsedBytes("s1")).isEqualTo(-1);
+    }
+
+    @Test
     void ensureMountedBringsARootBackAfterItsMountWasLost() throws IOException {
         Path root = storage.prepare("vm1", image);
         Files.writeString(root.resolve("kept"), "yes");
