@@ -128,8 +128,10 @@ class BadInputTest {
             srv.delete("/v1/vms/" + id);
         }
         int before = vmCount();
-        assertError(srv.post("/v1/vms", "{\"template\":{\"baseImage\":{\"dockerfileContent\":\"FROM debian\"}}}"), 400,
-                "UNSUPPORTED_FIELD");
+        // a Dockerfile Burrow cannot build is refused before anything runs (SnapshotTemplateTest builds real ones)
+        assertError(srv.post("/v1/vms", "{\"template\":{\"baseImage\":{\"dockerfileContent\":\"FROM debian\\nCOPY . /\"}}}"),
+                400, "DOCKERFILE_BAD_REQUEST");
+        assertError(srv.post("/v1/vms", "{\"template\":{\"baseImage\":\"FROM debian\"}}"), 400, "CREATE_SNAPSHOT_BAD_REQUEST");
         // template fields map to the top level: a malformed template.snapshotId is refused like a top-level one
         assertError(srv.post("/v1/vms", "{\"template\":{\"snapshotId\":\"sc-abc\"}}"), 400, "INVALID_SNAPSHOT_ID");
         assertError(srv.post("/v1/vms", "{\"template\":{\"vcpuCount\":\"x\"}}"), 400, "BAD_REQUEST");

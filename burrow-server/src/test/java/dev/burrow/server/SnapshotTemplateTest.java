@@ -399,6 +399,17 @@ class SnapshotTemplateTest {
         assertThat(failed).isNotNull();
         assertThat(srv.delete("/v1/vms/snapshots/" + failed.get("snapshotId").asText()).status()).isEqualTo(200);
 
+        // an image that cannot be pulled (nothing listens on this loopback port) is a failed build too, not a 500
+        var unpullable = srv.post("/v1/vms/snapshots", json(Map.of("template", Map.of("baseImage",
+                Map.of("dockerfileContent", "FROM 127.0.0.1:1/nothing/here:latest\nRUN true\n")))));
+        assertThat(unpullable.status()).as(unpullable.body()).isEqualTo(400);
+        assertThat(unpullable.json().get("error").asText()).isEqualTo("SNAPSHOT_BUILD_FAILED");
+        assertThat(unpullable.json().get("message").asText()).contains("FROM 127.0.0.1:1/nothing/here:latest");
+        assertThat(srv.get("/v1/vms").json().get("vms").size()).isEqualTo(vmsBefore);
+        for (JsonNode s : srv.get("/v1/vms/snapshots").json().get("snapshots")) {
+            if (s.get("failed").asBoolean()) assertThat(srv.delete("/v1/vms/snapshots/" + s.get("snapshotId").asText()).status()).isEqualTo(200);
+        }
+
         // refused before anything runs
         for (String bad : List.of("FROM builtin:busybox\nCOPY . /app\n", "FROM builtin:busybox\nADD https://x/y /y\n",
                 "RUN true\n", "FROM a\nFROM b\n", "FROM builtin:busybox\nFOO bar\n", "FROM scratch\n",

@@ -157,7 +157,7 @@ public final class TemplateBuilds {
         Vm vm;
         try {
             vm = vms.createVm(buildReq, null, null);
-        } catch (BurrowException e) {
+        } catch (RuntimeException e) {
             throw failed(name, null, specOf(req), persistence, hash, "creating the build VM failed: " + e.getMessage(), e);
         }
         try {
@@ -166,7 +166,7 @@ public final class TemplateBuilds {
             log.info("snapshot_id={} op=template-build template_hash={} duration_ms={}", snap.id(), hash,
                     (System.nanoTime() - t0) / 1_000_000);
             return snap;
-        } catch (BurrowException e) {
+        } catch (RuntimeException e) {
             throw failed(name, vm.id(), vm.spec(), persistence, hash, e.getMessage(), e);
         } finally {
             deleteQuietly(vm);
@@ -182,7 +182,7 @@ public final class TemplateBuilds {
         Vm vm;
         try {
             vm = lifecycle.create(new CreateVmCommand(spec, Map.of()), CAUSE);
-        } catch (BurrowException e) {
+        } catch (RuntimeException e) {
             throw failed(name, null, spec, persistence, hash, "FROM " + df.from() + ": " + e.getMessage(), e);
         }
         try {
@@ -255,7 +255,7 @@ public final class TemplateBuilds {
             log.info("snapshot_id={} op=dockerfile-build from={} steps={} duration_ms={}", snap.id(), df.from(),
                     df.steps().size(), (System.nanoTime() - t0) / 1_000_000);
             return snap;
-        } catch (BurrowException e) {
+        } catch (RuntimeException e) {
             throw failed(name, vm.id(), spec, persistence, hash, e.getMessage(), e);
         } finally {
             deleteQuietly(vm);
@@ -361,20 +361,21 @@ public final class TemplateBuilds {
         }
     }
 
-    /** Records the failed attempt and answers with a 400 that says why; server-side failures keep their kind. */
-    private BurrowException failed(String name, String vmId, VmSpec spec, Persistence persistence, String hash,
-                                   String reason, BurrowException cause) {
+    /**
+     * Records the failed attempt and answers with a 400 that says why (an image that cannot be pulled, a step that
+     * fails, a build VM that cannot be made); only an unavailable server (store outage, no capacity) stays a 503.
+     */
+    private RuntimeException failed(String name, String vmId, VmSpec spec, Persistence persistence, String hash,
+                                    String reason, RuntimeException error) {
+        if (error instanceof BurrowException b && b.kind() == BurrowException.Kind.UNAVAILABLE) return b;
         try {
             lifecycle.recordFailedSnapshot(name, vmId, spec, persistence, hash, reason);
         } catch (RuntimeException e) {
             log.warn("op=template-build cannot record the failed build: {}", e.getMessage());
         }
         log.warn("op=template-build template_hash={} failed: {}", hash, reason);
-        return switch (cause.kind()) {
-            case BAD_REQUEST, NOT_FOUND, CONFLICT -> BurrowException.badRequest("SNAPSHOT_BUILD_FAILED",
-                    cause.code().equals("SNAPSHOT_BUILD_FAILED") ? reason : "snapshot build failed: " + reason);
-            default -> cause;
-        };
+        boolean ours = error instanceof BurrowException b && b.code().equals("SNAPSHOT_BUILD_FAILED");
+        return BurrowException.badRequest("SNAPSHOT_BUILD_FAILED", ours ? reason : "snapshot build failed: " + reason);
     }
 
     private void deleteQuietly(Vm vm) {
