@@ -329,6 +329,17 @@ class SnapshotTemplateTest {
         String out = sh(vm, "echo $APP_HOME; pwd; whoami; cat /opt/app/greeting.txt /opt/app/heredoc.txt built-as built-in; "
                 + "tool; cat /tmp/extra.txt; echo; echo $GREETING.");
         assertThat(out).isEqualTo("/opt/app\n/home/builder\nbuilder\nhello world\nheredoc hello\n1000\n/home/builder\ntool-ran\nextra\n.\n");
+        // the process API too runs as the snapshot's USER when the request names none; a named user still wins
+        for (var c : List.of(Map.of("command", "whoami"), Map.of("command", "whoami", "user", "root"))) {
+            var started = srv.post("/v1/vms/" + vm + "/processes", json(c));
+            assertThat(started.status()).as(started.body()).isEqualTo(200);
+            String pbase = "/v1/vms/" + vm + "/processes/" + started.json().get("id").asText();
+            assertThat(srv.post(pbase + "/wait?timeoutMs=20000", null).status()).isEqualTo(200);
+            assertThat(srv.get(pbase + "/output").json().get("stdout").asText()).isEqualTo(c.containsKey("user") ? "root\n" : "builder\n");
+        }
+        var asRoot = srv.call("POST", "/v1/vms/" + vm + "/exec-await", "{\"command\":\"whoami\"}", TestServer.KEY,
+                Map.of("X-Freestyle-Vm-Linux-User-Id", "root"));
+        assertThat(asRoot.json().get("stdout").asText()).isEqualTo("root\n");
         String sid = srv.get("/v1/vms/" + vm).json().get("snapshotId").asText();
         JsonNode snap = listed(sid);
         assertThat(snap.get("user").asText()).isEqualTo("builder");

@@ -208,6 +208,26 @@ abstract class VmStoreContractTest {
     }
 
     @Test
+    void aSnapshotRowWrittenBeforeV7ReadsAsPersistentAndUnused() throws Exception {
+        Vm source = newVm(Map.of());
+        String id = dev.burrow.core.vm.Snapshot.generateId();
+        long at = Instant.now().truncatedTo(ChronoUnit.MILLIS).toEpochMilli();
+        // the columns V3 had: what a row made before the V7 migration holds
+        String spec = new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(source.spec());
+        db.jdbi().useHandle(h -> h.createUpdate("""
+                INSERT INTO snapshots (id, name, source_vm_id, image, source_spec, created_at)
+                VALUES (:id, 'old', :src, 'builtin:busybox', :spec, :at)
+                """).bind("id", id).bind("src", source.id()).bind("spec", spec).bind("at", at).execute());
+        var got = store.findSnapshot(id).orElseThrow();
+        assertThat(got.persistence().type()).isEqualTo(dev.burrow.core.vm.Persistence.Type.PERSISTENT);
+        assertThat(got.lastUsedAt()).isEqualTo(Instant.ofEpochMilli(at));
+        assertThat(got.failed()).isFalse();
+        assertThat(got.templateHash()).isNull();
+        assertThat(got.user()).isNull();
+        assertThat(got.sourceSpec()).isEqualTo(source.spec());
+    }
+
+    @Test
     void aVmRemembersTheSnapshotItWasMadeFrom() {
         Vm base = newVm(Map.of());
         var s = base.spec();

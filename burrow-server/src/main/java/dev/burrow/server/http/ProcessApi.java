@@ -134,7 +134,9 @@ public final class ProcessApi implements ApiModule {
             if (r.timeoutMs() > MAX_TIMEOUT.toMillis()) throw bad("'timeoutMs' must be at most " + MAX_TIMEOUT.toMillis() + " (24 h)");
             timeout = Duration.ofMillis(r.timeoutMs());
         }
-        ProcessSpec spec = new ProcessSpec(argv, r.env(), r.workdir(), r.user(), tty, tty ? size(r.cols(), "cols", 80) : 0,
+        // without a user: the VM's default (a Dockerfile USER of the snapshot it was made from), else root
+        String user = r.user() != null ? r.user() : VmApi.defaultUser(lifecycle, vmId);
+        ProcessSpec spec = new ProcessSpec(argv, r.env(), r.workdir(), user, tty, tty ? size(r.cols(), "cols", 80) : 0,
                 tty ? size(r.rows(), "rows", 24) : 0, null);
         ManagedProcess p = processes.start(vmId, spec, timeout);
         ctx.json(info(p));

@@ -115,7 +115,8 @@ public final class TerminalApi implements ApiModule {
             }
         }
         ManagedProcess t = terminals.open(vmId, r.name(), r.command(), ProcessApi.size(r.cols(), "cols", 80),
-                ProcessApi.size(r.rows(), "rows", 24), r.user(), r.env(), r.workdir());
+                ProcessApi.size(r.rows(), "rows", 24), r.user() != null ? r.user() : VmApi.defaultUser(lifecycle, vmId),
+                r.env(), r.workdir());
         ctx.json(info(t));
     }
 

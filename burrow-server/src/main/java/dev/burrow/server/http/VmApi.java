@@ -400,7 +400,7 @@ public final class VmApi implements ApiModule {
         // vm.user({username}).exec(...) in the SDK sends the user in this header; running as root instead would be
         // silently wrong
         String user = ctx.header(LINUX_USER_HEADER);
-        if (user == null || user.isBlank()) user = defaultUser(lifecycle.get(id));
+        if (user == null || user.isBlank()) user = defaultUser(lifecycle, id);
         ExecResult r = user == null || user.isBlank() ? lifecycle.exec(id, ExecRequest.of(req.command(), timeout), CAUSE)
                 : execAs(id, user, req.command(), timeout);
         ctx.json(new ExecAwaitResponse(r.stdout(), r.stderr(), r.exitCode(), r.timedOut(), r.truncated()));
@@ -410,8 +410,8 @@ public final class VmApi implements ApiModule {
      * The user commands of a VM run as when the request names none: the default user of the snapshot the VM was
      * made from (a Dockerfile's USER), else root.
      */
-    private String defaultUser(Vm vm) {
-        String sid = vm.spec().snapshotId();
+    static String defaultUser(LifecycleCoordinator lifecycle, String vmId) {
+        String sid = lifecycle.get(vmId).spec().snapshotId();
         if (sid == null) return null;
         try {
             return lifecycle.findSnapshot(sid).user();
