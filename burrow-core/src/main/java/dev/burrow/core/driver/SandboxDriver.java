@@ -57,6 +57,11 @@ public interface SandboxDriver extends AutoCloseable {
         throw new UnsupportedOperationException(name() + " cannot start interactive processes");
     }
 
+    /** The host end of the sd_notify protocol for services in VMs, or null when the driver has none. */
+    default ServiceNotify serviceNotify() {
+        return null;
+    }
+
     /**
      * The argv of an SFTP server speaking the protocol on stdin/stdout inside the sandbox (for the SSH gateway's
      * sftp subsystem; {@link #spawn} runs it as the session's user), or empty when there is none.

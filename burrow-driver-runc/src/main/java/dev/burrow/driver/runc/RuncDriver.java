@@ -92,6 +92,9 @@ public final class RuncDriver implements SandboxDriver {
     /** Per snapshot id; always taken after the VM lock when both are needed. */
     private final ReentrantLock[] snapshotLocks = new ReentrantLock[64];
 
+    /** The host end of sd_notify for services (see {@link dev.burrow.core.driver.ServiceNotify}). */
+    private final dev.burrow.driver.runc.internal.NotifyHub notify;
+
     public RuncDriver(RuncDriverConfig config, ImageStore images) {
         this.config = config;
         this.images = images;
@@ -114,6 +117,7 @@ public final class RuncDriver implements SandboxDriver {
             throw e;
         }
         this.tools = VmTools.prepare(config.dataDir().resolve("tools"));
+        this.notify = new dev.burrow.driver.runc.internal.NotifyHub(id -> vmDir(id).resolve("notify"));
         for (int i = 0; i < locks.length; i++) locks[i] = new ReentrantLock();
         for (int i = 0; i < snapshotLocks.length; i++) snapshotLocks[i] = new ReentrantLock();
         log.atInfo().addKeyValue("storage", storage.name()).addKeyValue("data_dir", config.dataDir()).log("runc driver ready");
@@ -369,6 +373,7 @@ public final class RuncDriver implements SandboxDriver {
             cgroups.removeVm(vmId);
             if (network != null) network.detach(vmId);
             storage.release(vmId);
+            notify.forget(vmId);
             SafeDelete.deleteTree(vmDir(vmId));
             log.atInfo().addKeyValue("vm_id", vmId).addKeyValue("op", "destroy")
                     .addKeyValue("duration_ms", ms(t0)).log("VM destroyed");
@@ -536,6 +541,11 @@ public final class RuncDriver implements SandboxDriver {
     }
 
     @Override
+    public dev.burrow.core.driver.ServiceNotify serviceNotify() {
+        return notify;
+    }
+
+    @Override
     public List<String> sftpServerCommand() {
         return tools.sftpServer();
     }
@@ -673,6 +683,7 @@ public final class RuncDriver implements SandboxDriver {
 
     @Override
     public void close() {
+        notify.close();
         if (network != null) {
             try {
                 network.close();
@@ -701,10 +712,20 @@ public final class RuncDriver implements SandboxDriver {
         String cid = containerId(vmId);
         if (runc.exists(cid)) runc.delete(cid, true);
         ObjectNode bundle = RuncSpec.readBundle(bundleDir(vmId));
+        boolean changed = false;
         if (!root.toString().equals(bundle.path("root").path("path").asText())) {
             bundle.withObjectProperty("root").put("path", root.toString());
-            RuncSpec.writeBundle(bundleDir(vmId), bundle);
+            changed = true;
         }
+        // the services' sd_notify sockets (also for a VM created before they existed, from its next start on)
+        Path notifyDir = vmDir(vmId).resolve("notify");
+        try {
+            dev.burrow.driver.runc.internal.NotifyHub.prepareDir(notifyDir);
+        } catch (java.io.IOException e) {
+            throw new DriverException("cannot create " + notifyDir + ": " + e.getMessage(), e);
+        }
+        changed |= RuncSpec.ensureNotifyMount(bundle, notifyDir);
+        if (changed) RuncSpec.writeBundle(bundleDir(vmId), bundle);
         Path dir = vmDir(vmId);
         runc.runDetached(cid, bundleDir(vmId), dir.resolve("init.pid"), dir.resolve("console.log"));
     }

@@ -113,6 +113,11 @@ public final class MeteredDriver implements SandboxDriver {
     }
 
     @Override
+    public dev.burrow.core.driver.ServiceNotify serviceNotify() {
+        return inner.serviceNotify();
+    }
+
+    @Override
     public java.util.List<String> sftpServerCommand() {
         return inner.sftpServerCommand();
     }

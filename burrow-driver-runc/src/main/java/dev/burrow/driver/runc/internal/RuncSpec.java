@@ -311,6 +311,19 @@ public final class RuncSpec {
         return NOFILE_HARD;
     }
 
+    /**
+     * Adds the read-only bind mount of the VM's sd_notify directory ({@link dev.burrow.core.driver.ServiceNotify}) to
+     * a bundle that lacks it; true when the bundle changed. Sockets in it can still be sent to: a read-only mount
+     * forbids writing files, not connecting to sockets.
+     */
+    public static boolean ensureNotifyMount(ObjectNode bundle, Path source) {
+        String dest = dev.burrow.core.driver.ServiceNotify.MOUNT_POINT;
+        for (var m : bundle.path("mounts")) if (dest.equals(m.path("destination").asText())) return false;
+        mount(bundle.withArray("mounts"), dest, "bind", source.toAbsolutePath().toString(), "bind", "ro", "nosuid", "nodev",
+                "noexec");
+        return true;
+    }
+
     private static void mount(ArrayNode mounts, String destination, String type, String source, String... options) {
         ObjectNode m = mounts.addObject();
         m.put("destination", destination);
