@@ -144,7 +144,7 @@ public final class BurrowServer implements AutoCloseable {
         var git = new dev.burrow.server.git.GitCheckouts(dataDir.resolve("git-tmp"), java.time.Duration.ofMinutes(10));
         VmApi vmApi = new VmApi(lifecycle, maxVcpus, maxMemMb, events, git);
         // services: definitions in the spec, supervisors inside the VMs; started by the boot hook on create/start
-        this.services = new ServiceManager(lifecycle);
+        this.services = new ServiceManager(lifecycle, driver.serviceNotify());
         lifecycle.setBootHook(services);
         // Process handles and terminals: spawned through the coordinator (wakes the VM, counts as activity); their
         // client traffic counts as activity too. Both end a VM's processes when it stops or goes away.

@@ -47,7 +47,7 @@ abstract class VmStoreContractTest {
                 java.util.List.of(new dev.burrow.core.vm.ServiceSpec("web", dev.burrow.core.vm.ServiceSpec.Mode.SERVICE,
                         java.util.List.of("echo a", "sleep 1"), Map.of("K", "v"), "nobody", "daemon", "/srv",
                         java.util.List.of("db"), java.util.List.of("db"), java.util.List.of("alarm"), false, 7, true, false,
-                        new dev.burrow.core.vm.ServiceSpec.Restart(dev.burrow.core.vm.ServiceSpec.Policy.ON_ABNORMAL, 0.5, 3, 20)))),
+                        new dev.burrow.core.vm.ServiceSpec.Restart(dev.burrow.core.vm.ServiceSpec.Policy.ON_ABNORMAL, 0.5, 3, 20), true, 5))),
                 VmStatus.CREATING, null, now, now, now, "n1", "runc", null, 0);
     }
 

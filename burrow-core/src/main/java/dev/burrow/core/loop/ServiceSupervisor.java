@@ -44,7 +44,23 @@ public final class ServiceSupervisor implements Loop {
 
     @Override
     public void runOnce(Instant now) {
+        java.util.Set<String> notifying = new java.util.HashSet<>();
         for (Vm vm : store.list(VmQuery.all())) {
+            boolean up = vm.status() == VmStatus.RUNNING || vm.status() == VmStatus.SUSPENDED
+                    || vm.status() == VmStatus.HIBERNATED;
+            boolean notifies = vm.spec().services().stream().anyMatch(dev.burrow.core.vm.ServiceSpec::notifies);
+            if (notifies && !java.util.Set.of(VmStatus.STOPPING, VmStatus.STOPPED, VmStatus.FAILED, VmStatus.DELETING,
+                    VmStatus.DELETED).contains(vm.status())) {
+                notifying.add(vm.id());
+            }
+            if (up && notifies) {
+                // listen again after a server restart; sockets of a suspended VM stay open for its resume
+                try {
+                    services.syncNotify(vm);
+                } catch (RuntimeException e) {
+                    log.debug("vm_id={} op=notify-sync skipped: {}", vm.id(), e.getMessage());
+                }
+            }
             if (vm.status() != VmStatus.RUNNING || vm.spec().services().isEmpty()) continue;
             try {
                 services.supervise(vm);
@@ -55,5 +71,6 @@ public final class ServiceSupervisor implements Loop {
                 log.warn("vm_id={} op=supervise failed: {}", vm.id(), e.getMessage());
             }
         }
+        services.retainNotify(notifying);
     }
 }

@@ -20,6 +20,7 @@ import org.slf4j.LoggerFactory;
 import dev.burrow.core.driver.ExecRequest;
 import dev.burrow.core.driver.ExecResult;
 import dev.burrow.core.driver.FileContent;
+import dev.burrow.core.driver.ServiceNotify;
 import dev.burrow.core.error.BurrowException;
 import dev.burrow.core.internal.KeyedLocks;
 import dev.burrow.core.lifecycle.BootHook;
@@ -41,6 +42,8 @@ public final class ServiceManager implements BootHook {
     private static final long LOST_AFTER_SECONDS = 5;
 
     private final LifecycleCoordinator lifecycle;
+    /** The host end of sd_notify (readySignal, watchdogSec); null when the driver has none. */
+    private final ServiceNotify notify;
     /**
      * Serializes service operations per VM (two starts must not launch two supervisors). Never taken by the boot
      * hook, which runs under the coordinator's VM lock: API operations take this lock first and the VM lock second.
@@ -48,7 +51,12 @@ public final class ServiceManager implements BootHook {
     private final KeyedLocks locks = new KeyedLocks();
 
     public ServiceManager(LifecycleCoordinator lifecycle) {
+        this(lifecycle, null);
+    }
+
+    public ServiceManager(LifecycleCoordinator lifecycle, ServiceNotify notify) {
         this.lifecycle = lifecycle;
+        this.notify = notify;
     }
 
     /** Runtime state of one service as its supervisor wrote it; {@code state} "-" when not launched in this boot. */
@@ -57,7 +65,11 @@ public final class ServiceManager implements BootHook {
     }
 
     /** A defined service with its runtime state. */
-    public record View(ServiceSpec spec, Runtime runtime) {
+    public record View(ServiceSpec spec, Runtime runtime, String statusText) {
+        public View(ServiceSpec spec, Runtime runtime) {
+            this(spec, runtime, null);
+        }
+
         /** systemd's ActiveState. */
         public String activeState() {
             return switch (runtime.state()) {
@@ -91,6 +103,12 @@ public final class ServiceManager implements BootHook {
         List<ServiceSpec> services = vm.spec().services();
         if (services.isEmpty()) return;
         List<String> names = services.stream().map(ServiceSpec::name).toList();
+        try {
+            syncNotify(vm);
+        } catch (BurrowException e) {
+            // their supervisors find no socket and report the services failed (result resources), with the reason
+            log.warn("vm_id={} op=services-notify {}", vm.id(), e.getMessage());
+        }
         String script = ServiceScripts.install(services, names, true) + ServiceScripts.launch(closure(services,
                 services.stream().filter(ServiceSpec::enable).map(ServiceSpec::name).toList()));
         ExecResult r = exec.apply(ExecRequest.of(script, SCRIPT_TIMEOUT));
@@ -113,7 +131,8 @@ public final class ServiceManager implements BootHook {
     public View status(String vmId, String name) {
         Vm vm = lifecycle.get(vmId);
         ServiceSpec spec = find(vm, name);
-        return new View(spec, runtimes(vm, true).getOrDefault(spec.name(), Runtime.NONE));
+        String text = notify != null && spec.notifies() ? notify.statusText(vm.id(), spec.name()) : null;
+        return new View(spec, runtimes(vm, true).getOrDefault(spec.name(), Runtime.NONE), text);
     }
 
     /** The last {@code lines} log lines (after {@code since}, when given), oldest first. Works on a stopped VM too. */
@@ -171,9 +190,15 @@ public final class ServiceManager implements BootHook {
             if (vm.status() != VmStatus.RUNNING) {
                 return new Outcome(spec.name(), true, "service " + spec.name() + " added; it starts when the VM runs");
             }
+            syncNotify(vm);
             String script = ServiceScripts.install(vm.spec().services(), List.of(spec.name()), false);
-            if (spec.enable()) script += ServiceScripts.launch(closure(vm.spec().services(), List.of(spec.name())));
+            List<String> launched = spec.enable() ? closure(vm.spec().services(), List.of(spec.name())) : List.of();
+            if (spec.enable()) script += ServiceScripts.launch(launched);
             run(vmId, script, SCRIPT_TIMEOUT);
+            if (spec.enable()) {
+                String failed = awaitStarted(vm, launched);
+                if (failed != null) return new Outcome(spec.name(), false, "service " + spec.name() + " added; " + failed);
+            }
             return new Outcome(spec.name(), true, "service " + spec.name() + (spec.enable() ? " added and started" : " added"));
         }
     }
@@ -188,8 +213,15 @@ public final class ServiceManager implements BootHook {
                 run(vmId, ServiceScripts.stop(stopping, graces(vm), "stopped") + ServiceScripts.remove(List.of(spec.name())),
                         stopTimeout(vm, stopping));
             }
-            lifecycle.updateServices(vmId, current -> current.stream().filter(s -> !s.name().equals(spec.name())).toList(),
+            Vm after = lifecycle.updateServices(vmId, current -> current.stream().filter(s -> !s.name().equals(spec.name())).toList(),
                     "service-remove", CAUSE);
+            if (spec.notifies()) {
+                try {
+                    syncNotify(after);   // its socket closes, its directory goes
+                } catch (BurrowException e) {
+                    log.debug("vm_id={} op=notify-sync {}", vmId, e.getMessage());
+                }
+            }
             return new Outcome(spec.name(), true, "service " + spec.name() + " stopped and removed");
         }
     }
@@ -197,8 +229,11 @@ public final class ServiceManager implements BootHook {
     public List<Outcome> start(String vmId, List<String> ids) {
         return each(vmId, ids, "start", (vm, spec) -> {
             List<String> names = closure(vm.spec().services(), List.of(spec.name()));
+            syncNotify(vm);
             ExecResult r = run(vmId, ServiceScripts.install(vm.spec().services(), List.of(), false)
                     + ServiceScripts.launch(names), SCRIPT_TIMEOUT);
+            String failed = awaitStarted(vm, names);
+            if (failed != null) throw new BurrowException(BurrowException.Kind.CONFLICT, "SERVICE_START_FAILED", failed);
             boolean already = r.stdout().contains("active " + spec.name() + "\n");
             return already ? "service " + spec.name() + " is already active" : "service " + spec.name() + " started";
         });
@@ -215,10 +250,14 @@ public final class ServiceManager implements BootHook {
 
     public List<Outcome> restart(String vmId, List<String> ids) {
         return each(vmId, ids, "restart", (vm, spec) -> {
+            syncNotify(vm);
+            List<String> names = closure(vm.spec().services(), List.of(spec.name()));
             run(vmId, ServiceScripts.stop(List.of(spec.name()), graces(vm), "restarting")
                     + ServiceScripts.install(vm.spec().services(), List.of(), false)
-                    + ServiceScripts.launch(closure(vm.spec().services(), List.of(spec.name()))),
+                    + ServiceScripts.launch(names),
                     stopTimeout(vm, List.of(spec.name())).plus(SCRIPT_TIMEOUT));
+            String failed = awaitStarted(vm, names);
+            if (failed != null) throw new BurrowException(BurrowException.Kind.CONFLICT, "SERVICE_START_FAILED", failed);
             return "service " + spec.name() + " restarted";
         });
     }
@@ -272,6 +311,81 @@ public final class ServiceManager implements BootHook {
             }
             if (!dependencyStops.isEmpty()) {
                 log.info("vm_id={} op=services-dependency-stop services={}", vm.id(), dependencyStops);
+            }
+        }
+    }
+
+    // ---- sd_notify ----
+
+    /**
+     * Listens on the sd_notify sockets of the VM's readySignal/watchdogSec services (and on no others). Called before
+     * supervisors launch, and by the supervision loop, so a restarted server listens again within one pass.
+     */
+    public void syncNotify(Vm vm) {
+        Set<String> names = new LinkedHashSet<>();
+        for (ServiceSpec s : vm.spec().services()) if (s.notifies()) names.add(s.name());
+        if (notify == null) {
+            if (names.isEmpty()) return;
+            throw BurrowException.badRequest("UNSUPPORTED_FIELD", "this server's driver has no sd_notify support; "
+                    + "readySignal and watchdogSec cannot be honoured");
+        }
+        if (names.isEmpty() && !notify.available(vm.id())) return;
+        try {
+            notify.sync(vm.id(), names);
+        } catch (IllegalStateException e) {
+            throw new BurrowException(BurrowException.Kind.CONFLICT, "SERVICE_NOTIFY_UNAVAILABLE", e.getMessage());
+        }
+    }
+
+    /** Stops listening for VMs not in {@code vmIds} (deleted, stopped, or without notifying services). */
+    public void retainNotify(Set<String> vmIds) {
+        if (notify != null) notify.retain(vmIds);
+    }
+
+    /**
+     * Waits, as {@code systemctl start} does for a Type=notify unit, until the readySignal services among
+     * {@code names} are running (READY=1 arrived) or their run ended; returns why one failed, or null.
+     */
+    private String awaitStarted(Vm vm, List<String> names) {
+        Map<String, ServiceSpec> byName = byName(vm.spec().services());
+        List<String> waiting = new ArrayList<>();
+        long limit = 0;
+        for (String n : names) {
+            ServiceSpec s = byName.get(n);
+            if (s == null || !s.readySignal()) continue;
+            waiting.add(n);
+            limit += (s.timeoutSec() > 0 ? s.timeoutSec() : ServiceSpec.DEFAULT_START_TIMEOUT) + 2L * (s.timeoutSec() > 0
+                    ? s.timeoutSec() : ServiceScripts.DEFAULT_STOP_GRACE);
+        }
+        if (waiting.isEmpty()) return null;
+        long deadline = System.nanoTime() + Duration.ofSeconds(limit + 15).toNanos();
+        while (true) {
+            ExecResult r = lifecycle.execInternal(vm.id(), ExecRequest.of(ServiceScripts.startState(waiting), SCRIPT_TIMEOUT));
+            if (r.exitCode() != 0) return "reading the service state failed: " + abbreviate(r.stderr());
+            boolean pending = false;
+            for (String line : r.stdout().split("\n")) {
+                String[] f = line.trim().split(" ");
+                if (f.length < 2) continue;
+                String state = f[1];
+                String ended = f.length >= 3 ? f[2] : "-";
+                if (state.equals("running") || state.equals("exited")) {
+                    waiting.remove(f[0]);   // started; what it does later is not this start's outcome
+                    continue;
+                }
+                if (!ended.equals("-") || state.equals("failed") || state.equals("dead")) {
+                    return "service " + f[0] + " did not start: " + (ended.equals("timeout")
+                            ? "no READY=1 within its start timeout" : "result " + (ended.equals("-") ? state : ended))
+                            + " (see its logs)";
+                }
+                pending = true;
+            }
+            if (!pending) return null;
+            if (System.nanoTime() > deadline) return "service start still pending after " + (limit + 15) + " s";
+            try {
+                Thread.sleep(250);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return "interrupted while waiting for READY=1";
             }
         }
     }

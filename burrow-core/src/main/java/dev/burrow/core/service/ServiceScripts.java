@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
+import dev.burrow.core.driver.ServiceNotify;
 import dev.burrow.core.vm.ServiceSpec;
 
 /**
@@ -78,7 +79,7 @@ public final class ServiceScripts {
         // a oneshot that remained "exited" after success is active: starting it again is a no-op, as in systemd
         sb.append("; do d=").append(BASE).append("/$n; st=; read -r st rest < \"$d/status\" 2>/dev/null || true\n")
                 .append("  if alive \"$d\" || [ \"$st\" = exited ]; then echo \"active $n\"; continue; fi\n")
-                .append("  rm -f \"$d/starts\" \"$d/pgid\"; echo \"waiting - 0 $now\" > \"$d/status\"; L=\"$L $n\"; done\n")
+                .append("  rm -f \"$d/starts\" \"$d/pgid\" \"$d/ended\"; echo \"waiting - 0 $now\" > \"$d/status\"; L=\"$L $n\"; done\n")
                 .append("for n in $L; do sh \"").append(BASE).append("/$n/run.sh\" </dev/null >/dev/null 2>&1 &\n")
                 .append("  echo \"launched $n\"; done\n");
         return sb.toString();
@@ -97,14 +98,14 @@ public final class ServiceScripts {
                     .append("if [ -d \"$d\" ]; then\n")
                     .append("  if alive \"$d\"; then kill -KILL \"$(cat \"$d/pid\")\" 2>/dev/null || true; fi\n")
                     // the oneshot timeout watchdog of a killed supervisor must not fire later
-                    .append("  w=$(cat \"$d/wd\" 2>/dev/null || true); [ -z \"$w\" ] || kill \"$w\" 2>/dev/null || true\n")
+                    .append("  for f in wd wg; do w=$(cat \"$d/$f\" 2>/dev/null || true); [ -z \"$w\" ] || kill \"$w\" 2>/dev/null || true; done\n")
                     .append("  g=$(cat \"$d/pgid\" 2>/dev/null || true)\n")
                     .append("  if [ -n \"$g\" ] && kill -0 -\"$g\" 2>/dev/null; then\n")
                     .append("    kill -TERM -\"$g\" 2>/dev/null || true; i=0\n")
                     .append("    while kill -0 -\"$g\" 2>/dev/null && [ $i -lt ").append(grace * 10).append(" ]; do sleep 0.1; i=$((i + 1)); done\n")
                     .append("    kill -KILL -\"$g\" 2>/dev/null || true\n")
                     .append("  fi\n")
-                    .append("  rm -f \"$d/pgid\" \"$d/pid\" \"$d/wd\"; echo \"dead ").append(result).append(" 0 $(date +%s)\" > \"$d/status\"\n")
+                    .append("  rm -f \"$d/pgid\" \"$d/pid\" \"$d/wd\" \"$d/wg\"; echo \"dead ").append(result).append(" 0 $(date +%s)\" > \"$d/status\"\n")
                     .append("  echo \"$(date +%s) burrow: stopped (").append(result).append(")\" >> \"$d/log\"\n")
                     .append("fi\n");
         }
@@ -128,6 +129,18 @@ public final class ServiceScripts {
                 + "  st='- - 0 0'; [ -f \"$d/status\" ] && st=$(cat \"$d/status\")\n"
                 + "  a=0; alive \"$d\" && a=1\n"
                 + "  echo \"$n $st $a\"; done\n";
+    }
+
+    /**
+     * One line per service: {@code <name> <state> <ended result>}, the result of a run that ended since the last
+     * launch or {@code -}: what a start waiting for READY=1 needs to tell "still activating" from "failed to start".
+     */
+    public static String startState(List<String> names) {
+        StringBuilder sb = new StringBuilder("for n in");
+        for (String n : names) sb.append(' ').append(q(n));
+        return sb.append("; do d=").append(BASE).append("/$n; st=-; e=-\n")
+                .append("  read -r st rest < \"$d/status\" 2>/dev/null || true; read -r e rest < \"$d/ended\" 2>/dev/null || true\n")
+                .append("  echo \"$n ${st:--} ${e:--}\"; done\n").toString();
     }
 
     /** True when the directory's {@code pid} names a live supervisor of that very directory (not a recycled pid). */
@@ -154,6 +167,9 @@ public final class ServiceScripts {
                 + "REMAIN=" + (s.remainAfterExit() ? 1 : 0) + "\n"
                 + "AFTER=" + q(String.join(" ", s.after())) + "\nREQUIRES=" + q(String.join(" ", s.requires())) + "\n"
                 + "ONFAILURE=" + q(String.join(" ", s.onFailure())) + "\n"
+                + "READY=" + (s.readySignal() ? 1 : 0) + "\nWDSEC=" + s.watchdogSec() + "\n"
+                + "START_TIMEOUT=" + (s.timeoutSec() > 0 ? s.timeoutSec() : ServiceSpec.DEFAULT_START_TIMEOUT) + "\n"
+                + "NB=" + ServiceNotify.MOUNT_POINT + "\nNK=" + q(ServiceNotify.MOUNT_POINT + "/" + ServiceNotify.key(s.name())) + "\n"
                 + SUPERVISOR_BODY;
     }
 
@@ -166,7 +182,38 @@ public final class ServiceScripts {
               case "$(tr '\\000' ' ' < "/proc/$p/cmdline" 2>/dev/null)" in *"$1/run.sh"*) return 0 ;; esac
               return 1
             }
+            # sd_notify counts the host writes into $NK/state (see ServiceNotify): they only grow, a change is news
+            nstate() { n_r=0; n_w=0; n_t=0; n_s=0; read -r n_r n_w n_t n_s < "$NK/state" 2>/dev/null || true; }
+            # a process that still runs (our child stays a zombie until waited for)
+            running() { s_=; read -r _a _b s_ _c < "/proc/$1/stat" 2>/dev/null || return 1; [ "$s_" != Z ]; }
+            # the watchdog of one run: SIGABRT to its group when no WATCHDOG=1 came for WDSEC s, SIGKILL after GRACE.
+            # Judged only while the host listens (its alive counter moves) and restarted after a freeze (suspend).
+            wdog_loop() {
+              nstate; lw=$n_w; lt=$n_t; base=$(date +%s); prev=$base; hb0=$(cat "$NB/alive" 2>/dev/null); hbt=$base; why=
+              while running "$1"; do
+                sleep 1; now=$(date +%s)
+                [ $((now - prev)) -gt 3 ] && base=$now
+                prev=$now
+                hb=$(cat "$NB/alive" 2>/dev/null); if [ "$hb" != "$hb0" ]; then hb0=$hb; hbt=$now; fi
+                nstate
+                if [ "$n_w" != "$lw" ]; then lw=$n_w; base=$now; fi
+                if [ "$n_t" != "$lt" ]; then why="WATCHDOG=trigger received"
+                elif [ $((now - hbt)) -gt 3 ]; then base=$now; continue
+                elif [ $((now - base)) -gt "$WDSEC" ]; then why="no WATCHDOG=1 for ${WDSEC}s"
+                else continue; fi
+                : > "$D/watchdog"; say "watchdog: $why; sending SIGABRT"
+                kill -ABRT -"$1" 2>/dev/null || kill -ABRT "$1" 2>/dev/null
+                sleep "$GRACE"; kill -KILL -"$1" 2>/dev/null
+                return 0
+              done
+            }
             echo $$ > "$D/pid"
+            if [ "$READY" = 1 ] || [ "$WDSEC" -gt 0 ]; then
+              if [ ! -S "$NK/notify" ]; then
+                say "no sd_notify socket at $NK/notify (the VM started before Burrow supported readySignal/watchdogSec; stop and start it)"
+                status failed resources 0; rm -f "$D/pid"; exit 0
+              fi
+            fi
             # ordering: wait while a service this one comes after is still on its way up (a oneshot until it ended)
             for dep in $AFTER; do
               while st=; read -r st rest < "$B/$dep/status" 2>/dev/null; do
@@ -191,8 +238,9 @@ public final class ServiceScripts {
               fi
               { for t in $keep; do echo "$t"; done; echo "$now"; } > "$D/starts"
               if [ -f "$D/log" ] && [ "$(wc -c < "$D/log")" -gt LOG_ROTATE ]; then mv -f "$D/log" "$D/log.1"; fi
-              rm -f "$D/timedout" "$D/rc"
-              if [ "$MODE" = oneshot ]; then status activating - "$code"; else status running - "$code"; fi
+              rm -f "$D/timedout" "$D/rc" "$D/watchdog" "$D/notready"
+              if [ "$MODE" = oneshot ] || [ "$READY" = 1 ]; then status activating - "$code"; else status running - "$code"; fi
+              nstate; r0=$n_r
               say "started"
               if command -v setsid >/dev/null 2>&1; then setsid sh "$D/exec.sh" </dev/null >/dev/null 2>&1 &
               else sh "$D/exec.sh" </dev/null >/dev/null 2>&1 & fi
@@ -204,13 +252,38 @@ public final class ServiceScripts {
                   sleep "$GRACE"; kill -KILL -"$child" 2>/dev/null ) </dev/null >/dev/null 2>&1 &
                 wd=$!; echo "$wd" > "$D/wd"
               fi
+              wg=
+              if [ "$WDSEC" -gt 0 ]; then
+                wdog_loop "$child" </dev/null >/dev/null 2>&1 &
+                wg=$!; echo "$wg" > "$D/wg"
+              fi
+              if [ "$READY" = 1 ]; then
+                # Type=notify: activating until READY=1; TERM (KILL after GRACE) when it takes longer than START_TIMEOUT
+                deadline=$(( $(date +%s) + START_TIMEOUT ))
+                while :; do
+                  nstate
+                  if [ "$n_r" != "$r0" ]; then status running - "$code"; say "ready (READY=1)"; break; fi
+                  if ! running "$child"; then : > "$D/notready"; break; fi
+                  if [ "$(date +%s)" -ge "$deadline" ]; then
+                    : > "$D/timedout"; say "no READY=1 within ${START_TIMEOUT}s; stopping"
+                    kill -TERM -"$child" 2>/dev/null || kill -TERM "$child"
+                    ( sleep "$GRACE"; kill -KILL -"$child" 2>/dev/null ) </dev/null >/dev/null 2>&1 &
+                    wd=$!; echo "$wd" > "$D/wd"
+                    break
+                  fi
+                  sleep 0.2
+                done
+              fi
               wait "$child"; code=$?
               # the run is over: its group id may be reused, so a later stop must not signal it
               rm -f "$D/pgid"
               if [ -n "$wd" ]; then kill "$wd" 2>/dev/null; rm -f "$D/wd"; fi
+              if [ -n "$wg" ]; then kill "$wg" 2>/dev/null; rm -f "$D/wg"; fi
               if [ -f "$D/rc" ]; then code=$(cat "$D/rc"); fi
               clean=no; result=exit-code
               if [ -f "$D/timedout" ]; then result=timeout
+              elif [ -f "$D/watchdog" ]; then result=watchdog
+              elif [ -f "$D/notready" ] && [ "$code" -eq 0 ]; then result=protocol
               elif [ "$code" -eq 0 ]; then result=success; clean=yes
               elif [ "$code" -gt 128 ] && [ "$code" -lt 160 ]; then
                 result=signal
@@ -220,9 +293,10 @@ public final class ServiceScripts {
               case "$POLICY" in
                 always) restart=yes ;;
                 on-failure) [ $clean = no ] && restart=yes ;;
-                on-abnormal) { [ $result = signal ] && [ $clean = no ]; } || [ $result = timeout ] && restart=yes ;;
+                on-abnormal) { [ $result = signal ] && [ $clean = no ]; } || [ $result = timeout ] || [ $result = watchdog ] && restart=yes ;;
               esac
               say "exited: result $result, status $code"
+              echo "$result $code" > "$D/ended"
               if [ $restart = yes ]; then
                 status auto-restart "$result" "$code"
                 sleep "$RESTART_SEC"
@@ -281,6 +355,12 @@ public final class ServiceScripts {
         if (s.workdir() != null) {
             sb.append("cd ").append(q(s.workdir())).append(" || { echo \"burrow: cannot enter working directory ")
                     .append(s.workdir().replace("\"", "")).append("\"; exit 200; }\n");
+        }
+        if (s.notifies()) {
+            // as systemd: the socket for sd_notify(3), and the watchdog interval for sd_watchdog_enabled(3).
+            // WATCHDOG_PID is not set: the main process here is the shell running the exec lines, not the daemon.
+            sb.append("export NOTIFY_SOCKET=").append(q(ServiceNotify.socketPath(s.name()))).append('\n');
+            if (s.watchdogSec() > 0) sb.append("export WATCHDOG_USEC=").append(s.watchdogSec() * 1_000_000L).append('\n');
         }
         for (var e : s.env().entrySet()) sb.append("export ").append(e.getKey()).append('=').append(q(e.getValue())).append('\n');
         for (String line : s.exec()) sb.append("{\n").append(line).append("\n} || exit $?\n");

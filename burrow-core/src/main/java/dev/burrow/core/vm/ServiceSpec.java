@@ -16,6 +16,10 @@ import java.util.Map;
  * @param timeoutSec         oneshot: longest run before it is killed; any mode: TERM to KILL grace on stop. 0 = none
  * @param remainAfterExit    oneshot: stays "active (exited)" after success instead of "inactive (dead)"
  * @param deleteAfterSuccess oneshot: removed once it succeeded
+ * @param readySignal        service: started (active) only once it sent {@code READY=1} through sd_notify, failed
+ *                           with result {@code timeout} when that takes longer than timeoutSec (90 s when 0)
+ * @param watchdogSec        service: killed (SIGABRT, then SIGKILL) when no {@code WATCHDOG=1} arrives for this long,
+ *                           result {@code watchdog}, then its restart policy applies; 0 = no watchdog
  */
 public record ServiceSpec(
         String name,
@@ -32,7 +36,9 @@ public record ServiceSpec(
         int timeoutSec,
         boolean remainAfterExit,
         boolean deleteAfterSuccess,
-        Restart restart) {
+        Restart restart,
+        boolean readySignal,
+        int watchdogSec) {
 
     public enum Mode { ONESHOT, SERVICE }
 
@@ -62,6 +68,14 @@ public record ServiceSpec(
      */
     public record Restart(Policy policy, double restartSec, int startLimitBurst, int startLimitIntervalSec) {
         public static final Restart DEFAULT = new Restart(Policy.NO, 0.1, 5, 10);
+    }
+
+    /** systemd's DefaultTimeoutStartSec: how long a readySignal service may take to send READY=1 when timeoutSec is 0. */
+    public static final int DEFAULT_START_TIMEOUT = 90;
+
+    /** Whether the service talks sd_notify (gets a socket and {@code NOTIFY_SOCKET}). */
+    public boolean notifies() {
+        return readySignal || watchdogSec > 0;
     }
 
     public ServiceSpec {

@@ -15,7 +15,7 @@ import dev.burrow.core.vm.ServiceSpec;
 class ServiceGraphTest {
     static ServiceSpec svc(String name, List<String> after, List<String> requires) {
         return new ServiceSpec(name, ServiceSpec.Mode.SERVICE, List.of("true"), Map.of(), null, null, null, after, requires,
-                List.of(), true, 0, true, false, null);
+                List.of(), true, 0, true, false, null, false, 0);
     }
 
     @Test

@@ -14,8 +14,9 @@ import dev.burrow.core.vm.ServiceSpec;
 
 /**
  * Validates Freestyle service definitions into {@link ServiceSpec}s, for the create field and the add route alike.
- * Every refusal names the field; what Burrow cannot honour without systemd (sd_notify readiness, the watchdog,
- * patches to the image's own units) is refused with UNSUPPORTED_FIELD instead of being ignored.
+ * Every refusal names the field; what Burrow cannot honour without systemd (patches to the image's own units) is
+ * refused with UNSUPPORTED_FIELD instead of being ignored. readySignal and watchdogSec are honoured through Burrow's
+ * own sd_notify sockets ({@code ServiceNotify}).
  */
 final class ServiceRequests {
     static final Pattern NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.@-]{0,99}");
@@ -88,13 +89,14 @@ final class ServiceRequests {
         if (r.workdir() != null && (!r.workdir().startsWith("/") || r.workdir().indexOf('\0') >= 0 || r.workdir().length() > 4096)) {
             throw bad(code, field + ".workdir must be an absolute path");
         }
-        if (Boolean.TRUE.equals(r.readySignal())) {
-            throw BurrowException.badRequest("UNSUPPORTED_FIELD", field + ".readySignal (sd_notify, Type=notify) needs systemd, "
-                    + "which Burrow VMs do not run; remove it (the service counts as started when its process starts)");
+        boolean ready = Boolean.TRUE.equals(r.readySignal());
+        if (ready && mode == ServiceSpec.Mode.ONESHOT) {
+            // systemd's Type=notify and Type=oneshot exclude each other: a oneshot is started when it has ended
+            throw bad(code, field + ".readySignal needs mode \"service\" (a oneshot counts as started when it ends)");
         }
-        if (r.watchdogSec() != null && r.watchdogSec() != 0) {
-            throw BurrowException.badRequest("UNSUPPORTED_FIELD", field + ".watchdogSec needs systemd's sd_notify watchdog, "
-                    + "which Burrow VMs do not run; remove it");
+        int watchdog = r.watchdogSec() == null ? 0 : r.watchdogSec();
+        if (watchdog < 0 || watchdog > 86_400) {
+            throw bad(code, field + ".watchdogSec must be between 0 (no watchdog) and 86400, got " + watchdog);
         }
         int timeout = r.timeoutSec() == null ? 0 : r.timeoutSec();
         if (timeout < 0 || timeout > 86_400) throw bad(code, field + ".timeoutSec must be between 0 and 86400, got " + timeout);
@@ -124,7 +126,7 @@ final class ServiceRequests {
         List<String> onFailure = units(r.onFailure(), field + ".onFailure", code, name);
         return new ServiceSpec(name, mode, r.exec(), env, r.user(), r.group(), r.workdir(), after, requires, onFailure,
                 r.enable() == null || r.enable(), timeout, r.remainAfterExit() == null || r.remainAfterExit(),
-                Boolean.TRUE.equals(r.deleteAfterSuccess()), restart);
+                Boolean.TRUE.equals(r.deleteAfterSuccess()), restart, ready, watchdog);
     }
 
     /** Unit references as service names: {@code x.service} and {@code x} both mean service x; targets are dropped. */

@@ -80,6 +80,9 @@ public final class SystemdApi implements ApiModule {
             if (!rt.result().equals("-")) d.append(" (result ").append(rt.result()).append(", exit status ").append(rt.exitCode()).append(')');
             if (rt.since() != null) d.append(" since ").append(rt.since());
         }
+        if (v.statusText() != null) d.append("; status: \"").append(v.statusText()).append('"');
+        if (s.readySignal()) d.append("; readySignal");
+        if (s.watchdogSec() > 0) d.append("; watchdog ").append(s.watchdogSec()).append(" s");
         d.append("; restart=").append(s.restart().policy().wire()).append("; exec: ").append(String.join(" && ", s.exec()));
         String desc = d.length() > 1000 ? d.substring(0, 1000) + "…" : d.toString();
         ctx.json(new SystemdApiTypes.ServiceStatus(s.name(), v.activeState(), v.subState(), "loaded", desc));

@@ -85,6 +85,9 @@ public final class NotifyHub implements ServiceNotify, AutoCloseable {
     private final Function<String, Path> vmNotifyDir;
     private final Map<String, Map<String, Endpoint>> byVm = new HashMap<>();
     private final Map<String, Long> heartbeat = new HashMap<>();
+    /** When each VM was last synced: {@link #retain} spares recent ones (the caller's VM list may predate them). */
+    private final Map<String, Long> syncedAt = new HashMap<>();
+    private static final long RETAIN_GRACE_MS = 15_000;
     private final Thread thread;
     private volatile boolean closed;
 
@@ -140,18 +143,23 @@ public final class NotifyHub implements ServiceNotify, AutoCloseable {
             eps.put(name, open(vmId, name, vmDir.resolve(ServiceNotify.key(name))));
         }
         beat(vmId, vmDir);
+        syncedAt.put(vmId, System.currentTimeMillis());
         if (eps.isEmpty()) byVm.remove(vmId);
     }
 
     @Override
     public synchronized void retain(Set<String> vmIds) {
-        for (String vmId : new ArrayList<>(byVm.keySet())) if (!vmIds.contains(vmId)) forget(vmId);
+        long now = System.currentTimeMillis();
+        for (String vmId : new ArrayList<>(byVm.keySet())) {
+            if (!vmIds.contains(vmId) && now - syncedAt.getOrDefault(vmId, 0L) > RETAIN_GRACE_MS) forget(vmId);
+        }
     }
 
     /** Closes a VM's sockets; called before its directory is deleted, so nothing is written into it afterwards. */
     public synchronized void forget(String vmId) {
         Map<String, Endpoint> eps = byVm.remove(vmId);
         heartbeat.remove(vmId);
+        syncedAt.remove(vmId);
         if (eps != null) for (Endpoint e : eps.values()) closeQuietly(e.fd);
     }
 
