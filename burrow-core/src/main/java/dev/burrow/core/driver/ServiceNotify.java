@@ -12,7 +12,9 @@ import java.util.Set;
  * {@link #MOUNT_POINT}. What arrives is kept in files next to the socket, which the service's supervisor inside the
  * VM reads: {@code state} ({@code <READY=1 count> <WATCHDOG=1 count> <WATCHDOG=trigger count> <STOPPING=1 count>},
  * counts that only grow, also across server restarts) and {@code text} (the last {@code STATUS=}). A per-VM
- * {@code alive} counter, bumped every second while the server listens, tells the supervisor the listener is there.
+ * {@code alive} file, the host's epoch seconds rewritten every second while the server listens (0 once it stopped
+ * listening), tells the supervisor whether a missing WATCHDOG=1 can be judged: pings sent while nobody listens are
+ * lost, so the watchdog does not fire then.
  */
 public interface ServiceNotify {
     String MOUNT_POINT = "/.burrow-notify";

@@ -187,18 +187,19 @@ public final class ServiceScripts {
             # a process that still runs (our child stays a zombie until waited for)
             running() { s_=; read -r _a _b s_ _c < "/proc/$1/stat" 2>/dev/null || return 1; [ "$s_" != Z ]; }
             # the watchdog of one run: SIGABRT to its group when no WATCHDOG=1 came for WDSEC s, SIGKILL after GRACE.
-            # Judged only while the host listens (its alive counter moves) and restarted after a freeze (suspend).
+            # Judged only while the host listens ($NB/alive holds its time, 0 when it stopped: pings sent while
+            # nobody listens are lost), and the window starts anew after a freeze (a suspended VM).
             wdog_loop() {
-              nstate; lw=$n_w; lt=$n_t; base=$(date +%s); prev=$base; hb0=$(cat "$NB/alive" 2>/dev/null); hbt=$base; why=
+              nstate; lw=$n_w; lt=$n_t; base=$(date +%s); prev=$base; why=
               while running "$1"; do
                 sleep 1; now=$(date +%s)
                 [ $((now - prev)) -gt 3 ] && base=$now
                 prev=$now
-                hb=$(cat "$NB/alive" 2>/dev/null); if [ "$hb" != "$hb0" ]; then hb0=$hb; hbt=$now; fi
+                hb=$(cat "$NB/alive" 2>/dev/null); case "$hb" in ''|*[!0-9]*) hb=0 ;; esac
                 nstate
                 if [ "$n_w" != "$lw" ]; then lw=$n_w; base=$now; fi
                 if [ "$n_t" != "$lt" ]; then why="WATCHDOG=trigger received"
-                elif [ $((now - hbt)) -gt 3 ]; then base=$now; continue
+                elif [ "$hb" = 0 ] || [ $((now - hb)) -gt 3 ]; then base=$now; continue
                 elif [ $((now - base)) -gt "$WDSEC" ]; then why="no WATCHDOG=1 for ${WDSEC}s"
                 else continue; fi
                 : > "$D/watchdog"; say "watchdog: $why; sending SIGABRT"

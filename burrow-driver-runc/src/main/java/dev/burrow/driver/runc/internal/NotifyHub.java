@@ -21,7 +21,9 @@ import org.slf4j.LoggerFactory;
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Library;
 import com.sun.jna.Native;
+import com.sun.jna.Memory;
 import com.sun.jna.NativeLong;
+import com.sun.jna.Pointer;
 
 import dev.burrow.core.driver.ServiceNotify;
 
@@ -44,6 +46,11 @@ public final class NotifyHub implements ServiceNotify, AutoCloseable {
     private static final int O_CLOEXEC = 0x80000;
     private static final short POLLIN = 1;
     private static final int MAX_DATAGRAM = 4096;
+    private static final int SOL_SOCKET = 1;
+    private static final int SO_PASSCRED = 16;
+    private static final int SCM_CREDENTIALS = 2;
+    /** Where a service's runs are session leaders: {@code sh <BASE>/<name>/exec.sh} (see ServiceScripts). */
+    private static final String SERVICES_BASE = dev.burrow.core.service.ServiceScripts.BASE;
     private static final long HEARTBEAT_MS = 1000;
 
     /** The libc calls of datagram sockets. */
@@ -56,7 +63,9 @@ public final class NotifyHub implements ServiceNotify, AutoCloseable {
 
         int poll(int[] fds, NativeLong nfds, int timeoutMs) throws LastErrorException;
 
-        NativeLong recv(int fd, byte[] buf, NativeLong len, int flags) throws LastErrorException;
+        NativeLong recvmsg(int fd, Pointer msghdr, int flags) throws LastErrorException;
+
+        int setsockopt(int fd, int level, int name, int[] value, int len) throws LastErrorException;
 
         int open(String path, int flags) throws LastErrorException;
 
@@ -84,7 +93,6 @@ public final class NotifyHub implements ServiceNotify, AutoCloseable {
 
     private final Function<String, Path> vmNotifyDir;
     private final Map<String, Map<String, Endpoint>> byVm = new HashMap<>();
-    private final Map<String, Long> heartbeat = new HashMap<>();
     /** When each VM was last synced: {@link #retain} spares recent ones (the caller's VM list may predate them). */
     private final Map<String, Long> syncedAt = new HashMap<>();
     private static final long RETAIN_GRACE_MS = 15_000;
@@ -158,7 +166,6 @@ public final class NotifyHub implements ServiceNotify, AutoCloseable {
     /** Closes a VM's sockets; called before its directory is deleted, so nothing is written into it afterwards. */
     public synchronized void forget(String vmId) {
         Map<String, Endpoint> eps = byVm.remove(vmId);
-        heartbeat.remove(vmId);
         syncedAt.remove(vmId);
         if (eps != null) for (Endpoint e : eps.values()) closeQuietly(e.fd);
     }
@@ -179,7 +186,12 @@ public final class NotifyHub implements ServiceNotify, AutoCloseable {
         closed = true;
         thread.interrupt();
         synchronized (this) {
-            for (String vmId : new ArrayList<>(byVm.keySet())) forget(vmId);
+            for (String vmId : new ArrayList<>(byVm.keySet())) {
+                // the supervisors stop judging the watchdog at once instead of after the heartbeat went stale
+                Path dir = vmNotifyDir.apply(vmId);
+                if (Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) write(dir.resolve("alive"), "0\n");
+                forget(vmId);
+            }
         }
     }
 
@@ -199,6 +211,8 @@ public final class NotifyHub implements ServiceNotify, AutoCloseable {
                     addr[0] = (byte) AF_UNIX;
                     System.arraycopy(path, 0, addr, 2, path.length);
                     Net.INSTANCE.bind(fd, addr, addr.length);
+                    // every datagram carries its sender's pid (as this, the host's, pid namespace sees it)
+                    Net.INSTANCE.setsockopt(fd, SOL_SOCKET, SO_PASSCRED, new int[] {1}, 4);
                 } catch (LastErrorException e) {
                     closeQuietly(fd);
                     throw e;
@@ -276,17 +290,42 @@ public final class NotifyHub implements ServiceNotify, AutoCloseable {
         }
     }
 
+    /** msghdr (x86-64 and arm64 layout), its iovec, data and control buffers, reused by the one polling thread. */
+    private final Memory msg = new Memory(56);
+    private final Memory iov = new Memory(16);
+    private final Memory data = new Memory(MAX_DATAGRAM);
+    private final Memory control = new Memory(64);
+
     private void drain(Endpoint e, byte[] buf) {
         String text = null;
         boolean changed = false;
         for (int i = 0; i < 1000; i++) {
+            iov.setPointer(0, data);
+            iov.setLong(8, MAX_DATAGRAM);
+            msg.clear();
+            msg.setPointer(16, iov);
+            msg.setLong(24, 1);
+            control.clear();
+            msg.setPointer(32, control);
+            msg.setLong(40, control.size());
             int len;
             try {
-                len = Net.INSTANCE.recv(e.fd, buf, new NativeLong(buf.length), 0).intValue();
+                len = Net.INSTANCE.recvmsg(e.fd, msg, 0).intValue();
             } catch (LastErrorException ex) {
                 break;   // EAGAIN: drained
             }
             if (len <= 0) continue;
+            int pid = 0;
+            long clen = msg.getLong(40);
+            if (clen >= 16 + 12 && control.getInt(8) == SOL_SOCKET && control.getInt(12) == SCM_CREDENTIALS) {
+                pid = control.getInt(16);
+            }
+            if (!fromService(pid, e.service)) {
+                log.debug("vm_id={} service={} op=notify-reject pid={}: not a process of the service's run", e.vmId,
+                        e.service, pid);
+                continue;
+            }
+            data.read(0, buf, 0, len);
             for (String line : new String(buf, 0, len, StandardCharsets.UTF_8).split("\n")) {
                 switch (line) {
                     case "READY=1" -> { e.ready++; changed = true; }
@@ -306,15 +345,37 @@ public final class NotifyHub implements ServiceNotify, AutoCloseable {
         }
     }
 
+    /**
+     * Whether host pid {@code pid} belongs to a run of {@code service}: its session leader (each run is started with
+     * setsid) is {@code sh /run/burrow/services/<service>/exec.sh}. A sender that has already exited cannot be
+     * checked and is refused, as systemd does; so is a process that left the run's session (setsid).
+     */
+    static boolean fromService(int pid, String service) {
+        if (pid <= 0) return false;
+        try {
+            String stat = Files.readString(Path.of("/proc", Integer.toString(pid), "stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            String session = f[3];
+            byte[] cmd = Files.readAllBytes(Path.of("/proc", session, "cmdline"));
+            String[] argv = new String(cmd, StandardCharsets.UTF_8).split("\0");
+            return argv.length == 2 && (argv[0].equals("sh") || argv[0].endsWith("/sh"))
+                    && argv[1].equals(SERVICES_BASE + "/" + service + "/exec.sh");
+        } catch (IOException | RuntimeException ex) {
+            return false;
+        }
+    }
+
     private void writeState(Endpoint e) {
         write(e.dir.resolve("state"), e.ready + " " + e.watchdog + " " + e.trigger + " " + e.stopping + "\n");
     }
 
-    /** Bumps the VM's {@code alive} counter (only into an existing directory: a deleted VM gets none back). */
+    /**
+     * Writes the time into the VM's {@code alive} file (only into an existing directory: a deleted VM gets none
+     * back); 0 says the listener is going away.
+     */
     private void beat(String vmId, Path vmDir) {
         if (!Files.isDirectory(vmDir, LinkOption.NOFOLLOW_LINKS)) return;
-        long n = heartbeat.merge(vmId, 1L, Long::sum);
-        write(vmDir.resolve("alive"), n + "\n");
+        write(vmDir.resolve("alive"), System.currentTimeMillis() / 1000 + "\n");
     }
 
     private static void write(Path file, String content) {
