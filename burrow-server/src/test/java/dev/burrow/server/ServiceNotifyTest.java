@@ -111,13 +111,13 @@ class ServiceNotifyTest {
             assertThat(added.json().get("success").asBoolean()).as(added.body()).isTrue();
             expectState(srv, vm, "late", "active/running");
             // removing it removes its socket directory on the host
-            Path notifyDir = srv.dataDir.resolve("vms").resolve(vm).resolve("notify");
+            Path notifyDir = srv.dataDir.resolve("runc").resolve("vms").resolve(vm).resolve("notify");
             assertThat(notifyDir.resolve(ServiceNotify.key("late")).resolve("notify")).exists();
             assertThat(srv.delete("/v1/vms/" + vm + "/systemd/services/late").status()).isEqualTo(200);
             assertThat(notifyDir.resolve(ServiceNotify.key("late"))).doesNotExist();
 
             assertThat(srv.delete("/v1/vms/" + vm).status()).isEqualTo(200);
-            assertThat(srv.dataDir.resolve("vms").resolve(vm)).doesNotExist();
+            assertThat(srv.dataDir.resolve("runc").resolve("vms").resolve(vm)).doesNotExist();
             assertThat(HostInspection.leftovers(vm, srv.dataDir, srv.server.nodeId())).isEmpty();
         }
     }
@@ -172,7 +172,7 @@ class ServiceNotifyTest {
                     .filter(l -> l.contains("exited: result watchdog")).count()).isEqualTo(2));
 
             assertThat(srv2.delete("/v1/vms/" + vm).status()).isEqualTo(200);
-            assertThat(srv2.dataDir.resolve("vms").resolve(vm)).doesNotExist();
+            assertThat(srv2.dataDir.resolve("runc").resolve("vms").resolve(vm)).doesNotExist();
             assertThat(HostInspection.leftovers(vm, srv2.dataDir, srv2.server.nodeId())).isEmpty();
         } finally {
             if (restarted != null) restarted.close();
