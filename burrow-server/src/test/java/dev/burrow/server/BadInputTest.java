@@ -92,8 +92,10 @@ class BadInputTest {
             "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"after\":[\"a\"]}]}} | 400 | CREATE_VM_BAD_REQUEST",
             "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"after\":[\"b\"]},{\"name\":\"b\",\"mode\":\"service\",\"exec\":[\"true\"],\"after\":[\"a\"]}]}} | 400 | CREATE_VM_BAD_REQUEST",
             "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"]},{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"]}]}} | 400 | CREATE_VM_BAD_REQUEST",
-            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"readySignal\":true}]}} | 400 | UNSUPPORTED_FIELD",
-            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"watchdogSec\":5}]}} | 400 | UNSUPPORTED_FIELD",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"oneshot\",\"exec\":[\"true\"],\"readySignal\":true}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"watchdogSec\":-1}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"watchdogSec\":86401}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"readySignal\":\"yes\"}]}} | 400 | BAD_REQUEST",
             "{\"systemd\":{\"patchedServices\":[{\"name\":\"ssh\"}]}} | 400 | UNSUPPORTED_FIELD",
             "{} trailing                                 | 400 | BAD_REQUEST",
     })
@@ -220,8 +222,10 @@ class BadInputTest {
                 "SERVICE_BAD_REQUEST");
         assertError(srv.post(base + "/services", "{\"name\":\"x\",\"mode\":\"service\",\"exec\":[\"true\"],\"requires\":[\"nope\"]}"),
                 400, "SERVICE_BAD_REQUEST");
-        assertError(srv.post(base + "/services", "{\"name\":\"x\",\"mode\":\"service\",\"exec\":[\"true\"],\"readySignal\":true}"),
-                400, "UNSUPPORTED_FIELD");
+        assertError(srv.post(base + "/services", "{\"name\":\"x\",\"mode\":\"oneshot\",\"exec\":[\"true\"],\"readySignal\":true}"),
+                400, "SERVICE_BAD_REQUEST");
+        assertError(srv.post(base + "/services", "{\"name\":\"x\",\"mode\":\"service\",\"exec\":[\"true\"],\"watchdogSec\":-5}"),
+                400, "SERVICE_BAD_REQUEST");
         assertError(srv.post(base + "/start", null), 400, "BAD_REQUEST");
         assertError(srv.post(base + "/start", "{\"services\":[]}"), 400, "SERVICE_BAD_REQUEST");
         assertError(srv.post(base + "/stop", "{\"services\":[{}]}"), 400, "SERVICE_BAD_REQUEST");
