@@ -21,8 +21,13 @@ import dev.burrow.core.vm.ServiceSpec;
  *       into {@code log} as {@code <epoch seconds> <line>};</li>
  *   <li>{@code status}: {@code <state> <result> <exit code> <epoch>}, replaced atomically;</li>
  *   <li>{@code pid}: the supervisor's pid, {@code pgid}: the current run's process group, {@code starts}: recent
- *       start times for the start limit.</li>
+ *       start times for the start limit;</li>
+ *   <li>{@code ended}: {@code <result> <code>} of the last run that ended since the launch (a start waiting for
+ *       READY=1 reads it); {@code wg}: the pid of the run's watchdog; {@code watchdog}, {@code notready},
+ *       {@code timedout}: markers of why a run ended.</li>
  * </ul>
+ * readySignal and watchdogSec services read what their sd_notify socket received from the read-only
+ * {@code /.burrow-notify/<key>/} the host writes (see {@code ServiceNotify}).
  * Only busybox-or-coreutils tools are used ({@code date mv rm mkdir cat sleep kill wc setsid}); the user switch
  * uses util-linux {@code setpriv} and falls back to {@code su}. Every value from a request is single-quoted.
  */

@@ -18,7 +18,7 @@ import java.util.Map;
  * @param deleteAfterSuccess oneshot: removed once it succeeded
  * @param readySignal        service: started (active) only once it sent {@code READY=1} through sd_notify, failed
  *                           with result {@code timeout} when that takes longer than timeoutSec (90 s when 0)
- * @param watchdogSec        service: killed (SIGABRT, then SIGKILL) when no {@code WATCHDOG=1} arrives for this long,
+ * @param watchdogSec        any mode: killed (SIGABRT, then SIGKILL) when no {@code WATCHDOG=1} arrives for this long,
  *                           result {@code watchdog}, then its restart policy applies; 0 = no watchdog
  */
 public record ServiceSpec(

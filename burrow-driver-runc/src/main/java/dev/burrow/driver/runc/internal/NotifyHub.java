@@ -48,7 +48,9 @@ public final class NotifyHub implements ServiceNotify, AutoCloseable {
     private static final int MAX_DATAGRAM = 4096;
     private static final int SOL_SOCKET = 1;
     private static final int SO_PASSCRED = 16;
+    private static final int SCM_RIGHTS = 1;
     private static final int SCM_CREDENTIALS = 2;
+    private static final int MSG_CMSG_CLOEXEC = 0x40000000;
     /** Where a service's runs are session leaders: {@code sh <BASE>/<name>/exec.sh} (see ServiceScripts). */
     private static final String SERVICES_BASE = dev.burrow.core.service.ServiceScripts.BASE;
     private static final long HEARTBEAT_MS = 1000;
@@ -294,7 +296,7 @@ public final class NotifyHub implements ServiceNotify, AutoCloseable {
     private final Memory msg = new Memory(56);
     private final Memory iov = new Memory(16);
     private final Memory data = new Memory(MAX_DATAGRAM);
-    private final Memory control = new Memory(64);
+    private final Memory control = new Memory(256);
 
     private void drain(Endpoint e, byte[] buf) {
         String text = null;
@@ -310,16 +312,12 @@ public final class NotifyHub implements ServiceNotify, AutoCloseable {
             msg.setLong(40, control.size());
             int len;
             try {
-                len = Net.INSTANCE.recvmsg(e.fd, msg, 0).intValue();
+                len = Net.INSTANCE.recvmsg(e.fd, msg, MSG_CMSG_CLOEXEC).intValue();
             } catch (LastErrorException ex) {
                 break;   // EAGAIN: drained
             }
+            int pid = controlMessages();
             if (len <= 0) continue;
-            int pid = 0;
-            long clen = msg.getLong(40);
-            if (clen >= 16 + 12 && control.getInt(8) == SOL_SOCKET && control.getInt(12) == SCM_CREDENTIALS) {
-                pid = control.getInt(16);
-            }
             if (!fromService(pid, e.service)) {
                 log.debug("vm_id={} service={} op=notify-reject pid={}: not a process of the service's run", e.vmId,
                         e.service, pid);
@@ -343,6 +341,29 @@ public final class NotifyHub implements ServiceNotify, AutoCloseable {
             String t = text.length() > 1000 ? text.substring(0, 1000) : text;
             write(e.dir.resolve("text"), t);
         }
+    }
+
+    /**
+     * Walks the control messages of the last {@code recvmsg}: returns the sender's pid from SCM_CREDENTIALS (0 when
+     * absent) and closes file descriptors a sender passed along (FDSTORE is not supported; they must not pile up
+     * in the server).
+     */
+    private int controlMessages() {
+        int pid = 0;
+        long clen = Math.min(msg.getLong(40), control.size());
+        long off = 0;
+        while (off + 16 <= clen) {
+            long len = control.getLong(off);
+            if (len < 16 || off + len > clen) break;
+            int level = control.getInt(off + 8);
+            int type = control.getInt(off + 12);
+            if (level == SOL_SOCKET && type == SCM_CREDENTIALS && len >= 16 + 12) pid = control.getInt(off + 16);
+            if (level == SOL_SOCKET && type == SCM_RIGHTS) {
+                for (long i = off + 16; i + 4 <= off + len; i += 4) closeQuietly(control.getInt(i));
+            }
+            off += (len + 7) & ~7L;
+        }
+        return pid;
     }
 
     /**
