@@ -210,6 +210,47 @@ class VmNetworkTest {
         deleteAndExpectNothingLeft(b);
     }
 
+    /**
+     * Every denied connection fails at once with a refusal: VM to VM (the ports are isolated, so the host answers
+     * ARP for the subnet and refuses what it would forward), VM to the host, and egress a policy denies. A drop (or
+     * an unanswered ARP request) would show as a timeout of seconds instead.
+     */
+    @Test
+    void deniedConnectionsAreRefusedAtOnce() throws IOException {
+        String a = server.createVm("{}");
+        String b = server.createVm("{}");
+        String denied = server.createVm("{\"network\":{\"egress\":\"deny-all\"}}");
+        String bAddress = server.get("/v1/vms/" + b + "/network").json().get("address").asText();
+        String gateway = server.get("/v1/vms/" + a + "/network").json().get("gateway").asText();
+        exec(b, "mkdir -p /www && echo vm-b > /www/index.html && httpd -p 8081 -h /www");
+        assertThat(OutsideNetwork.run("busybox", "wget", "-q", "-O", "-", "http://" + bAddress + ":8081/")).contains("vm-b");
+        try (ServerSocket host = new ServerSocket()) {
+            host.bind(new InetSocketAddress(InetAddress.getByName("0.0.0.0"), 0));
+            record Attempt(String what, String vm, String target) { }
+            List<Attempt> attempts = List.of(new Attempt("vm-to-vm", a, bAddress + ":8081"),
+                    new Attempt("vm-to-host", a, gateway + ":" + host.getLocalPort()),
+                    new Attempt("denied-egress", denied, outside.address + ":" + outside.httpPort));
+            for (Attempt at : attempts) {
+                List<Double> seconds = new ArrayList<>();
+                for (int i = 0; i < 3; i++) {
+                    // timed inside the VM (/proc/uptime, 10 ms steps), so exec overhead does not count
+                    JsonNode r = exec(at.vm(), "read t0 _ < /proc/uptime; timeout 10 wget -q -O - http://" + at.target()
+                            + "/ 2>&1; echo rc=$?; read t1 _ < /proc/uptime; echo \"t=$t0 $t1\"");
+                    String out = r.get("stdout").asText();
+                    assertThat(out).as(at + ": " + r).contains("Connection refused").contains("rc=1").doesNotContain("vm-b");
+                    String[] t = out.substring(out.indexOf("t=") + 2).strip().split(" ");
+                    seconds.add(Double.parseDouble(t[1]) - Double.parseDouble(t[0]));
+                }
+                Collections.sort(seconds);
+                System.out.printf("refusal %s: median %.3f s (%s)%n", at.what(), seconds.get(1), seconds);
+                assertThat(seconds.get(2)).as(at.what() + " refusal time (s), " + seconds).isLessThan(1.0);
+            }
+        }
+        deleteAndExpectNothingLeft(a);
+        deleteAndExpectNothingLeft(b);
+        deleteAndExpectNothingLeft(denied);
+    }
+
     @Test
     void connectionAndBandwidthLimits() throws IOException {
         String vm = server.createVm("{\"network\":{\"maxConnections\":2,\"bandwidthMbps\":8}}");

@@ -18,7 +18,7 @@ final class NftRules {
      * The node's tables. inet: VMs reach the host only for DNS on the gateway (so not the API, the SSH gateway, host
      * loopback services or any other host address); bridge-to-bridge forwarding (VM to VM) is refused; nothing from
      * outside starts a connection to a VM; egress of a VM goes through its own chain, found by source address in
-     * the {@code vms} verdict map; egress is masqueraded. bridge: a frame from a VM port must carry the port's own
+     * the {@code vms} verdict map; egress is masqueraded; the host sends VMs no ICMP redirects. bridge: a frame from a VM port must carry the port's own
      * IPv4 address (IP and ARP); other protocols (IPv6 included) are dropped.
      */
     static String node(String table, String bridge, String vethPrefix, String gateway, String subnet) {
@@ -45,6 +45,10 @@ final class NftRules {
                 "add rule " + t + " forward oifname " + br + " drop",
                 "add rule " + t + " forward iifname " + br + " ip saddr vmap @vms",
                 "add rule " + t + " forward iifname " + br + " jump refuse",
+                // the host routes VM-to-VM packets (proxy ARP) only to refuse them: it must not redirect the VM
+                "add chain " + t + " output { type filter hook output priority -5; policy accept; }",
+                "flush chain " + t + " output",
+                "add rule " + t + " output oifname " + br + " icmp type redirect drop",
                 "add chain " + t + " postrouting { type nat hook postrouting priority srcnat; policy accept; }",
                 "flush chain " + t + " postrouting",
                 "add rule " + t + " postrouting ip saddr " + subnet + " oifname != " + br + " masquerade",

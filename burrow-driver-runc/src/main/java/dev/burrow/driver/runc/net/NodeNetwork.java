@@ -339,7 +339,31 @@ public final class NodeNetwork implements AutoCloseable {
             if (!r.ok() && !Files.exists(SYS_NET.resolve(bridge))) throw new DriverException(r.describeFailure());
         }
         batch(null, "addr replace " + gw + "/" + settings.subnet().prefix() + " dev " + bridge, "link set dev " + bridge + " up");
+        answerArpForTheSubnet();
         nft(NftRules.node(table, bridge, "bv" + tag, gw, settings.subnet().toString()));
+    }
+
+    /**
+     * The VMs' ports are isolated, so an ARP request of one VM for another's address reaches no one: without an
+     * answer the VM's connect fails only when ARP gives up, seconds later ("No route to host"). The host answers
+     * instead, for every address of the subnet (proxy ARP on the bridge, also towards the port the request came
+     * from, as for a private VLAN, and at once rather than after a random delay), so VM-to-VM packets come to the
+     * host, whose forward rules refuse them at once. The ICMP redirects the host would send back ("talk to that VM
+     * directly") are dropped by the node's output chain.
+     */
+    private void answerArpForTheSubnet() {
+        writeSysctl(Path.of("/proc/sys/net/ipv4/conf", bridge, "proxy_arp"), "1");
+        writeSysctl(Path.of("/proc/sys/net/ipv4/conf", bridge, "proxy_arp_pvlan"), "1");
+        writeSysctl(Path.of("/proc/sys/net/ipv4/neigh", bridge, "proxy_delay"), "0");
+        writeSysctl(Path.of("/proc/sys/net/ipv4/conf", bridge, "send_redirects"), "0");
+    }
+
+    private static void writeSysctl(Path f, String value) {
+        try {
+            if (!Files.readString(f).strip().equals(value)) Files.writeString(f, value);
+        } catch (IOException e) {
+            throw new DriverException("cannot set " + f + " to " + value + ": " + e.getMessage(), e);
+        }
     }
 
     /** Two routes to one range would send some VMs' traffic elsewhere; refuse to start instead. */
