@@ -15,11 +15,14 @@ import java.util.List;
 /**
  * "The internet" for network tests, made by the test on this host: a network namespace joined to the host by a
  * veth pair on a /30 of 198.18.0.0/15 (the benchmarking range, routed nowhere), a web server in it, and a DNS
- * server on host loopback that resolves every name under {@code outside.test} to it and nothing else. The outside
+ * server on host loopback (UDP and TCP on one port) that resolves every name under {@code outside.test} to it and
+ * nothing else. Names starting with {@code big.} have {@value #BIG_ANSWERS} addresses (the first one the outside's):
+ * over UDP their answer comes truncated (TC, no records), as a real server does when they do not fit. The outside
  * namespace has no route to the VM subnet, so a VM reaching it proves the host masquerades VM traffic.
  */
 final class OutsideNetwork implements AutoCloseable {
     static final String DOMAIN = "outside.test";
+    static final int BIG_ANSWERS = 40;
     private static final SecureRandom RANDOM = new SecureRandom();
 
     final String netns;
@@ -30,7 +33,9 @@ final class OutsideNetwork implements AutoCloseable {
     final String page;
     private final Path wwwDir;
     private final DatagramSocket dns;
+    private final java.net.ServerSocket dnsTcp;
     private final Thread dnsThread;
+    private final Thread dnsTcpThread;
     private final List<String> queries = java.util.Collections.synchronizedList(new ArrayList<>());
 
     private OutsideNetwork() throws IOException {
@@ -65,8 +70,10 @@ final class OutsideNetwork implements AutoCloseable {
             destroyNetns();
             throw e;
         }
-        this.dns = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        this.dnsTcp = new java.net.ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        this.dns = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), dnsTcp.getLocalPort()));
         this.dnsThread = Thread.ofPlatform().daemon().name("outside-dns").start(this::serveDns);
+        this.dnsTcpThread = Thread.ofPlatform().daemon().name("outside-dns-tcp").start(this::serveDnsTcp);
     }
 
     static OutsideNetwork create() throws IOException {
@@ -90,7 +97,7 @@ final class OutsideNetwork implements AutoCloseable {
                 DatagramPacket p = new DatagramPacket(buf, buf.length);
                 dns.receive(p);
                 byte[] q = java.util.Arrays.copyOf(p.getData(), p.getLength());
-                byte[] r = answer(q);
+                byte[] r = answer(q, false);
                 dns.send(new DatagramPacket(r, r.length, p.getSocketAddress()));
             } catch (IOException | RuntimeException e) {
                 // closed, or a malformed query: ignore
@@ -98,8 +105,37 @@ final class OutsideNetwork implements AutoCloseable {
         }
     }
 
-    /** An authoritative answer: A records of {@code *.outside.test} point at the outside namespace, anything else NXDOMAIN. */
-    private byte[] answer(byte[] q) {
+    /** Queries over TCP, several per connection. */
+    private void serveDnsTcp() {
+        while (!dnsTcp.isClosed()) {
+            try {
+                java.net.Socket s = dnsTcp.accept();
+                Thread.ofVirtual().start(() -> {
+                    try (s) {
+                        java.io.DataInputStream in = new java.io.DataInputStream(s.getInputStream());
+                        java.io.DataOutputStream out = new java.io.DataOutputStream(s.getOutputStream());
+                        while (true) {
+                            byte[] q = in.readNBytes(in.readUnsignedShort());
+                            byte[] r = answer(q, true);
+                            out.writeShort(r.length);
+                            out.write(r);
+                            out.flush();
+                        }
+                    } catch (IOException | RuntimeException e) {
+                        // the client closed, or a malformed query
+                    }
+                });
+            } catch (IOException e) {
+                // closed
+            }
+        }
+    }
+
+    /**
+     * An authoritative answer: A records of {@code *.outside.test} point at the outside namespace, anything else
+     * NXDOMAIN; {@code big.} names get {@value #BIG_ANSWERS} records over TCP, a truncated answer over UDP.
+     */
+    private byte[] answer(byte[] q, boolean tcp) {
         int pos = 12;
         StringBuilder name = new StringBuilder();
         while (q[pos] != 0) {
@@ -111,26 +147,28 @@ final class OutsideNetwork implements AutoCloseable {
         int qEnd = pos + 5;
         int qtype = ((q[pos + 1] & 0xff) << 8) | (q[pos + 2] & 0xff);
         String n = name.toString().toLowerCase(java.util.Locale.ROOT);
-        queries.add(n);
+        queries.add((tcp ? "tcp:" : "") + n);
         boolean ours = n.equals(DOMAIN) || n.endsWith("." + DOMAIN);
-        boolean withA = ours && qtype == 1;
-        byte[] r = new byte[qEnd + (withA ? 16 : 0)];
+        boolean big = ours && n.startsWith("big.");
+        boolean truncated = big && !tcp;
+        int count = !ours || qtype != 1 || truncated ? 0 : big ? BIG_ANSWERS : 1;
+        byte[] r = new byte[qEnd + 16 * count];
         System.arraycopy(q, 0, r, 0, qEnd);
-        r[2] = (byte) (0x84 | (q[2] & 0x01)); // QR, AA, RD copied
+        r[2] = (byte) (0x84 | (truncated ? 0x02 : 0) | (q[2] & 0x01)); // QR, AA, TC, RD copied
         r[3] = (byte) (ours ? 0x80 : 0x83);   // RA; NOERROR or NXDOMAIN
         r[6] = 0;
-        r[7] = (byte) (withA ? 1 : 0);
+        r[7] = (byte) count;
         r[8] = r[9] = r[10] = r[11] = 0;
-        if (withA) {
-            int a = qEnd;
+        for (int i = 0; i < count; i++) {
+            int a = qEnd + 16 * i;
             r[a] = (byte) 0xc0;
             r[a + 1] = 12;               // name: pointer to the question
             r[a + 3] = 1;                // type A
             r[a + 5] = 1;                // class IN
             r[a + 9] = 60;               // TTL 60 s
             r[a + 11] = 4;               // rdlength
-            String[] o = address.split("\\.");
-            for (int i = 0; i < 4; i++) r[a + 12 + i] = (byte) Integer.parseInt(o[i]);
+            String[] o = (i == 0 ? address : "192.0.2." + i).split("\\."); // the others in TEST-NET-1, never used
+            for (int k = 0; k < 4; k++) r[a + 12 + k] = (byte) Integer.parseInt(o[k]);
         }
         return r;
     }
@@ -139,7 +177,13 @@ final class OutsideNetwork implements AutoCloseable {
     public void close() {
         dns.close();
         try {
+            dnsTcp.close();
+        } catch (IOException ignored) {
+            // closing
+        }
+        try {
             dnsThread.join(2000);
+            dnsTcpThread.join(2000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

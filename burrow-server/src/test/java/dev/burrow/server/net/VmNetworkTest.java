@@ -251,6 +251,93 @@ class VmNetworkTest {
         deleteAndExpectNothingLeft(denied);
     }
 
+    /**
+     * DNS over TCP from inside a VM's namespace (a host-side client whose sockets live there, so the forwarder sees
+     * the VM): several queries on one connection, the same domain policy as over UDP (a denied name is NXDOMAIN and
+     * never asked upstream, an allowed one opens its addresses), an answer too big for UDP comes truncated over UDP
+     * and whole over TCP, and an idle connection is closed.
+     */
+    @Test
+    void dnsOverTcpFollowsThePolicyAndCarriesTruncatedAnswers() throws IOException {
+        String big = "big." + OutsideNetwork.DOMAIN;
+        String web = "web." + OutsideNetwork.DOMAIN;
+        String other = "other." + OutsideNetwork.DOMAIN;
+        String vm = server.createVm("{\"network\":{\"egress\":\"deny-all\",\"allowDomains\":[\"" + web + "\",\"" + big + "\"]}}");
+        String gateway = server.get("/v1/vms/" + vm + "/network").json().get("gateway").asText();
+        java.nio.file.Path netns = java.nio.file.Path.of("/run/netns", "burrow-" + server.server.nodeId() + "-" + vm);
+        InetSocketAddress dns = new InetSocketAddress(gateway, 53);
+        String url = "http://" + outside.address + ":" + outside.httpPort + "/";
+        assertThat(exec(vm, "wget -q -O - " + url).get("stderr").asText()).as("not resolved yet").contains("Connection refused");
+
+        // over UDP the big answer comes truncated: a resolver must retry over TCP
+        try (java.nio.channels.DatagramChannel udp = InNetns.udp(netns)) {
+            udp.connect(dns);
+            udp.write(java.nio.ByteBuffer.wrap(query(7, big)));
+            udp.socket().setSoTimeout(5000);
+            java.net.DatagramPacket p = new java.net.DatagramPacket(new byte[65535], 65535);
+            udp.socket().receive(p);
+            byte[] r = java.util.Arrays.copyOf(p.getData(), p.getLength());
+            assertThat(r[2] & 0x02).as("TC bit over UDP").isEqualTo(0x02);
+            assertThat(answerCount(r)).isZero();
+        }
+
+        try (java.nio.channels.SocketChannel tcp = InNetns.tcp(netns)) {
+            tcp.socket().connect(dns, 5000);
+            tcp.socket().setSoTimeout(5000);
+            java.io.DataOutputStream out = new java.io.DataOutputStream(tcp.socket().getOutputStream());
+            java.io.DataInputStream in = new java.io.DataInputStream(tcp.socket().getInputStream());
+            // three queries written at once on one connection, answered in order
+            for (Object[] q : new Object[][] {{1, web}, {2, big}, {3, other}}) {
+                byte[] m = query((Integer) q[0], (String) q[1]);
+                out.writeShort(m.length);
+                out.write(m);
+            }
+            out.flush();
+            byte[] r1 = in.readNBytes(in.readUnsignedShort());
+            byte[] r2 = in.readNBytes(in.readUnsignedShort());
+            byte[] r3 = in.readNBytes(in.readUnsignedShort());
+            assertThat(id(r1)).isEqualTo(1);
+            assertThat(r1[3] & 0x0f).isZero();
+            assertThat(answerCount(r1)).isEqualTo(1);
+            assertThat(id(r2)).isEqualTo(2);
+            assertThat(r2[2] & 0x02).as("no TC over TCP").isZero();
+            assertThat(answerCount(r2)).isEqualTo(OutsideNetwork.BIG_ANSWERS);
+            assertThat(r2.length).isGreaterThan(512);
+            assertThat(id(r3)).isEqualTo(3);
+            assertThat(r3[3] & 0x0f).as("denied name: NXDOMAIN").isEqualTo(3);
+            assertThat(outside.queries()).contains("tcp:" + big).doesNotContain(other, "tcp:" + other);
+
+            // the names resolved over TCP opened their addresses, as over UDP
+            assertThat(exec(vm, "wget -q -O - " + url).get("stdout").asText()).contains(outside.page);
+
+            // an idle connection is closed by the forwarder
+            tcp.socket().setSoTimeout(30_000);
+            long t0 = System.nanoTime();
+            assertThat(in.read()).as("EOF after the idle timeout").isEqualTo(-1);
+            assertThat((System.nanoTime() - t0) / 1e9).isLessThan(20);
+        }
+        deleteAndExpectNothingLeft(vm);
+    }
+
+    private static byte[] query(int id, String name) {
+        java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+        b.writeBytes(new byte[] {(byte) (id >> 8), (byte) id, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0});
+        for (String label : name.split("\\.")) {
+            b.write(label.length());
+            b.writeBytes(label.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        }
+        b.writeBytes(new byte[] {0, 0, 1, 0, 1});
+        return b.toByteArray();
+    }
+
+    private static int id(byte[] m) {
+        return ((m[0] & 0xff) << 8) | (m[1] & 0xff);
+    }
+
+    private static int answerCount(byte[] m) {
+        return ((m[6] & 0xff) << 8) | (m[7] & 0xff);
+    }
+
     @Test
     void connectionAndBandwidthLimits() throws IOException {
         String vm = server.createVm("{\"network\":{\"maxConnections\":2,\"bandwidthMbps\":8}}");

@@ -12,6 +12,7 @@ import java.util.List;
  * {@link IllegalArgumentException}; the forwarder then drops the packet.
  */
 final class DnsMessage {
+    static final int RCODE_SERVFAIL = 2;
     static final int RCODE_NXDOMAIN = 3;
     static final int RCODE_REFUSED = 5;
     private static final int HEADER = 12;
@@ -25,6 +26,11 @@ final class DnsMessage {
 
     static boolean isQuery(byte[] m, int len) {
         return len >= HEADER && (m[2] & 0x80) == 0;
+    }
+
+    /** Whether the TC bit says the message was truncated (the answer did not fit a UDP datagram). */
+    static boolean truncated(byte[] m, int len) {
+        return len >= HEADER && (m[2] & 0x02) != 0;
     }
 
     /** The first question's name, lowercase, without the trailing dot ("" for the root). */

@@ -30,6 +30,18 @@ class DnsMessageTest {
     }
 
     @Test
+    void truncationBitIsReadAndNeverCopiedIntoARefusal() {
+        byte[] q = query("a.b");
+        assertThat(DnsMessage.truncated(q, q.length)).isFalse();
+        q[2] |= 0x02;
+        assertThat(DnsMessage.truncated(q, q.length)).isTrue();
+        byte[] r = DnsMessage.refusal(q, q.length, DnsMessage.RCODE_SERVFAIL);
+        assertThat(DnsMessage.truncated(r, r.length)).isFalse();
+        assertThat(r[3] & 0x0f).isEqualTo(2);
+        assertThat(DnsMessage.truncated(new byte[] {0, 0, 2}, 3)).as("shorter than a header").isFalse();
+    }
+
+    @Test
     void refusalKeepsIdAndQuestion() {
         byte[] q = query("a.b");
         byte[] r = DnsMessage.refusal(q, q.length, DnsMessage.RCODE_NXDOMAIN);
