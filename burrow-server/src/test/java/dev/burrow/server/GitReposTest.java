@@ -20,17 +20,22 @@ import org.junit.jupiter.api.Test;
 
 import dev.burrow.core.store.VmQuery;
 import dev.burrow.core.testing.HostRequirements;
+import dev.burrow.server.net.OutsideNetwork;
 
 /**
- * {@code gitRepos} and {@code git.repos} over HTTP against real runc, cloned from a real {@code git daemon} on
- * loopback serving a repository this test makes: branches, tags and commits as {@code rev}, modes and links kept,
- * failures that fail the create with git's message and leave nothing, refused transports, and a checkout that
- * cannot escape the VM through a link the VM made.
+ * {@code gitRepos} and {@code git.repos} over HTTP against real runc, cloned from a real {@code git daemon} in a
+ * test-made "outside" namespace serving a repository this test makes: branches, tags and commits as {@code rev},
+ * modes and links kept, failures that fail the create with git's message and leave nothing, refused transports, a
+ * checkout that cannot escape the VM through a link the VM made, and clones that go through the VM's own network
+ * (its egress policy applies; the host, its loopback included, is out of reach).
  */
 class GitReposTest {
     static TestServer srv;
     static Path work;
     static Process daemon;
+    static Process hostDaemon;
+    static int hostPort;
+    static OutsideNetwork outside;
     static String url;
     static String firstCommit;
 
@@ -38,6 +43,9 @@ class GitReposTest {
     static void start() throws Exception {
         HostRequirements.requireRunc();
         HostRequirements.requireCommand("git");
+        HostRequirements.requireCommand("nft");
+        HostRequirements.requireCommand("nsenter");
+        outside = OutsideNetwork.create();
         work = Files.createTempDirectory("burrow-git-test-");
         Path src = work.resolve("src");
         Files.createDirectories(src);
@@ -62,36 +70,48 @@ class GitReposTest {
         Path served = work.resolve("served");
         Files.createDirectories(served);
         git(work, "clone", "-q", "--bare", src.toString(), served.resolve("repo.git").toString());
-        int port;
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            port = s.getLocalPort();
-        }
-        daemon = new ProcessBuilder("git", "daemon", "--export-all", "--reuseaddr", "--informative-errors",
-                "--listen=127.0.0.1", "--port=" + port, "--base-path=" + served, served.toString())
+        // the served repository: in the test's outside namespace (reached by VMs through NAT and by name through
+        // their DNS forwarder), and the same on the host on every address (which no VM clone may reach)
+        daemon = new ProcessBuilder("ip", "netns", "exec", outside.netns, "git", "daemon", "--export-all", "--reuseaddr",
+                "--informative-errors", "--listen=" + outside.address, "--port=9418", "--base-path=" + served, served.toString())
                 .redirectErrorStream(true).redirectOutput(work.resolve("daemon.log").toFile()).start();
+        awaitPort(outside.address, 9418, daemon, work.resolve("daemon.log"));
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            hostPort = s.getLocalPort();
+        }
+        hostDaemon = new ProcessBuilder("git", "daemon", "--export-all", "--reuseaddr", "--informative-errors", "--verbose",
+                "--port=" + hostPort, "--base-path=" + served, served.toString())
+                .redirectErrorStream(true).redirectOutput(work.resolve("host-daemon.log").toFile()).start();
+        awaitPort("127.0.0.1", hostPort, hostDaemon, work.resolve("host-daemon.log"));
+        url = "git://repo." + OutsideNetwork.DOMAIN + ":9418/repo.git";
+        srv = TestServer.start("builtin:busybox", null,
+                cfg -> cfg.withNetwork(new ServerConfig.Network(true, null, List.of(outside.dnsUpstream()))));
+    }
+
+    private static void awaitPort(String host, int port, Process daemon, Path log) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (true) {
             try (Socket s = new Socket()) {
-                s.connect(new InetSocketAddress("127.0.0.1", port), 500);
-                break;
+                s.connect(new InetSocketAddress(host, port), 500);
+                return;
             } catch (IOException e) {
                 if (System.nanoTime() > deadline || !daemon.isAlive()) {
-                    throw new IllegalStateException("git daemon did not start: " + Files.readString(work.resolve("daemon.log")));
+                    throw new IllegalStateException("git daemon did not start: " + Files.readString(log));
                 }
                 Thread.sleep(100);
             }
         }
-        url = "git://127.0.0.1:" + port + "/repo.git";
-        srv = TestServer.start("builtin:busybox");
     }
 
     @AfterAll
     static void stop() throws IOException {
         if (srv != null) srv.closeAndDelete();
-        if (daemon != null) {
-            daemon.descendants().forEach(ProcessHandle::destroyForcibly);
-            daemon.destroyForcibly();
+        for (Process d : new Process[] {daemon, hostDaemon}) {
+            if (d == null) continue;
+            d.descendants().forEach(ProcessHandle::destroyForcibly);
+            d.destroyForcibly();
         }
+        if (outside != null) outside.close();
         if (work != null) {
             try (var s = Files.walk(work)) {
                 s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
@@ -124,6 +144,13 @@ class GitReposTest {
 
     static void assertNothingLeft(int vmsBefore) throws IOException {
         assertThat(liveVms()).isEqualTo(vmsBefore);
+        if (vmsBefore == 0) {
+            // a VM rolled back after a failed clone leaves no network namespace behind
+            try (var ns = Files.list(Path.of("/run/netns"))) {
+                assertThat(ns.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("burrow-" + srv.server.nodeId() + "-")).toList())
+                        .as("VM network namespaces left").isEmpty();
+            }
+        }
         Path scratch = srv.dataDir.resolve("git-tmp");
         if (Files.exists(scratch)) {
             try (var s = Files.list(scratch)) {
@@ -217,6 +244,77 @@ class GitReposTest {
         } finally {
             if (forked != null) srv.delete("/v1/vms/" + forked);
             assertThat(hostTarget).doesNotExist();
+        }
+    }
+
+    /**
+     * The clone runs in the VM's network namespace: a repository the host serves (on its loopback, or on the VM's
+     * gateway address) is out of reach and the create fails with a clear 400; a deny-all VM cannot clone unless
+     * the name is allowed; the outside reached by name works (through the VM's DNS forwarder).
+     */
+    @Test
+    void clonesGoThroughTheVmsNetworkAndFollowItsEgressPolicy() throws Exception {
+        int before = liveVms();
+        String hostUrl = "git://127.0.0.1:" + hostPort + "/repo.git";
+        // control: the host itself can clone from its own daemon
+        git(work, "clone", "-q", hostUrl, work.resolve("host-control").toString());
+        String logBefore = Files.readString(work.resolve("host-daemon.log"));
+
+        var loopback = srv.post("/v1/vms", "{\"gitRepos\":[{\"repo\":\"" + hostUrl + "\",\"path\":\"/work/x\"}]}");
+        assertThat(loopback.status()).as(loopback.body()).isEqualTo(400);
+        assertThat(loopback.json().get("code").asText()).isEqualTo("GIT_CLONE_FAILED");
+        assertThat(loopback.json().get("message").asText()).contains("127.0.0.1").contains("fatal:");
+        assertNothingLeft(before);
+
+        // the host's address on the VM bridge (the gateway) serves the daemon to the host, not to a VM
+        String probe = srv.createVm("{}");
+        String gateway = srv.get("/v1/vms/" + probe + "/network").json().get("gateway").asText();
+        srv.delete("/v1/vms/" + probe);
+        var viaGateway = srv.post("/v1/vms", "{\"gitRepos\":[{\"repo\":\"git://" + gateway + ":" + hostPort
+                + "/repo.git\",\"path\":\"/work/x\"}]}");
+        assertThat(viaGateway.status()).as(viaGateway.body()).isEqualTo(400);
+        assertThat(viaGateway.json().get("code").asText()).isEqualTo("GIT_CLONE_FAILED");
+        assertThat(viaGateway.json().get("message").asText()).contains("refused");
+        assertNothingLeft(before);
+        String logAfter = Files.readString(work.resolve("host-daemon.log"));
+        assertThat(logAfter.substring(logBefore.length())).as("no VM clone reached the host's daemon").doesNotContain("Connection from");
+
+        // deny-all: by name nothing resolves, by address the connection is refused
+        for (String u : List.of(url, "git://" + outside.address + ":9418/repo.git")) {
+            var denied = srv.post("/v1/vms", "{\"network\":{\"egress\":\"deny-all\"},\"gitRepos\":[{\"repo\":\"" + u
+                    + "\",\"path\":\"/work/x\"}]}");
+            assertThat(denied.status()).as(u + ": " + denied.body()).isEqualTo(400);
+            assertThat(denied.json().get("code").asText()).isEqualTo("GIT_CLONE_FAILED");
+            assertNothingLeft(before);
+        }
+
+        // deny-all with the repository's name allowed: the clone works, and the VM's own policy is the same
+        String vm = srv.createVm("{\"network\":{\"egress\":\"deny-all\",\"allowDomains\":[\"repo." + OutsideNetwork.DOMAIN
+                + "\"]},\"gitRepos\":[{\"repo\":\"" + url + "\",\"path\":\"/work/app\"}]}");
+        try {
+            assertThat(sh(vm, "cat /work/app/README")).isEqualTo("v2\n");
+            assertThat(outside.queries()).contains("repo." + OutsideNetwork.DOMAIN);
+        } finally {
+            srv.delete("/v1/vms/" + vm);
+        }
+        assertNothingLeft(before);
+    }
+
+    /** Without VM networking a VM has only its own loopback: a clone of anything else fails with a clear 400. */
+    @Test
+    void withoutVmNetworkingACloneFailsClearly() {
+        try (TestServer offline = TestServer.start("builtin:busybox", null,
+                cfg -> cfg.withNetwork(new ServerConfig.Network(false, null, List.of())))) {
+            var r = offline.post("/v1/vms", "{\"gitRepos\":[{\"repo\":\"git://" + outside.address + ":9418/repo.git\",\"path\":\"/w\"}]}");
+            assertThat(r.status()).as(r.body()).isEqualTo(400);
+            assertThat(r.json().get("code").asText()).isEqualTo("GIT_CLONE_FAILED");
+            assertThat(r.json().get("message").asText()).contains("without networking");
+            assertThat(offline.server.lifecycle().list(VmQuery.all())).isEmpty();
+            // the host's loopback is not the VM's: a loopback URL reaches the VM's own (empty) loopback
+            var lo = offline.post("/v1/vms", "{\"gitRepos\":[{\"repo\":\"git://127.0.0.1:" + hostPort + "/repo.git\",\"path\":\"/w\"}]}");
+            assertThat(lo.status()).as(lo.body()).isEqualTo(400);
+            assertThat(lo.json().get("code").asText()).isEqualTo("GIT_CLONE_FAILED");
+            assertThat(offline.server.lifecycle().list(VmQuery.all())).isEmpty();
         }
     }
 }

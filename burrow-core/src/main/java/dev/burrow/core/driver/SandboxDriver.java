@@ -161,6 +161,14 @@ public interface SandboxDriver extends AutoCloseable {
         throw new UnsupportedOperationException(name() + " has no VM networking");
     }
 
+    /**
+     * The network namespace of a running sandbox, for host processes that must reach the network as the VM does
+     * (git clones at create), or null when the driver cannot give one (such work is then refused).
+     */
+    default SandboxNetns networkNamespace(String vmId) {
+        return null;
+    }
+
     /** The sandbox's address and gateway on the VM network, or null when it has none. */
     default NetworkInfo networkInfo(String vmId) {
         return null;

@@ -201,16 +201,29 @@ public final class LifecycleCoordinator {
                         settings.pidsLimit(), spec.env(), spec.workdir(), id, spec.rootfsSizeMb(), spec.snapshotId(),
                         spec.network()));
                 Failpoints.hit("create.after-driver");
+                // fetched through the VM's own network, so only once it exists (and under its egress policy)
+                List<CreateVmCommand.TreeCopy> fetched = command.fetch() == null ? List.of()
+                        : command.fetch().fetch(id, driver.networkNamespace(id));
                 for (var f : command.files().entrySet()) {
                     driver.writeFile(id, f.getKey(), f.getValue().content(), f.getValue().executable());
                 }
                 for (var t : command.trees()) driver.copyIn(id, t.source(), t.path());
+                for (var t : fetched) driver.copyIn(id, t.source(), t.path());
                 for (String script : command.setup()) {
                     ExecResult r = driver.exec(id, ExecRequest.of(script, Duration.ofMinutes(2)));
                     if (r.exitCode() != 0 || r.timedOut()) {
                         String out = (r.stderr() + r.stdout()).strip();
                         throw BurrowException.badRequest("CREATE_VM_SETUP_FAILED", "setting up VM " + id + " failed"
                                 + (r.timedOut() ? " (timed out)" : "") + ": " + (out.length() > 1000 ? out.substring(0, 1000) : out));
+                    }
+                }
+                for (var step : command.steps()) {
+                    ExecResult r = driver.exec(id, ExecRequest.of(step.script(), step.timeout()));
+                    if (r.exitCode() != 0 || r.timedOut()) {
+                        String out = (r.stdout() + r.stderr()).strip();
+                        throw BurrowException.badRequest(step.errorCode(), step.failure()
+                                + (r.timedOut() ? " (timed out after " + step.timeout().toSeconds() + " s)" : " (exit " + r.exitCode() + ")")
+                                + ": " + (out.length() > 2000 ? "…" + out.substring(out.length() - 2000) : out));
                     }
                 }
                 vm = vm.withHandle(handle);

@@ -31,6 +31,7 @@ import dev.burrow.core.driver.HostResource;
 import dev.burrow.core.driver.ImageInfo;
 import dev.burrow.core.driver.ProcessSpec;
 import dev.burrow.core.driver.SandboxDriver;
+import dev.burrow.core.driver.SandboxNetns;
 import dev.burrow.core.driver.SandboxProcess;
 import dev.burrow.core.driver.SandboxSpec;
 import dev.burrow.core.driver.SandboxState;
@@ -561,6 +562,25 @@ public final class RuncDriver implements SandboxDriver {
             return st.pid();
         });
         return NetnsConnector.connectLoopback(pid, RuncSpec.cgroupsPath(config, vmId), port);
+    }
+
+    /**
+     * With VM networking, the VM's named namespace (which outlives its processes) and its resolv.conf; without, the
+     * loopback-only namespace of the running container's init.
+     */
+    @Override
+    public SandboxNetns networkNamespace(String vmId) {
+        checkId(vmId);
+        return locked(vmId, () -> {
+            if (network != null && network.info(vmId) != null) {
+                NodeNetwork.Attachment a = network.ensure(vmId);
+                return new SandboxNetns(a.netns(), a.resolvConf(), true);
+            }
+            ContainerState st = runc.state(containerId(vmId)).orElse(null);
+            if (st == null && !Files.exists(vmDir(vmId))) throw vmNotFound(vmId);
+            if (st == null || !st.status().equals("running")) throw notRunning(vmId);
+            return new SandboxNetns(Path.of("/proc", Long.toString(st.pid()), "ns", "net"), null, false);
+        });
     }
 
     @Override

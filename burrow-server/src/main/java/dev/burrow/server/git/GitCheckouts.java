@@ -17,13 +17,18 @@ import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.burrow.core.driver.SandboxNetns;
 import dev.burrow.core.error.BurrowException;
 
 /**
- * Clones the repositories of a create request on the host, with the host's {@code git}, into a scratch directory of
- * the data dir; the lifecycle then copies each checkout into the VM (confined, without following the VM's links)
- * and the caller deletes the scratch. Cloning happens before the VM exists, so a failed clone fails the request
- * with git's own message and leaves nothing.
+ * Clones the repositories of a create request with the host's {@code git}, into a scratch directory of the data dir,
+ * but through the new VM's own network: git runs in the VM's network namespace ({@code nsenter --net}), in a
+ * private mount namespace whose /etc/resolv.conf is the VM's (names resolve through the VM's DNS forwarder), with
+ * a minimal /etc/hosts and nsswitch.conf. So the clone obeys the VM's egress policy: it cannot reach the host
+ * (its loopback is the VM's own, its addresses are refused to VMs), other VMs, denied ranges or names; a clone the
+ * VM itself could not make fails. The lifecycle calls this once the VM exists, then copies each checkout into the
+ * VM (confined, without following the VM's links); the caller deletes the scratch. A failed clone fails the create
+ * with git's own message (400 GIT_CLONE_FAILED) and the VM is rolled back.
  * <p>
  * The clone must not reach the host's own files or credentials: only {@code https}, {@code http} and {@code git}
  * URLs are taken (no {@code file://}, local paths, {@code ssh}/scp-style addresses that would use the host's keys,
@@ -73,12 +78,33 @@ public final class GitCheckouts {
         }
     }
 
-    /** Clones every request; on any failure deletes what was cloned and throws the git error as a 400. */
-    public List<Checkout> cloneAll(List<Request> requests) {
+    /** At most this many repositories per VM (checked with the request, before anything is made). */
+    public static void validateCount(List<Request> requests) {
         if (requests.size() > MAX_REPOS) throw bad("at most " + MAX_REPOS + " repositories per VM");
+    }
+
+    /**
+     * Clones every request inside {@code netns} (the VM's network); on any failure deletes what was cloned and
+     * throws the git error as a 400.
+     */
+    public List<Checkout> cloneAll(List<Request> requests, SandboxNetns netns) {
+        validateCount(requests);
+        if (netns == null) {
+            throw BurrowException.badRequest("UNSUPPORTED_FIELD",
+                    "this server's VM driver cannot clone repositories through a VM's network; remove 'gitRepos'/'git.repos'");
+        }
+        if (!netns.networked()) {
+            for (Request r : requests) {
+                if (!loopbackHost(r.url())) {
+                    throw new BurrowException(BurrowException.Kind.BAD_REQUEST, "GIT_CLONE_FAILED", "cannot clone '"
+                            + redact(r.url()) + "': this server runs VMs without networking (a VM's network namespace has"
+                            + " only its own loopback), and repositories are cloned through the VM's network");
+                }
+            }
+        }
         List<Checkout> done = new ArrayList<>();
         try {
-            for (Request r : requests) done.add(cloneOne(r));
+            for (Request r : requests) done.add(cloneOne(r, netns));
             return done;
         } catch (RuntimeException e) {
             delete(done);
@@ -90,19 +116,30 @@ public final class GitCheckouts {
         for (Checkout c : checkouts) deleteTree(c.dir().getParent());
     }
 
-    private Checkout cloneOne(Request r) {
+    private static final Pattern HOST = Pattern.compile("(?i)^(?:https?|git)://(?:[^\\s/@]+@)?(\\[[^\\]]*\\]|[^\\s/:@]+)");
+
+    /** Whether the URL's host is a loopback name or address (the VM's own loopback in its namespace). */
+    static boolean loopbackHost(String url) {
+        var m = HOST.matcher(url);
+        if (!m.find()) return false;
+        String h = m.group(1).toLowerCase(java.util.Locale.ROOT);
+        return h.equals("localhost") || h.endsWith(".localhost") || h.equals("[::1]") || h.matches("127(\\.\\d{1,3}){3}");
+    }
+
+    private Checkout cloneOne(Request r, SandboxNetns netns) {
         Path work;
         try {
             Files.createDirectories(scratch);
             work = Files.createTempDirectory(scratch, "clone-");
+            writeEtc(work.resolve("etc"), netns);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot make a scratch directory for a git clone in " + scratch, e);
         }
         try {
             Path dir = work.resolve("repo");
-            git(work, r.url(), "clone", "--quiet", "--template=", "--no-recurse-submodules", "--", r.url(), dir.toString());
+            git(work, netns, r.url(), "clone", "--quiet", "--template=", "--no-recurse-submodules", "--", r.url(), dir.toString());
             if (r.rev() != null) {
-                git(work, r.url(), "-C", dir.toString(), "-c", "advice.detachedHead=false", "checkout", "--quiet", r.rev(), "--");
+                git(work, netns, r.url(), "-C", dir.toString(), "-c", "advice.detachedHead=false", "checkout", "--quiet", r.rev(), "--");
             }
             log.info("op=git-clone url={} rev={} path={}", redact(r.url()), r.rev(), r.path());
             return new Checkout(dir, r.path());
@@ -112,8 +149,30 @@ public final class GitCheckouts {
         }
     }
 
-    private void git(Path work, String url, String... args) {
-        List<String> cmd = new ArrayList<>(List.of("git", "-c", "protocol.file.allow=never", "-c", "protocol.ext.allow=never",
+    /**
+     * What git's resolver reads, as the VM has it: the VM's resolv.conf (none without networking: nothing resolves),
+     * loopback names only in hosts (the host's own entries mean nothing in the VM's network), files then DNS.
+     */
+    private static void writeEtc(Path etc, SandboxNetns netns) throws IOException {
+        Files.createDirectories(etc);
+        String resolv = netns.resolvConf() != null && Files.exists(netns.resolvConf()) ? Files.readString(netns.resolvConf()) : "";
+        Files.writeString(etc.resolve("resolv.conf"), resolv);
+        Files.writeString(etc.resolve("hosts"), "127.0.0.1 localhost\n::1 localhost\n");
+        Files.writeString(etc.resolve("nsswitch.conf"), "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n");
+    }
+
+    /**
+     * Enters the VM's network namespace, then a private mount namespace with the VM's resolver files bound over the
+     * host's (only this process tree sees them), then runs git.
+     */
+    private static final String IN_VM_NETWORK = "set -e; etc=$1; shift; "
+            + "mount --bind \"$etc/resolv.conf\" /etc/resolv.conf; mount --bind \"$etc/hosts\" /etc/hosts; "
+            + "if [ -e /etc/nsswitch.conf ]; then mount --bind \"$etc/nsswitch.conf\" /etc/nsswitch.conf; fi; exec \"$@\"";
+
+    private void git(Path work, SandboxNetns netns, String url, String... args) {
+        List<String> cmd = new ArrayList<>(List.of("nsenter", "--net=" + netns.path(), "--", "unshare", "--mount",
+                "--propagation", "private", "--", "sh", "-c", IN_VM_NETWORK, "sh", work.resolve("etc").toString()));
+        cmd.addAll(List.of("git", "-c", "protocol.file.allow=never", "-c", "protocol.ext.allow=never",
                 "-c", "credential.helper=", "-c", "core.hooksPath=/dev/null"));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(work.toFile()).redirectErrorStream(true);

@@ -202,20 +202,25 @@ public final class VmApi implements ApiModule {
     }
 
     /**
-     * The create path shared by {@code POST /v1/vms} and template builds: repositories cloned first, the VM made,
-     * and with waitForReadySignal the ready check.
+     * The create path shared by {@code POST /v1/vms} and template builds: the VM made (its repositories cloned
+     * through its network once it exists), and with waitForReadySignal the ready check.
      */
     Vm createVm(CreateVmRequest req, String key, String requestHash) {
         CreateVmCommand command = toCommand(req);
-        // Repositories are cloned before the VM exists: a failed clone fails the request and leaves nothing. The
-        // checkouts are scratch; whatever happens, they are gone when the request ends.
+        // Repositories are cloned once the VM exists, through its own network (so under its egress policy): a
+        // failed clone fails the create and the VM is rolled back. The checkouts are scratch; whatever happens,
+        // they are gone when the request ends.
         List<GitCheckouts.Request> repos = gitRepos(mergeTemplate(req));
-        List<GitCheckouts.Checkout> checkouts = repos.isEmpty() ? List.of() : git.cloneAll(repos);
+        List<GitCheckouts.Checkout> checkouts = new java.util.concurrent.CopyOnWriteArrayList<>();
+        CreateVmCommand.TreeFetch fetch = repos.isEmpty() ? null : (vmId, netns) -> {
+            List<GitCheckouts.Checkout> cloned = git.cloneAll(repos, netns);
+            checkouts.addAll(cloned);
+            return cloned.stream().map(c -> new CreateVmCommand.TreeCopy(c.dir(), c.path())).toList();
+        };
         Vm vm;
         try {
-            var trees = checkouts.stream().map(c -> new CreateVmCommand.TreeCopy(c.dir(), c.path())).toList();
-            vm = lifecycle.create(new CreateVmCommand(command.spec(), command.files(), trees, command.setup()), CAUSE, key,
-                    requestHash);
+            vm = lifecycle.create(new CreateVmCommand(command.spec(), command.files(), List.of(), command.setup(), fetch,
+                    command.steps()), CAUSE, key, requestHash);
         } finally {
             git.delete(checkouts);
         }
@@ -612,6 +617,8 @@ public final class VmApi implements ApiModule {
             if (out.stream().anyMatch(o -> o.path().equals(req.path()))) throw createBad(field + ".path is used twice: " + req.path());
             out.add(req);
         }
+        // the count is checked with the request: a refused request makes no VM
+        GitCheckouts.validateCount(out);
         return out;
     }
 

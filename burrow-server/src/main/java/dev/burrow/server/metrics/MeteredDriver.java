@@ -173,6 +173,11 @@ public final class MeteredDriver implements SandboxDriver {
     }
 
     @Override
+    public dev.burrow.core.driver.SandboxNetns networkNamespace(String vmId) {
+        return inner.networkNamespace(vmId);
+    }
+
+    @Override
     public void snapshot(String vmId, String snapshotId) {
         run("snapshot", vmId, () -> inner.snapshot(vmId, snapshotId));
     }

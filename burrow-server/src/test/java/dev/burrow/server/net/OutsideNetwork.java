@@ -20,17 +20,17 @@ import java.util.List;
  * over UDP their answer comes truncated (TC, no records), as a real server does when they do not fit. The outside
  * namespace has no route to the VM subnet, so a VM reaching it proves the host masquerades VM traffic.
  */
-final class OutsideNetwork implements AutoCloseable {
-    static final String DOMAIN = "outside.test";
+public final class OutsideNetwork implements AutoCloseable {
+    public static final String DOMAIN = "outside.test";
     static final int BIG_ANSWERS = 40;
     private static final SecureRandom RANDOM = new SecureRandom();
 
-    final String netns;
-    final String hostVeth;
-    final String hostAddress;
-    final String address;
-    final int httpPort = 8080;
-    final String page;
+    public final String netns;
+    public final String hostVeth;
+    public final String hostAddress;
+    public final String address;
+    public final int httpPort = 8080;
+    public final String page;
     private final Path wwwDir;
     private final DatagramSocket dns;
     private final java.net.ServerSocket dnsTcp;
@@ -76,17 +76,17 @@ final class OutsideNetwork implements AutoCloseable {
         this.dnsTcpThread = Thread.ofPlatform().daemon().name("outside-dns-tcp").start(this::serveDnsTcp);
     }
 
-    static OutsideNetwork create() throws IOException {
+    public static OutsideNetwork create() throws IOException {
         return new OutsideNetwork();
     }
 
     /** host:port of the DNS server for {@code --vm-dns}. */
-    String dnsUpstream() {
+    public String dnsUpstream() {
         return "127.0.0.1:" + dns.getLocalPort();
     }
 
     /** Names the upstream DNS server was asked for (the VMs' forwarder asks only for names a policy allows). */
-    List<String> queries() {
+    public List<String> queries() {
         return List.copyOf(queries);
     }
 
@@ -211,7 +211,7 @@ final class OutsideNetwork implements AutoCloseable {
         }
     }
 
-    static String run(String... args) {
+    public static String run(String... args) {
         try {
             Process p = new ProcessBuilder(args).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
