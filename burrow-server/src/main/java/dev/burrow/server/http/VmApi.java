@@ -556,7 +556,42 @@ public final class VmApi implements ApiModule {
         VmSpec spec = new VmSpec(r.image(), vcpus, memMb, r.env(), r.workdir(), r.idleTimeoutSeconds(), persistence,
                 r.labels(), rootfsMb, r.snapshotId(), services, NetworkApi.toPolicy(r.network()),
                 PortsApi.parse(r.ports()));
-        return new CreateVmCommand(spec, files, List.of(), accounts == null ? List.of() : List.of(accounts));
+        return new CreateVmCommand(spec, files, List.of(), accounts == null ? List.of() : List.of(accounts), null,
+                aptSteps(r.aptDeps()));
+    }
+
+    /** A Debian package name (policy 5.6.1), optionally {@code =version} (5.6.12: [epoch:]upstream[-revision]). */
+    private static final java.util.regex.Pattern APT_DEP = java.util.regex.Pattern.compile(
+            "[a-z0-9][a-z0-9+.-]{1,99}(:[a-z0-9-]{1,32})?(=([0-9]{1,9}:)?[A-Za-z0-9][A-Za-z0-9.+~-]{0,99}(:[A-Za-z0-9.+~-]{1,99})*)?");
+    static final int MAX_APT_DEPS = 200;
+    private static final Duration APT_TIMEOUT = Duration.ofMinutes(15);
+
+    /**
+     * {@code aptDeps}: after files and accounts, before services, apt installs the packages inside the VM, as root
+     * and through the VM's own network (so its egress policy applies to the mirrors too). The names are checked
+     * here, so nothing but package names reaches the command line. An image without apt-get, or a failed install,
+     * fails the create (400) and the VM is rolled back.
+     */
+    static List<CreateVmCommand.SetupStep> aptSteps(List<String> deps) {
+        if (deps == null || deps.isEmpty()) return List.of();
+        if (deps.size() > MAX_APT_DEPS) throw createBad("at most " + MAX_APT_DEPS + " aptDeps, got " + deps.size());
+        for (int i = 0; i < deps.size(); i++) {
+            String d = deps.get(i);
+            if (d == null || !APT_DEP.matcher(d).matches()) {
+                throw createBad("aptDeps[" + i + "] must be a Debian package name (lowercase letters, digits, '+', '-', '.';"
+                        + " at least two characters, starting with a letter or digit), optionally ':arch' and '=version', got '"
+                        + (d == null ? "null" : d.length() > 100 ? d.substring(0, 100) + "…" : d) + "'");
+            }
+        }
+        String check = "command -v apt-get >/dev/null 2>&1 || { echo 'no apt-get in this image' >&2; exit 127; }";
+        String log = "/var/tmp/.burrow-apt-" + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong()) + ".log";
+        String install = "export DEBIAN_FRONTEND=noninteractive; { apt-get update && apt-get install -y --no-install-recommends -- "
+                + String.join(" ", deps) + "; } >" + log + " 2>&1; rc=$?; tail -c 4000 " + log + "; rm -f " + log + "; exit $rc";
+        return List.of(
+                new CreateVmCommand.SetupStep(check, Duration.ofMinutes(1), "APT_UNAVAILABLE",
+                        "aptDeps needs an image with apt-get (Debian or Ubuntu); this VM's image has none"),
+                new CreateVmCommand.SetupStep(install, APT_TIMEOUT, "APT_INSTALL_FAILED",
+                        "installing aptDeps (" + String.join(" ", deps) + ") in the VM failed"));
     }
 
     /**
@@ -593,7 +628,6 @@ public final class VmApi implements ApiModule {
     private static void refuseUnsupported(CreateVmRequest r) {
         Map<String, Boolean> unsupported = new LinkedHashMap<>();
         unsupported.put("template", r.template() != null && !r.template().isEmpty());
-        unsupported.put("aptDeps", r.aptDeps() != null && !r.aptDeps().isEmpty());
         unsupported.put("domains", r.domains() != null && !r.domains().isEmpty());
         List<String> refused = unsupported.entrySet().stream().filter(Map.Entry::getValue).map(Map.Entry::getKey).toList();
         if (!refused.isEmpty()) {

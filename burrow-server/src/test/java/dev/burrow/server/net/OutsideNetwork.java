@@ -80,6 +80,11 @@ public final class OutsideNetwork implements AutoCloseable {
         return new OutsideNetwork();
     }
 
+    /** The web server's document root (served at {@code http://address:httpPort/}). */
+    public Path wwwDir() {
+        return wwwDir;
+    }
+
     /** host:port of the DNS server for {@code --vm-dns}. */
     public String dnsUpstream() {
         return "127.0.0.1:" + dns.getLocalPort();
