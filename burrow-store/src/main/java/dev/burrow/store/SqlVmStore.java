@@ -119,6 +119,19 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
     }
 
     @Override
+    public void touchNetwork(String id, Instant at) {
+        run(h -> {
+            long ms = at.toEpochMilli();
+            h.createUpdate("""
+                    UPDATE vms SET last_network_activity_at = :at
+                    WHERE id = :id AND (last_network_activity_at IS NULL OR last_network_activity_at < :at)
+                    """).bind("id", id).bind("at", ms).execute();
+            return h.createUpdate("UPDATE vms SET last_activity_at = :at WHERE id = :id AND last_activity_at < :at")
+                    .bind("id", id).bind("at", ms).execute();
+        });
+    }
+
+    @Override
     public List<VmEvent> events(String vmId, int limit) {
         return read(h -> h.createQuery("SELECT * FROM vm_events WHERE vm_id = :id ORDER BY id DESC LIMIT :limit")
                 .bind("id", vmId).bind("limit", limit)
@@ -241,7 +254,13 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
         return new Vm(rs.getString("id"), fromJson(rs.getString("spec")), VmStatus.fromDb(rs.getString("status")),
                 rs.getString("status_reason"), Instant.ofEpochMilli(rs.getLong("created_at")),
                 Instant.ofEpochMilli(rs.getLong("updated_at")), Instant.ofEpochMilli(rs.getLong("last_activity_at")),
-                rs.getString("node"), rs.getString("driver"), rs.getString("driver_handle"), rs.getLong("version"));
+                rs.getString("node"), rs.getString("driver"), rs.getString("driver_handle"), rs.getLong("version"),
+                instantOrNull(rs, "last_network_activity_at"));
+    }
+
+    private static Instant instantOrNull(ResultSet rs, String column) throws SQLException {
+        long v = rs.getLong(column);
+        return rs.wasNull() ? null : Instant.ofEpochMilli(v);
     }
 
     private static VmEvent mapEvent(ResultSet rs, StatementContext ctx) throws SQLException {

@@ -144,6 +144,29 @@ abstract class VmStoreContractTest {
     }
 
     @Test
+    void networkActivityStartsNullMovesForwardOnlyAndCountsAsActivity() {
+        Vm vm = newVm(Map.of());
+        store.insert(vm, ev(vm, null, VmStatus.CREATING));
+        assertThat(store.find(vm.id()).orElseThrow().lastNetworkActivityAt()).isNull();
+        Instant later = vm.lastActivityAt().plusSeconds(30);
+        store.touchNetwork(vm.id(), later);
+        store.touchNetwork(vm.id(), later.minusSeconds(10));
+        Vm got = store.find(vm.id()).orElseThrow();
+        assertThat(got.lastNetworkActivityAt()).isEqualTo(later);
+        assertThat(got.lastActivityAt()).isEqualTo(later);
+        assertThat(got.version()).isEqualTo(1);
+        // a status write keeps it
+        Vm updated = store.update(got.withStatus(VmStatus.RUNNING, null, later), ev(got, VmStatus.CREATING, VmStatus.RUNNING))
+                .orElseThrow();
+        assertThat(updated.lastNetworkActivityAt()).isEqualTo(later);
+        // plain activity does not set it
+        Vm other = newVm(Map.of());
+        store.insert(other, ev(other, null, VmStatus.CREATING));
+        store.touch(other.id(), later);
+        assertThat(store.find(other.id()).orElseThrow().lastNetworkActivityAt()).isNull();
+    }
+
+    @Test
     void apiKeysAreFoundByHashOnly() {
         store.upsert(new ApiKeyStore.ApiKey("admin", "admin", "ab".repeat(32), true));
         store.upsert(new ApiKeyStore.ApiKey("admin", "admin", "cd".repeat(32), true)); // rotation replaces

@@ -781,6 +781,19 @@ public final class LifecycleCoordinator {
         }
     }
 
+    /**
+     * Traffic to or from a VM through Burrow (preview proxy, SSH port forwards): sets its last network activity and
+     * counts as activity, waking the VM if the idle machinery suspended it meanwhile. Callers throttle.
+     */
+    public Vm networkActivity(String id, String cause) {
+        Vm vm;
+        try (var held = locks.acquire(id, settings.lockWait(), "activity")) {
+            vm = wake(get(id), cause);
+        }
+        store.touchNetwork(id, clock.instant());
+        return vm;
+    }
+
     /** Explicit activity signal (keeps an idle timeout from firing). */
     public Vm ping(String id) {
         Vm vm = get(id);

@@ -40,5 +40,11 @@ public interface VmStore {
     /** Records activity on a VM without a version bump (it changes no status). */
     void touch(String id, Instant at);
 
+    /**
+     * Records network activity on a VM (traffic through the preview proxy or an SSH port forward) without a version
+     * bump; it also counts as activity ({@link #touch}). Never moves either time backwards.
+     */
+    void touchNetwork(String id, Instant at);
+
     List<VmEvent> events(String vmId, int limit);
 }

@@ -57,7 +57,17 @@ public final class InMemoryVmStore implements VmStore {
         Vm v = vms.get(id);
         if (v != null) {
             vms.put(id, new Vm(v.id(), v.spec(), v.status(), v.statusReason(), v.createdAt(), v.updatedAt(), at,
-                    v.node(), v.driver(), v.driverHandle(), v.version()));
+                    v.node(), v.driver(), v.driverHandle(), v.version(), v.lastNetworkActivityAt()));
+        }
+    }
+
+    @Override
+    public synchronized void touchNetwork(String id, Instant at) {
+        touch(id, at);
+        Vm v = vms.get(id);
+        if (v != null && (v.lastNetworkActivityAt() == null || v.lastNetworkActivityAt().isBefore(at))) {
+            vms.put(id, new Vm(v.id(), v.spec(), v.status(), v.statusReason(), v.createdAt(), v.updatedAt(),
+                    v.lastActivityAt(), v.node(), v.driver(), v.driverHandle(), v.version(), at));
         }
     }
 
@@ -68,6 +78,6 @@ public final class InMemoryVmStore implements VmStore {
 
     private static Vm withVersion(Vm v, long version) {
         return new Vm(v.id(), v.spec(), v.status(), v.statusReason(), v.createdAt(), v.updatedAt(), v.lastActivityAt(),
-                v.node(), v.driver(), v.driverHandle(), version);
+                v.node(), v.driver(), v.driverHandle(), version, v.lastNetworkActivityAt());
     }
 }
