@@ -73,6 +73,7 @@ public final class BurrowServer implements AutoCloseable {
     private final Identities identities;
     private final ApiServer api;
     private final dev.burrow.server.proxy.PreviewProxy previewProxy;
+    private final dev.burrow.server.proxy.DomainMappings domains;
     /** Null when the gateway is off. */
     private final dev.burrow.server.ssh.SshGateway ssh;
     private final BurrowMetrics metrics;
@@ -142,7 +143,12 @@ public final class BurrowServer implements AutoCloseable {
         int maxMemMb = (int) Math.max(512, HostInfo.totalMemoryMb());
         // clones for gitRepos: scratch in the data dir, removed after each create (and at start, after a crash)
         var git = new dev.burrow.server.git.GitCheckouts(dataDir.resolve("git-tmp"), java.time.Duration.ofMinutes(10));
-        VmApi vmApi = new VmApi(lifecycle, maxVcpus, maxMemMb, events, git);
+        var preview = config.preview();
+        // custom domains: stored, freed when their VM is deleted, routed by the preview proxy
+        this.domains = new dev.burrow.server.proxy.DomainMappings(new dev.burrow.store.SqlDomainStore(database), lifecycle,
+                preview.allowedDomainSuffixes(), preview.baseDomain(), Clock.systemUTC());
+        lifecycle.addListener(domains.vmDeletionListener());
+        VmApi vmApi = new VmApi(lifecycle, maxVcpus, maxMemMb, events, git, domains);
         // services: definitions in the spec, supervisors inside the VMs; started by the boot hook on create/start
         this.services = new ServiceManager(lifecycle, driver.serviceNotify());
         lifecycle.setBootHook(services);
@@ -164,17 +170,22 @@ public final class BurrowServer implements AutoCloseable {
                         config.ssh().port(), config.dataDir().resolve("ssh").resolve("host_key"), lifecycle, identities,
                         driver.sftpServerCommand())
                 : null;
-        var preview = config.preview();
         String previewHost = preview.host() != null ? preview.host() : config.host();
         var tokens = new dev.burrow.server.proxy.PreviewTokens(HexFormat.of().parseHex(
                 readOrCreate(dataDir.resolve("preview-secret"), () -> randomHex(32), true)));
-        this.previewProxy = new dev.burrow.server.proxy.PreviewProxy(lifecycle, tokens, previewHost, preview.port(),
-                preview.baseDomain());
+        var networkActivity = new dev.burrow.server.proxy.NetworkActivity(lifecycle);
+        lifecycle.addListener(networkActivity.vmDeletionListener());
+        var tls = preview.tls() == null ? null
+                : dev.burrow.server.proxy.PreviewTls.load(preview.tls().cert(), preview.tls().key(), preview.tls().dir());
+        this.previewProxy = new dev.burrow.server.proxy.PreviewProxy(lifecycle, tokens, domains, networkActivity, previewHost,
+                preview.port(), preview.baseDomain(), tls == null ? null : tls.context(),
+                preview.tls() == null ? 0 : preview.tls().port());
         opened.push(previewProxy::close);
         this.api = new ApiServer(config.host(), config.port(), new Auth(store),
                 java.util.List.of(vmApi, new SystemdApi(services), new IdentityApi(identities), new NetworkApi(lifecycle),
                         new ProcessApi(lifecycle, processes), new TerminalApi(lifecycle, terminals),
-                        new dev.burrow.server.http.PortsApi(lifecycle, previewProxy, tokens, previewHost)),
+                        new dev.burrow.server.http.PortsApi(lifecycle, previewProxy, tokens, previewHost),
+                        new dev.burrow.server.http.DomainsApi(domains)),
                 VERSION, metrics, tracing,
                 readiness);
     }

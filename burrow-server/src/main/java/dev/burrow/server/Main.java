@@ -100,6 +100,19 @@ public final class Main implements Runnable {
         @Option(names = "--preview-domain", defaultValue = "localhost",
                 description = "Base domain of previews: {port}-{vmId}.<domain> (needs wildcard DNS to this host; default ${DEFAULT-VALUE}).")
         String previewDomain;
+        @Option(names = "--preview-tls-cert", description = "PEM certificate (chain) of the preview proxy's HTTPS listener; with --preview-tls-key.")
+        java.nio.file.Path previewTlsCert;
+        @Option(names = "--preview-tls-key", description = "PEM private key (PKCS#8, or PKCS#1 RSA; unencrypted) of --preview-tls-cert.")
+        java.nio.file.Path previewTlsKey;
+        @Option(names = "--preview-tls-dir",
+                description = "Directory of per-domain certificates <domain>.crt + <domain>.key (a wildcard as *.<domain>.crt), chosen by SNI; read at start.")
+        java.nio.file.Path previewTlsDir;
+        @Option(names = "--preview-tls-port", defaultValue = "" + ServerConfig.Tls.DEFAULT_PORT,
+                description = "Port of the preview proxy's HTTPS listener, on when a certificate is given (default ${DEFAULT-VALUE}).")
+        int previewTlsPort;
+        @Option(names = "--allowed-domain-suffix",
+                description = "Custom domains that may be mapped to VMs: the domain or names under it; repeatable (default: any domain).")
+        java.util.List<String> allowedDomainSuffixes;
         @picocli.CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
@@ -145,7 +158,14 @@ public final class Main implements Runnable {
             }
             cfg = cfg.withNetwork(new ServerConfig.Network(vmNetwork.equals("on"), vmSubnet, vmDns));
             try {
-                cfg = cfg.withPreview(new ServerConfig.Preview(previewHost, previewPort, previewDomain));
+                var tls = previewTlsCert == null && previewTlsKey == null && previewTlsDir == null ? null
+                        : new ServerConfig.Tls(previewTlsPort, previewTlsCert, previewTlsKey, previewTlsDir);
+                if (tls != null) {
+                    // fail on a bad certificate before anything starts
+                    dev.burrow.server.proxy.PreviewTls.load(tls.cert(), tls.key(), tls.dir());
+                }
+                cfg = cfg.withPreview(new ServerConfig.Preview(previewHost, previewPort, previewDomain, tls,
+                        allowedDomainSuffixes));
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
@@ -164,7 +184,8 @@ public final class Main implements Runnable {
                 stopped.countDown();
             }, "shutdown"));
             System.out.println("Burrow " + BurrowServer.VERSION + " listening on " + server.url());
-            System.out.println("Previews on port " + server.previewProxy().port());
+            System.out.println("Previews on port " + server.previewProxy().port()
+                    + (server.previewProxy().tlsPort() > 0 ? " (HTTPS on port " + server.previewProxy().tlsPort() + ")" : ""));
             if (server.sshPort() > 0) System.out.println("SSH gateway on port " + server.sshPort() + " (ssh <vmId>:<token>@host -p " + server.sshPort() + ")");
             if (server.adminKeyFile() != null) {
                 System.out.println("Admin API key: " + server.adminKeyFile().toAbsolutePath()

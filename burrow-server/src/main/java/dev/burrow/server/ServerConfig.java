@@ -15,9 +15,11 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
     /**
      * The preview proxy for exposed ports: where it listens ({@code host} null: the API's host; {@code port} 0: any
      * free port) and the base domain of host-routed previews, {@code {port}-{vmId}.{baseDomain}} (browsers resolve
-     * {@code *.localhost} to loopback, so the default works locally without DNS).
+     * {@code *.localhost} to loopback, so the default works locally without DNS). {@code tls} null: plain HTTP only.
+     * {@code allowedDomainSuffixes}: the custom domains that may be mapped to VMs (a domain equal to or under one of
+     * them); empty: any.
      */
-    public record Preview(String host, int port, String baseDomain) {
+    public record Preview(String host, int port, String baseDomain, Tls tls, java.util.List<String> allowedDomainSuffixes) {
         public static final int DEFAULT_PORT = 8701;
 
         public Preview {
@@ -25,10 +27,50 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
             if (baseDomain == null || !baseDomain.matches("[A-Za-z0-9]([A-Za-z0-9.-]{0,250}[A-Za-z0-9])?")) {
                 throw new IllegalArgumentException("--preview-domain must be a domain name, got " + baseDomain);
             }
+            allowedDomainSuffixes = allowedDomainSuffixes == null ? java.util.List.of()
+                    : allowedDomainSuffixes.stream().map(d -> d.toLowerCase(java.util.Locale.ROOT).replaceAll("^\\.+|\\.+$", ""))
+                            .toList();
+            for (String d : allowedDomainSuffixes) {
+                if (!d.matches("[a-z0-9]([a-z0-9.-]{0,250}[a-z0-9])?")) {
+                    throw new IllegalArgumentException("--allowed-domain-suffix must be a domain name, got " + d);
+                }
+            }
+        }
+
+        public Preview(String host, int port, String baseDomain) {
+            this(host, port, baseDomain, null, null);
+        }
+
+        public Preview withTls(Tls t) {
+            return new Preview(host, port, baseDomain, t, allowedDomainSuffixes);
+        }
+
+        public Preview withAllowedDomainSuffixes(java.util.List<String> suffixes) {
+            return new Preview(host, port, baseDomain, tls, suffixes);
         }
 
         public static Preview defaults() {
             return new Preview(null, 0, "localhost");
+        }
+    }
+
+    /**
+     * HTTPS on the preview proxy, on a listener of its own ({@code port}; 0: any free port). {@code cert}/{@code key}
+     * (PEM; the key PKCS#8, unencrypted) are the default certificate; {@code dir} holds per-domain ones as
+     * {@code <domain>.crt} + {@code <domain>.key} (a wildcard as {@code *.<domain>.crt}), picked by SNI. At least one
+     * of the two must be given; without a default, a client whose name matches no file fails the handshake.
+     */
+    public record Tls(int port, java.nio.file.Path cert, java.nio.file.Path key, java.nio.file.Path dir) {
+        public static final int DEFAULT_PORT = 8702;
+
+        public Tls {
+            if (port < 0 || port > 65535) throw new IllegalArgumentException("--preview-tls-port must be 0-65535, got " + port);
+            if ((cert == null) != (key == null)) {
+                throw new IllegalArgumentException("--preview-tls-cert and --preview-tls-key go together");
+            }
+            if (cert == null && dir == null) {
+                throw new IllegalArgumentException("TLS on the preview proxy needs --preview-tls-cert/--preview-tls-key or --preview-tls-dir");
+            }
         }
     }
 

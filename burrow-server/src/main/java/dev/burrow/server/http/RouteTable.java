@@ -100,6 +100,8 @@ public final class RouteTable {
     }
 
     private static Map<String, Object> ref(Class<?> type, Map<String, Object> schemas) {
+        // a bare JSON array (some Freestyle routes answer one)
+        if (type.isArray()) return Map.of("type", "array", "items", ref(type.getComponentType(), schemas));
         define(type, schemas);
         return Map.of("$ref", "#/components/schemas/" + type.getSimpleName());
     }

@@ -53,7 +53,11 @@ public final class VmApi implements ApiModule {
     private final EventBroadcaster events;
     private final io.javalin.http.sse.SseHandler sse;
 
-    public VmApi(LifecycleCoordinator lifecycle, int maxVcpus, int maxMemMb, EventBroadcaster events, GitCheckouts git) {
+    private final dev.burrow.server.proxy.DomainMappings domains;
+
+    public VmApi(LifecycleCoordinator lifecycle, int maxVcpus, int maxMemMb, EventBroadcaster events, GitCheckouts git,
+                 dev.burrow.server.proxy.DomainMappings domains) {
+        this.domains = domains;
         this.git = git;
         this.lifecycle = lifecycle;
         this.maxVcpus = maxVcpus;
@@ -173,9 +177,31 @@ public final class VmApi implements ApiModule {
         if (key != null && (key.isBlank() || key.length() > 255)) {
             throw ApiException.badRequest("Idempotency-Key must be 1 to 255 characters");
         }
+        // custom domains are checked before the VM exists (a create that cannot get them changes nothing)
+        var wantedDomains = domains.parseCreate(mergeTemplate(req).domains(), key != null);
         req = withBaseImage(req);
         Vm vm = createVm(req, key, key == null ? null : Auth.sha256(new String(ctx.bodyAsBytes(), StandardCharsets.UTF_8)));
-        ctx.json(new CreateVmResponse(vm.id(), List.of(), null, null, state(vm)));
+        List<String> mapped = List.of();
+        if (!wantedDomains.isEmpty()) {
+            // an idempotent replay's VM has its domains already
+            if (domains.forVm(vm.id()).isEmpty()) attachDomains(vm, wantedDomains);
+            mapped = domains.forVm(vm.id()).stream().map(dev.burrow.core.domain.DomainMapping::domain).toList();
+        }
+        ctx.json(new CreateVmResponse(vm.id(), mapped, null, null, state(vm)));
+    }
+
+    /** Maps a new VM's domains; when another request took one since the check, the create fails whole. */
+    private void attachDomains(Vm vm, List<dev.burrow.server.proxy.DomainMappings.Requested> wanted) {
+        try {
+            domains.attach(vm.id(), wanted);
+        } catch (BurrowException e) {
+            try {
+                lifecycle.delete(vm.id(), CAUSE);
+            } catch (RuntimeException d) {
+                e.addSuppressed(d);
+            }
+            throw e;
+        }
     }
 
     /**
@@ -628,7 +654,6 @@ public final class VmApi implements ApiModule {
     private static void refuseUnsupported(CreateVmRequest r) {
         Map<String, Boolean> unsupported = new LinkedHashMap<>();
         unsupported.put("template", r.template() != null && !r.template().isEmpty());
-        unsupported.put("domains", r.domains() != null && !r.domains().isEmpty());
         List<String> refused = unsupported.entrySet().stream().filter(Map.Entry::getValue).map(Map.Entry::getKey).toList();
         if (!refused.isEmpty()) {
             throw BurrowException.badRequest("UNSUPPORTED_FIELD", "this Burrow server does not support "
@@ -796,7 +821,7 @@ public final class VmApi implements ApiModule {
     static VmInfo info(Vm vm) {
         var s = vm.spec();
         return new VmInfo(vm.id(), vm.id(), state(vm), vm.status().dbName(), vm.statusReason(), vm.createdAt(),
-                vm.lastActivityAt(), null,
+                vm.lastActivityAt(), vm.lastNetworkActivityAt(),
                 new CreateVmRequest.Persistence(s.persistence().wireType(), s.persistence().priority(),
                         s.persistence().wireDeleteEvent()),
                 s.image(), s.vcpuCount(), s.memSizeMb(), s.idleTimeoutSeconds(), s.labels(), vm.node(),

@@ -36,13 +36,16 @@ import dev.burrow.core.vm.Vm;
  * <p>A port is private unless exposed with {@code public: true}: the request then needs the port's preview token,
  * in the {@code X-Burrow-Preview-Token} header, in the {@code burrow_preview} cookie, or once as the
  * {@code burrow_token} query parameter (answered with a redirect that sets the cookie and drops the parameter).
- * Connecting wakes a suspended VM; proxied traffic counts as activity on the VM.
+ * Connecting wakes a suspended VM; proxied traffic counts as activity on the VM and sets its last network activity.
+ *
+ * <p>A request whose Host is a custom domain mapped to a VM ({@link DomainMappings}) goes to the mapping's port, with
+ * no token (a mapped domain is public). With TLS configured, a second listener speaks HTTPS (certificates by SNI,
+ * {@link PreviewTls}) and routes exactly like the plain one; the VM gets {@code X-Forwarded-Proto: https}.
  */
 public final class PreviewProxy implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(PreviewProxy.class);
     private static final int MAX_HEAD = 32 * 1024;
     private static final int HEAD_TIMEOUT_MS = 15_000;
-    private static final long ACTIVITY_EVERY_MS = 10_000;
     private static final Pattern HOST_ROUTE = Pattern.compile("(\\d{1,5})-([a-z0-9]{20})");
     private static final Pattern PATH_ROUTE = Pattern.compile("/vm/([a-z0-9]{20})/(\\d{1,5})(/[^?#]*)?(\\?.*)?");
     public static final String TOKEN_HEADER = "x-burrow-preview-token";
@@ -51,27 +54,73 @@ public final class PreviewProxy implements AutoCloseable {
 
     private final LifecycleCoordinator lifecycle;
     private final PreviewTokens tokens;
+    private final DomainMappings domains;
+    private final NetworkActivity activity;
     private final String baseDomain;
     private final ServerSocket listener;
     private final Thread acceptor;
+    /** Null without TLS. */
+    private final ServerSocket tlsListener;
+    private final Thread tlsAcceptor;
     private volatile boolean closed;
 
-    public PreviewProxy(LifecycleCoordinator lifecycle, PreviewTokens tokens, String host, int port, String baseDomain) {
+    /**
+     * @param tls     null: plain HTTP only
+     * @param tlsPort the HTTPS listener's port (0: any free one); ignored without {@code tls}
+     */
+    public PreviewProxy(LifecycleCoordinator lifecycle, PreviewTokens tokens, DomainMappings domains, NetworkActivity activity,
+                        String host, int port, String baseDomain, javax.net.ssl.SSLContext tls, int tlsPort) {
         this.lifecycle = lifecycle;
         this.tokens = tokens;
+        this.domains = domains;
+        this.activity = activity;
         this.baseDomain = baseDomain.toLowerCase(Locale.ROOT);
         try {
-            this.listener = new ServerSocket();
-            listener.setReuseAddress(true);
-            listener.bind(new InetSocketAddress(host, port));
+            this.listener = bind(new ServerSocket(), host, port);
         } catch (IOException e) {
             throw new IllegalStateException("cannot listen for previews on " + host + ":" + port + ": " + e.getMessage(), e);
         }
-        this.acceptor = Thread.ofPlatform().daemon().name("preview-proxy").start(this::accept);
+        ServerSocket secure = null;
+        if (tls != null) {
+            try {
+                secure = bind(tls.getServerSocketFactory().createServerSocket(), host, tlsPort);
+            } catch (IOException | RuntimeException e) {
+                close(listener);
+                throw new IllegalStateException("cannot listen for HTTPS previews on " + host + ":" + tlsPort + ": " + e.getMessage(), e);
+            }
+        }
+        this.tlsListener = secure;
+        this.acceptor = Thread.ofPlatform().daemon().name("preview-proxy").start(() -> accept(listener, false));
+        this.tlsAcceptor = secure == null ? null
+                : Thread.ofPlatform().daemon().name("preview-proxy-tls").start(() -> accept(tlsListener, true));
+    }
+
+    private static ServerSocket bind(ServerSocket s, String host, int port) {
+        try {
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(host, port));
+            return s;
+        } catch (IOException e) {
+            close(s);
+            throw new IllegalStateException("cannot listen for previews on " + host + ":" + port + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void close(ServerSocket s) {
+        try {
+            s.close();
+        } catch (IOException ignored) {
+            // closing
+        }
     }
 
     public int port() {
         return listener.getLocalPort();
+    }
+
+    /** The HTTPS listener's port, or -1 without TLS. */
+    public int tlsPort() {
+        return tlsListener == null ? -1 : tlsListener.getLocalPort();
     }
 
     /** The host-routed URL of a VM port (the listener's port appended when it is not 80). */
@@ -84,11 +133,11 @@ public final class PreviewProxy implements AutoCloseable {
         return "http://" + listenHost + ":" + port() + "/vm/" + vmId + "/" + port + "/";
     }
 
-    private void accept() {
+    private void accept(ServerSocket on, boolean secure) {
         while (!closed) {
             try {
-                Socket client = listener.accept();
-                Thread.ofVirtual().name("preview-conn").start(() -> serve(client));
+                Socket client = on.accept();
+                Thread.ofVirtual().name("preview-conn").start(() -> serve(client, secure));
             } catch (IOException e) {
                 if (!closed) log.warn("preview proxy accept failed: {}", e.getMessage());
             }
@@ -102,9 +151,10 @@ public final class PreviewProxy implements AutoCloseable {
         }
     }
 
-    private record Route(String vmId, int port, String target, boolean byPath) { }
+    /** {@code custom}: reached by a mapped domain, {@code port} is the mapping's vmPort. */
+    private record Route(String vmId, int port, String target, boolean byPath, boolean custom) { }
 
-    private void serve(Socket client) {
+    private void serve(Socket client, boolean secure) {
         try (client) {
             client.setSoTimeout(HEAD_TIMEOUT_MS);
             InputStream in = client.getInputStream();
@@ -113,7 +163,8 @@ public final class PreviewProxy implements AutoCloseable {
             if (head == null) return;
             Route route = route(head);
             if (route == null) {
-                respond(out, 404, "Not Found", "no preview here: use {port}-{vmId}." + baseDomain + " or /vm/{vmId}/{port}/\n", null);
+                respond(out, 404, "Not Found", "no preview here: use {port}-{vmId}." + baseDomain
+                        + ", /vm/{vmId}/{port}/ or a domain mapped to a VM\n", null);
                 return;
             }
             Vm vm;
@@ -125,12 +176,17 @@ public final class PreviewProxy implements AutoCloseable {
                 respond(out, 404, "Not Found", "no such VM\n", null);
                 return;
             }
+            if (route.custom()) {
+                // a mapped domain: public; vmPort is an exposed port's number (its targetPort is used) or a VM port
+                mapping = new PortMapping(route.port(), mapping != null ? mapping.targetPort() : route.port(), true);
+            }
             if (mapping == null) {
                 respond(out, 404, "Not Found", "VM " + vm.id() + " exposes no port " + route.port() + "\n", null);
                 return;
             }
             String expected = tokens.token(vm.id(), mapping.port());
             String target = route.target();
+            final PortMapping exposed = mapping;
             if (!mapping.publicAccess()) {
                 Optional<String> fromQuery = queryParam(target, TOKEN_PARAM);
                 if (fromQuery.isPresent() && PreviewTokens.same(fromQuery.get(), expected)) {
@@ -163,9 +219,9 @@ public final class PreviewProxy implements AutoCloseable {
             }
             client.setSoTimeout(0);
             try (upstream; Socket up = upstream.socket()) {
-                up.getOutputStream().write(rewrite(head, target, route.byPath()));
+                up.getOutputStream().write(rewrite(head, target, route.byPath(), secure));
                 if (head.rest().length > 0) up.getOutputStream().write(head.rest());
-                pipe(vm.id(), in, out, upstream);
+                pipe(vm.id(), in, out, upstream, exposed.targetPort());
             }
         } catch (SocketTimeoutException e) {
             // a client that never finished its request head
@@ -176,20 +232,12 @@ public final class PreviewProxy implements AutoCloseable {
         }
     }
 
-    /** Copies both ways until both sides are done; counts activity on the VM while bytes move. */
-    private void pipe(String vmId, InputStream clientIn, OutputStream clientOut, SocketChannel upstream) throws IOException {
-        long[] lastActivity = {System.currentTimeMillis()};
-        Runnable activity = () -> {
-            long now = System.currentTimeMillis();
-            if (now - lastActivity[0] >= ACTIVITY_EVERY_MS) {
-                lastActivity[0] = now;
-                try {
-                    lifecycle.activity(vmId, "proxy");
-                } catch (RuntimeException e) {
-                    log.debug("vm_id={} proxy activity not recorded: {}", vmId, e.getMessage());
-                }
-            }
-        };
+    /** Copies both ways until both sides are done; counts network activity on the VM while bytes move. */
+    private void pipe(String vmId, InputStream clientIn, OutputStream clientOut, SocketChannel upstream, int vmPort)
+            throws IOException {
+        String cause = "proxy to port " + vmPort;
+        Runnable activity = () -> this.activity.traffic(vmId, cause);
+        activity.run();
         InputStream upIn = java.nio.channels.Channels.newInputStream(upstream);
         Thread toVm = Thread.ofVirtual().start(() -> {
             byte[] buf = new byte[16 * 1024];
@@ -228,12 +276,14 @@ public final class PreviewProxy implements AutoCloseable {
         if (colon > 0 && !host.endsWith("]")) host = host.substring(0, colon);
         if (host.endsWith("." + baseDomain)) {
             Matcher m = HOST_ROUTE.matcher(host.substring(0, host.length() - baseDomain.length() - 1));
-            if (m.matches()) return new Route(m.group(2), Integer.parseInt(m.group(1)), head.target(), false);
+            if (m.matches()) return new Route(m.group(2), Integer.parseInt(m.group(1)), head.target(), false, false);
         }
+        var custom = domains.route(host);
+        if (custom.isPresent()) return new Route(custom.get().vmId(), custom.get().vmPort(), head.target(), false, true);
         Matcher p = PATH_ROUTE.matcher(head.target());
         if (p.matches()) {
             String rest = (p.group(3) == null || p.group(3).isEmpty() ? "/" : p.group(3)) + (p.group(4) == null ? "" : p.group(4));
-            return new Route(p.group(1), Integer.parseInt(p.group(2)), rest, true);
+            return new Route(p.group(1), Integer.parseInt(p.group(2)), rest, true, false);
         }
         return null;
     }
@@ -242,16 +292,17 @@ public final class PreviewProxy implements AutoCloseable {
      * The request head as the VM gets it: the path prefix removed; for path routes the connection closes after one
      * response (later requests on it would not carry the prefix), unless it is an upgrade.
      */
-    private static byte[] rewrite(Head head, String target, boolean byPath) {
+    private static byte[] rewrite(Head head, String target, boolean byPath, boolean secure) {
         StringBuilder sb = new StringBuilder();
         sb.append(head.method()).append(' ').append(target).append(' ').append(head.version()).append("\r\n");
         boolean upgrade = head.header("upgrade").isPresent();
         for (String[] h : head.headers()) {
             if (byPath && !upgrade && h[0].equalsIgnoreCase("connection")) continue;
-            if (h[0].equalsIgnoreCase(TOKEN_HEADER)) continue;
+            if (h[0].equalsIgnoreCase(TOKEN_HEADER) || h[0].equalsIgnoreCase("x-forwarded-proto")) continue;
             sb.append(h[0]).append(": ").append(h[1]).append("\r\n");
         }
         if (byPath && !upgrade) sb.append("Connection: close\r\n");
+        sb.append("X-Forwarded-Proto: ").append(secure ? "https" : "http").append("\r\n");
         sb.append("\r\n");
         return sb.toString().getBytes(StandardCharsets.ISO_8859_1);
     }
@@ -330,13 +381,11 @@ public final class PreviewProxy implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        try {
-            listener.close();
-        } catch (IOException ignored) {
-            // closing
-        }
+        close(listener);
+        if (tlsListener != null) close(tlsListener);
         try {
             acceptor.join(2000);
+            if (tlsAcceptor != null) tlsAcceptor.join(2000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

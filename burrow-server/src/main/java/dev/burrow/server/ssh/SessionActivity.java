@@ -18,6 +18,7 @@ final class SessionActivity {
     private final LifecycleCoordinator lifecycle;
     private final String vmId;
     private final AtomicLong last = new AtomicLong(System.nanoTime());
+    private final AtomicLong lastNetwork = new AtomicLong(System.nanoTime() - INTERVAL_NANOS);
 
     SessionActivity(LifecycleCoordinator lifecycle, String vmId) {
         this.lifecycle = lifecycle;
@@ -33,6 +34,20 @@ final class SessionActivity {
                 lifecycle.activity(vmId, "ssh traffic");
             } catch (RuntimeException e) {
                 log.atDebug().addKeyValue("vm_id", vmId).log("activity not recorded: {}", e.getMessage());
+            }
+        });
+    }
+
+    /** Port-forward traffic: also the VM's last network activity (its first bytes are recorded at once). */
+    void networkTraffic() {
+        long now = System.nanoTime();
+        long before = lastNetwork.get();
+        if (now - before < INTERVAL_NANOS || !lastNetwork.compareAndSet(before, now)) return;
+        Thread.ofVirtual().start(() -> {
+            try {
+                lifecycle.networkActivity(vmId, "ssh port forward");
+            } catch (RuntimeException e) {
+                log.atDebug().addKeyValue("vm_id", vmId).log("network activity not recorded: {}", e.getMessage());
             }
         });
     }

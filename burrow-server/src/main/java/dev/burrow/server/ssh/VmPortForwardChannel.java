@@ -115,7 +115,7 @@ final class VmPortForwardChannel extends AbstractServerChannel {
                     ByteBuffer bb = ByteBuffer.wrap(chunk);
                     while (bb.hasRemaining()) s.write(bb);
                     getLocalWindow().release(chunk.length);
-                    activity.traffic();
+                    activity.networkTraffic();
                 }
             } catch (IOException | InterruptedException e) {
                 close(true);
@@ -130,7 +130,7 @@ final class VmPortForwardChannel extends AbstractServerChannel {
                     out.write(bb.array(), 0, bb.limit());
                     out.flush();
                     bb.clear();
-                    activity.traffic();
+                    activity.networkTraffic();
                 }
                 sendEof();
             } catch (IOException e) {
