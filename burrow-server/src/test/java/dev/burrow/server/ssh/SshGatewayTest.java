@@ -246,6 +246,7 @@ class SshGatewayTest {
         }
         List<String> a = sshBase("-N", "-o", "ExitOnForwardFailure=yes", "-L", local + ":localhost:7080");
         a.add(vm + ":" + token + "@127.0.0.1");
+        java.time.Instant forwardStarted = java.time.Instant.now();
         Process fwd = new ProcessBuilder(a).redirectErrorStream(true).redirectOutput(tmp.resolve("fwd.log").toFile()).start();
         try {
             HttpClient http = HttpClient.newHttpClient();
@@ -259,6 +260,17 @@ class SshGatewayTest {
                 }
             }
             assertThat(body).isEqualTo("served-from-vm\n");
+            // forwarded traffic is the VM's network activity
+            java.time.Instant seen = null;
+            for (int i = 0; i < 100 && seen == null; i++) {
+                var v = srv.get("/v1/vms/" + vm).json().get("lastNetworkActivity");
+                if (v != null && !v.isNull() && !java.time.Instant.parse(v.asText()).isBefore(forwardStarted.minusMillis(5))) {
+                    seen = java.time.Instant.parse(v.asText());
+                } else {
+                    Thread.sleep(50);
+                }
+            }
+            assertThat(seen).as("lastNetworkActivity after a port forward").isNotNull();
         } finally {
             fwd.destroy();
             fwd.waitFor(10, TimeUnit.SECONDS);
