@@ -48,6 +48,13 @@ try {
   out.fileNotFound = e.constructor.name;
 }
 
+// Domain mappings, as fs.domains.mappings calls them (the SDK sends the domain in the body too)
+const mapped = await fs.domains.mappings.create({ domain: "sdk.burrow.test", vmId: created.vmId, vmPort: 3000 });
+const mappingList = await fs.domains.mappings.list({ domain: "sdk.burrow.test" });
+out.domains = { mapped, listed: mappingList.mappings };
+out.domains.deleted = await fs.domains.mappings.delete({ domain: "sdk.burrow.test" });
+out.domains.after = (await fs.domains.mappings.list({ domain: "sdk.burrow.test" })).mappings;
+
 // Identities, as the SDK's own `ssh` CLI command uses them: identity, VM grant, token, then revoke and delete.
 const { identity, identityId } = await fs.identities.create();
 out.identity = { identityId };

@@ -8,9 +8,10 @@ public final class DomainApiTypes {
 
     /**
      * {@code POST /domains/v1/mappings/{domain}}: {@code vmId} is required ({@code deploymentId} is Freestyle's
-     * serverless deployments, which Burrow does not have); {@code vmPort} defaults to 443.
+     * serverless deployments, which Burrow does not have); {@code vmPort} defaults to 443. {@code domain} is what the
+     * SDK sends along; when present it must name the path's domain.
      */
-    public record MappingRequest(String deploymentId, String vmId, Integer vmPort) { }
+    public record MappingRequest(String domain, String deploymentId, String vmId, Integer vmPort) { }
 
     /**
      * A mapping. {@code deploymentId} and {@code unmappedAt} are always null (a removed mapping is gone);

@@ -17,8 +17,9 @@ import dev.burrow.server.http.Json;
 /**
  * The vendor's own {@code freestyle-sandboxes} npm SDK, unmodified, pointed at Burrow with
  * FREESTYLE_API_URL: create, exec, files, list, suspend/start/stop/kill, typed errors, delete, services
- * ({@code systemd} at create, {@code vm.systemd}), identities (the flow of the SDK's own {@code ssh} command) and
- * snapshots built from templates ({@code snapshots.ensure}, {@code vms.create({snapshot: VmSpec})} with a baseImage).
+ * ({@code systemd} at create, {@code vm.systemd}), domain mappings, identities (the flow of the SDK's own
+ * {@code ssh} command) and snapshots built from templates ({@code snapshots.ensure}, {@code vms.create({snapshot:
+ * VmSpec})} with a baseImage).
  */
 class FreestyleSdkCompatTest {
 
@@ -64,6 +65,15 @@ class FreestyleSdkCompatTest {
             assertThat(out.get("notFound").asText()).isEqualTo("VmNotFoundError");
             assertThat(out.get("fileNotFound").asText()).isEqualTo("FileNotFoundError");
             assertThat(out.get("afterDelete").asText()).isEqualTo("VmNotFoundError");
+
+            JsonNode dm = out.get("domains");
+            assertThat(dm.get("mapped").get("domain").asText()).isEqualTo("sdk.burrow.test");
+            assertThat(dm.get("mapped").get("vmId").asText()).isEqualTo(out.get("vmId").asText());
+            assertThat(dm.get("mapped").get("vmPort").asInt()).isEqualTo(3000);
+            assertThat(dm.get("listed")).hasSize(1);
+            assertThat(dm.get("listed").get(0).get("id").asText()).isEqualTo(dm.get("mapped").get("id").asText());
+            assertThat(dm.get("deleted").toString()).isEqualTo("{}");
+            assertThat(dm.get("after").toString()).isEqualTo("[]");
 
             JsonNode id = out.get("identity");
             String vmId = out.get("vmId").asText();

@@ -48,7 +48,12 @@ public final class DomainsApi implements ApiModule {
                     if (r.vmId() == null || r.vmId().isBlank()) {
                         throw BurrowException.badRequest("INVALID_DOMAIN_MAPPING", "'vmId' is required");
                     }
-                    ctx.json(info(domains.map(ctx.pathParam("domain"), r.vmId(), r.vmPort())));
+                    String domain = DomainMappings.normalize(ctx.pathParam("domain"));
+                    if (r.domain() != null && !DomainMappings.normalize(r.domain()).equals(domain)) {
+                        throw BurrowException.badRequest("INVALID_DOMAIN_MAPPING",
+                                "the body's 'domain' (" + r.domain() + ") is not the path's (" + domain + ")");
+                    }
+                    ctx.json(info(domains.map(domain, r.vmId(), r.vmPort())));
                 });
         table.add(cfg, HandlerType.DELETE, BASE + "/{domain}", "Remove a domain mapping", null, null, true, ctx -> {
             domains.unmap(ctx.pathParam("domain"));

@@ -182,6 +182,11 @@ class VmDomainsTest {
         assertThat(server.delete("/domains/v1/mappings/q.burrow.test").status()).isEqualTo(404);
         assertThat(server.get("/domains/v1/mappings?domain=q.burrow.test").json()).isEmpty();
 
+        // the routes and fields are in the API description
+        String openapi = server.get("/openapi.json").body();
+        assertThat(openapi).contains("\"/domains/v1/mappings\"").contains("\"/domains/v1/mappings/{domain}\"")
+                .contains("DomainMappingInfo").contains("\"lastNetworkActivity\"");
+
         // the SDK's mapping shape
         JsonNode list = server.get("/domains/v1/mappings?domain=taken.burrow.test").json();
         assertThat(list.isArray()).isTrue();
