@@ -87,9 +87,10 @@ public final class DomainMappings {
 
     /**
      * The create field {@code domains} ({@code [{domain, vmPort?}]}), validated and checked for availability so
-     * that a create that cannot get its domains fails before a VM exists. Null or empty: none.
+     * that a create that cannot get its domains fails before a VM exists. Null or empty: none. {@code maybeReplay}: the
+     * create carries an Idempotency-Key, so a taken domain may be its own VM's (a replay); {@link #attach} decides.
      */
-    public List<Requested> parseCreate(List<Map<String, Object>> domains) {
+    public List<Requested> parseCreate(List<Map<String, Object>> domains, boolean maybeReplay) {
         if (domains == null || domains.isEmpty()) return List.of();
         if (domains.size() > MAX_PER_CREATE) throw invalid("at most " + MAX_PER_CREATE + " domains per VM at create");
         List<Requested> out = new ArrayList<>();
@@ -105,9 +106,11 @@ public final class DomainMappings {
             checkAllowed(domain);
             int vmPort = port == null ? DEFAULT_VM_PORT : validPort((Integer) port);
             if (out.stream().anyMatch(r -> r.domain().equals(domain))) throw invalid("domain '" + domain + "' is given twice");
-            store.findMapping(domain).ifPresent(m -> {
-                throw taken(domain, m.vmId());
-            });
+            if (!maybeReplay) {
+                store.findMapping(domain).ifPresent(m -> {
+                    throw taken(domain, m.vmId());
+                });
+            }
             out.add(new Requested(domain, vmPort));
         }
         return out;

@@ -144,6 +144,24 @@ class VmDomainsTest {
         assertThat(second.json().get("code").asText()).isEqualTo("DOMAIN_ALREADY_MAPPED");
         assertThat(server.get("/v1/vms").json().get("vms").size()).as("the refused create made no VM").isEqualTo(vmsBefore);
 
+        // an idempotent replay gets its VM (with its domain), not a conflict; another create with a key still does not
+        String body = "{\"domains\":[{\"domain\":\"replay.burrow.test\"}]}";
+        TestServer.Response once = server.call("POST", "/v1/vms", body, TestServer.KEY, Map.of("Idempotency-Key", "dom-1"));
+        assertThat(once.status()).as(once.toString()).isEqualTo(200);
+        TestServer.Response again = server.call("POST", "/v1/vms", body, TestServer.KEY, Map.of("Idempotency-Key", "dom-1"));
+        assertThat(again.status()).as(again.toString()).isEqualTo(200);
+        assertThat(again.json().get("id").asText()).isEqualTo(once.json().get("id").asText());
+        assertThat(once.json().get("domains").toString()).isEqualTo("[\"replay.burrow.test\"]");
+        assertThat(again.json().get("domains").toString()).isEqualTo("[\"replay.burrow.test\"]");
+        TestServer.Response keyed = server.call("POST", "/v1/vms", "{\"domains\":[{\"domain\":\"replay.burrow.test\",\"vmPort\":1}]}",
+                TestServer.KEY, Map.of("Idempotency-Key", "dom-2"));
+        assertThat(keyed.status()).as(keyed.toString()).isEqualTo(409);
+        assertThat(keyed.json().get("code").asText()).isEqualTo("DOMAIN_ALREADY_MAPPED");
+        assertThat(server.get("/domains/v1/mappings?domain=replay.burrow.test").json().get(0).get("vmId").asText())
+                .isEqualTo(once.json().get("id").asText());
+        assertThat(server.delete("/v1/vms/" + once.json().get("id").asText()).status()).isEqualTo(200);
+        assertThat(server.get("/v1/vms").json().get("vms").size()).as("the keyed conflict left no VM").isEqualTo(vmsBefore);
+
         String other = server.createVm("{}");
         TestServer.Response steal = server.post("/domains/v1/mappings/taken.burrow.test", "{\"vmId\":\"" + other + "\"}");
         assertThat(steal.status()).as(steal.toString()).isEqualTo(409);
