@@ -66,6 +66,10 @@ class VmDomainsTest {
         leaf("app1", "app1.burrow.test", "DNS:app1.burrow.test", "ec");
         Files.copy(certs.resolve("app1.crt"), dir.resolve("app1.burrow.test.crt"));
         Files.copy(certs.resolve("app1.key"), dir.resolve("app1.burrow.test.key"));
+        // and a wildcard one for the names under wild.burrow.test
+        leaf("wild", "wild.burrow.test", "DNS:*.wild.burrow.test", "rsa:2048");
+        Files.copy(certs.resolve("wild.crt"), dir.resolve("*.wild.burrow.test.crt"));
+        Files.copy(certs.resolve("wild.key"), dir.resolve("*.wild.burrow.test.key"));
         server = TestServer.start("builtin:busybox", null, tls());
     }
 
@@ -102,6 +106,9 @@ class VmDomainsTest {
         JsonNode mapped = server.post("/domains/v1/mappings/other.burrow.test", "{\"vmId\":\"" + vm + "\"}").json();
         assertThat(mapped.get("vmPort").asInt()).as("vmPort defaults to 443").isEqualTo(443);
         assertThat(servedSubject("other.burrow.test", tlsPort)).contains("CN=default.burrow.test");
+        assertThat(servedSubject("x.wild.burrow.test", tlsPort)).contains("CN=wild.burrow.test");
+        assertThat(servedSubject("y.x.wild.burrow.test", tlsPort)).as("a wildcard covers one label")
+                .contains("CN=default.burrow.test");
         // 443 is the VM's exposed port 443 (Freestyle's default 443 -> 3000)
         assertThat(curl("other.burrow.test", tlsPort, "/index.html")).isEqualTo("site-" + vm + "\n");
         assertThat(server.delete("/v1/vms/" + vm).status()).isEqualTo(200);
