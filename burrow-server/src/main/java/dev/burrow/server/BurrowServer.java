@@ -224,6 +224,8 @@ public final class BurrowServer implements AutoCloseable {
         var lc = config.lifecycle();
         loops.start(reconciler);
         loops.start(new IdleSuspender(store, lifecycle, lc.idleInterval(), lc.hibernateAfter()));
+        // the VM's own traffic: 4 KiB in 5 s is more than an idle interface's chatter
+        loops.start(new dev.burrow.core.loop.NetworkTrafficSampler(store, driver, java.time.Duration.ofSeconds(5), 4096));
         loops.start(new StuckTransitionSweeper(store, lifecycle, lc.reconcileInterval(), lc.stuckLimit()));
         loops.start(new StorageEvictor(store, store, driver, lifecycle, lc.reconcileInterval(), lc.storageQuotaBytes()));
         loops.start(new ServiceSupervisor(store, services, SERVICE_SUPERVISION_INTERVAL));

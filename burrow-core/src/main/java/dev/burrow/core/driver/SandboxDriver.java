@@ -131,6 +131,14 @@ public interface SandboxDriver extends AutoCloseable {
     }
 
     /**
+     * Bytes the VM's network interface has moved so far (received plus sent, as the host counts them), or -1 when
+     * the driver cannot tell (no VM network). A counter: it starts again at 0 when the interface is recreated.
+     */
+    default long networkBytes(String vmId) {
+        return -1;
+    }
+
+    /**
      * Bytes a snapshot's disk takes on the host that no VM or image shares, or -1 when the driver cannot tell.
      * Storage-pressure eviction adds these to the VMs' usage.
      */

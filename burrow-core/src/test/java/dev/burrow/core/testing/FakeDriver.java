@@ -23,6 +23,8 @@ import dev.burrow.core.error.BurrowException;
 public final class FakeDriver implements SandboxDriver {
     public final Map<String, SandboxState> sandboxes = new ConcurrentHashMap<>();
     public final Map<String, byte[]> files = new ConcurrentHashMap<>();
+    /** What {@link #networkBytes} answers per VM (absent: -1, no network). */
+    public final Map<String, Long> networkBytes = new ConcurrentHashMap<>();
     public final List<String> calls = Collections.synchronizedList(new ArrayList<>());
     /** Disk snapshots by id. */
     public final java.util.Set<String> snapshots = ConcurrentHashMap.newKeySet();
@@ -75,6 +77,8 @@ public final class FakeDriver implements SandboxDriver {
         sandboxes.remove(vmId);
         files.keySet().removeIf(k -> k.startsWith(vmId + ":"));
     }
+
+    @Override public long networkBytes(String vmId) { return networkBytes.getOrDefault(vmId, -1L); }
 
     @Override public SandboxState state(String vmId) { return sandboxes.getOrDefault(vmId, SandboxState.ABSENT); }
 

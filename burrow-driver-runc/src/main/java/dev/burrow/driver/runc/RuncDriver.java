@@ -696,6 +696,12 @@ public final class RuncDriver implements SandboxDriver {
     }
 
     @Override
+    public long networkBytes(String vmId) {
+        checkId(vmId);
+        return network == null ? -1 : network.trafficBytes(vmId);
+    }
+
+    @Override
     public dev.burrow.core.driver.NetworkInfo networkInfo(String vmId) {
         checkId(vmId);
         return network == null ? null : network.info(vmId);

@@ -191,6 +191,19 @@ public final class NodeNetwork implements AutoCloseable {
         resolvedUntil.keySet().removeIf(k -> k.startsWith(vmId + "|"));
     }
 
+    /** rx + tx bytes of the VM's veth (host end), or -1 without a lease or interface. */
+    public long trafficBytes(String vmId) {
+        Lease l = leases.get(vmId);
+        if (l == null) return -1;
+        Path stats = SYS_NET.resolve(l.veth()).resolve("statistics");
+        try {
+            return Long.parseLong(Files.readString(stats.resolve("rx_bytes")).strip())
+                    + Long.parseLong(Files.readString(stats.resolve("tx_bytes")).strip());
+        } catch (java.io.IOException | NumberFormatException e) {
+            return -1;
+        }
+    }
+
     public NetworkInfo info(String vmId) {
         Lease l = leases.get(vmId);
         return l == null ? null : new NetworkInfo(l.address(), Ipv4Cidr.format(gateway));

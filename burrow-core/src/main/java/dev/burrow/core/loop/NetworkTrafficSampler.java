@@ -1,0 +1,60 @@
+package dev.burrow.core.loop;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+
+import dev.burrow.core.driver.SandboxDriver;
+import dev.burrow.core.store.VmQuery;
+import dev.burrow.core.store.VmStore;
+import dev.burrow.core.vm.Vm;
+import dev.burrow.core.vm.VmStatus;
+
+/**
+ * The VM's own traffic as network activity: every pass reads each running VM's interface counter and, when it moved
+ * by at least {@code thresholdBytes} since the last pass, records network activity (which also counts as activity
+ * for idle suspend). The threshold keeps background chatter (ARP and the like, tens of bytes) from keeping an idle VM
+ * awake. The first reading of a VM (after a start or a server restart) is only a baseline.
+ */
+public final class NetworkTrafficSampler implements Loop {
+    private final VmStore store;
+    private final SandboxDriver driver;
+    private final Duration interval;
+    private final long thresholdBytes;
+    private final Map<String, Long> lastBytes = new HashMap<>();
+
+    public NetworkTrafficSampler(VmStore store, SandboxDriver driver, Duration interval, long thresholdBytes) {
+        this.store = store;
+        this.driver = driver;
+        this.interval = interval;
+        this.thresholdBytes = thresholdBytes;
+    }
+
+    @Override
+    public String name() {
+        return "network-traffic";
+    }
+
+    @Override
+    public Duration interval() {
+        return interval;
+    }
+
+    @Override
+    public void runOnce(Instant now) {
+        Set<String> seen = new HashSet<>();
+        for (Vm vm : store.list(VmQuery.all())) {
+            if (vm.status() != VmStatus.RUNNING) continue;
+            long bytes = driver.networkBytes(vm.id());
+            if (bytes < 0) continue;
+            seen.add(vm.id());
+            Long before = lastBytes.put(vm.id(), bytes);
+            // a smaller count is a recreated interface: a new baseline, not traffic
+            if (before != null && bytes - before >= thresholdBytes) store.touchNetwork(vm.id(), now);
+        }
+        lastBytes.keySet().retainAll(seen);
+    }
+}
