@@ -185,7 +185,8 @@ public final class BurrowServer implements AutoCloseable {
                 java.util.List.of(vmApi, new SystemdApi(services), new IdentityApi(identities), new NetworkApi(lifecycle),
                         new ProcessApi(lifecycle, processes), new TerminalApi(lifecycle, terminals),
                         new dev.burrow.server.http.PortsApi(lifecycle, previewProxy, tokens, previewHost),
-                        new dev.burrow.server.http.DomainsApi(domains)),
+                        new dev.burrow.server.http.DomainsApi(domains),
+                        new dev.burrow.server.http.ImagesApi(lifecycle)),
                 VERSION, metrics, tracing,
                 readiness);
     }
@@ -229,6 +230,10 @@ public final class BurrowServer implements AutoCloseable {
         loops.start(new StuckTransitionSweeper(store, lifecycle, lc.reconcileInterval(), lc.stuckLimit()));
         loops.start(new StorageEvictor(store, store, driver, lifecycle, lc.reconcileInterval(), lc.storageQuotaBytes()));
         loops.start(new ServiceSupervisor(store, services, SERVICE_SUPERVISION_INTERVAL));
+        if (config.images().gcAfter() != null) {
+            loops.start(new dev.burrow.core.loop.ImageCollector(lifecycle.images(), config.images().gcInterval(),
+                    config.images().gcAfter()));
+        }
     }
 
     public ProcessManager processes() {
@@ -248,21 +253,13 @@ public final class BurrowServer implements AutoCloseable {
     }
 
     /** Builds the default image in the background so the first create does not wait for it. */
+    /** Pulls the default image through the image cache, so creates arriving meanwhile join this pull. */
     private void prewarm() {
-        Thread.ofVirtual().name("prewarm-image").start(() -> {
-            try {
-                final int[] lastPct = {-10};
-                driver.prepareImage(config.defaultImage(), (phase, fraction) -> {
-                    int pct = (int) Math.round(fraction * 100);
-                    if (fraction < 0 || pct >= lastPct[0] + 10 || fraction >= 1.0) {
-                        lastPct[0] = pct;
-                        log.info("default image {}: {} {}", config.defaultImage(), phase, fraction < 0 ? "" : pct + "%");
-                    }
-                });
-                log.info("default image {} ready", config.defaultImage());
-            } catch (RuntimeException e) {
-                log.error("default image {} could not be prepared: {}", config.defaultImage(), e.getMessage());
-            }
+        String image = config.defaultImage();
+        lifecycle.images().pullAhead(image).completion().whenComplete((info, e) -> {
+            if (e == null) log.info("default image {} ready ({})", image, info.digest());
+            else log.error("default image {} could not be prepared: {}", image,
+                    e.getCause() != null ? e.getCause().getMessage() : e.getMessage());
         });
     }
 

@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
 /** {@code burrow <command>}: the server and the CLI share one entry point. */
 @Command(name = "burrow", mixinStandardHelpOptions = true, version = BurrowServer.VERSION,
         description = "Self-hosted sandboxes for agents, workspaces and CI.",
-        subcommands = {Main.Server.class, VmCommand.class, BenchCommand.class})
+        subcommands = {Main.Server.class, VmCommand.class, dev.burrow.server.cli.ImageCommand.class, BenchCommand.class})
 public final class Main implements Runnable {
 
     public static void main(String[] args) {
@@ -113,6 +113,9 @@ public final class Main implements Runnable {
         @Option(names = "--allowed-domain-suffix",
                 description = "Custom domains that may be mapped to VMs: the domain or names under it; repeatable (default: any domain).")
         java.util.List<String> allowedDomainSuffixes;
+        @Option(names = "--image-gc-after", defaultValue = "PT24H",
+                description = "Delete cached images no VM or snapshot uses and no create used for this long (ISO-8601 duration; PT0S or off: never; default ${DEFAULT-VALUE}).")
+        String imageGcAfter;
         @picocli.CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
@@ -172,6 +175,18 @@ public final class Main implements Runnable {
             var d = ServerConfig.Lifecycle.defaults();
             cfg = cfg.withLifecycle(new ServerConfig.Lifecycle(d.reconcileInterval(), orphanGrace, d.idleInterval(),
                     hibernateAfter.isZero() ? null : hibernateAfter, stuckLimit, storageQuotaMb * 1024 * 1024));
+            java.time.Duration gcAfter;
+            try {
+                gcAfter = imageGcAfter.equalsIgnoreCase("off") || imageGcAfter.equals("0") ? null
+                        : java.time.Duration.parse(imageGcAfter);
+            } catch (java.time.format.DateTimeParseException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                        "--image-gc-after must be an ISO-8601 duration such as PT24H, or off: " + imageGcAfter);
+            }
+            if (gcAfter != null && gcAfter.isNegative()) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--image-gc-after must not be negative");
+            }
+            cfg = cfg.withImages(new ServerConfig.Images(gcAfter, ServerConfig.Images.defaults().gcInterval()));
             try {
                 cfg = cfg.withSsh(new ServerConfig.Ssh(null, sshPort));
             } catch (IllegalArgumentException e) {

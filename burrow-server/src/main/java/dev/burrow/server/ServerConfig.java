@@ -10,7 +10,23 @@ import java.time.Duration;
 public record ServerConfig(String host, int port, Path dataDir, String databaseUrl, String databaseUser,
                            String databasePassword, Path imageDir, String defaultImage, String apiKey,
                            boolean prewarmDefaultImage, Lifecycle lifecycle, Observability observability,
-                           Storage storage, Registries registries, Network network, Ssh ssh, Preview preview) {
+                           Storage storage, Registries registries, Network network, Ssh ssh, Preview preview,
+                           Images images) {
+
+    /**
+     * The image cache's garbage collection: cached images no VM or snapshot uses and that no create used for
+     * {@code gcAfter} are deleted (null: never), checked every {@code gcInterval}.
+     */
+    public record Images(Duration gcAfter, Duration gcInterval) {
+        public Images {
+            if (gcAfter != null && (gcAfter.isNegative() || gcAfter.isZero())) gcAfter = null;
+            if (gcInterval == null || gcInterval.isNegative() || gcInterval.isZero()) gcInterval = Duration.ofMinutes(5);
+        }
+
+        public static Images defaults() {
+            return new Images(Duration.ofHours(24), Duration.ofMinutes(5));
+        }
+    }
 
     /**
      * The preview proxy for exposed ports: where it listens ({@code host} null: the API's host; {@code port} 0: any
@@ -179,7 +195,7 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
                         boolean prewarmDefaultImage) {
         this(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir, defaultImage, apiKey,
                 prewarmDefaultImage, Lifecycle.defaults(), Observability.defaults(), Storage.defaults(),
-                Registries.defaults(), Network.defaults(), Ssh.defaults(), Preview.defaults());
+                Registries.defaults(), Network.defaults(), Ssh.defaults(), Preview.defaults(), Images.defaults());
     }
 
     public ServerConfig withLifecycle(Lifecycle lifecycle) {
@@ -204,6 +220,10 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
 
     public ServerConfig withSsh(Ssh ssh) {
         return toBuilder().ssh(ssh).build();
+    }
+
+    public ServerConfig withImages(Images images) {
+        return toBuilder().images(images).build();
     }
 
     public ServerConfig withPreview(Preview preview) {
@@ -233,6 +253,7 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
         private Network network;
         private Ssh ssh;
         private Preview preview;
+        private Images images;
 
         private Builder(ServerConfig c) {
             host = c.host;
@@ -252,6 +273,7 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
             network = c.network;
             ssh = c.ssh;
             preview = c.preview;
+            images = c.images;
         }
 
         public Builder host(String v) {
@@ -334,13 +356,18 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
             return this;
         }
 
+        public Builder images(Images v) {
+            images = v;
+            return this;
+        }
+
         public Builder preview(Preview v) {
             preview = v;
             return this;
         }
 
         public ServerConfig build() {
-            return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir, defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, registries, network, ssh, preview);
+            return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir, defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, registries, network, ssh, preview, images);
         }
     }
 

@@ -191,6 +191,20 @@ class BadInputTest {
     }
 
     @Test
+    void imagesRoutesRefuseMalformedInputAndChangeNothing() {
+        int before = srv.get("/v1/images").json().get("images").size();
+        assertError(srv.post("/v1/images", "{}"), 400, "PULL_IMAGE_BAD_REQUEST");
+        assertError(srv.post("/v1/images", "{not json"), 400, "BAD_REQUEST");
+        assertError(srv.post("/v1/images", "{\"image\":\"no such scheme:::\"}"), 400, "INVALID_IMAGE");
+        assertError(srv.get("/v1/images/not-a-digest"), 400, "INVALID_IMAGE_DIGEST");
+        assertError(srv.delete("/v1/images/sha256:xyz"), 400, "INVALID_IMAGE_DIGEST");
+        assertError(srv.get("/v1/images/sha256:" + "0".repeat(64)), 404, "IMAGE_NOT_FOUND");
+        assertError(srv.delete("/v1/images/sha256:" + "0".repeat(64)), 404, "IMAGE_NOT_FOUND");
+        assertThat(srv.get("/v1/images").json().get("images").size()).isEqualTo(before);
+        assertThat(srv.get("/v1/images").json().get("pulls").size()).isZero();
+    }
+
+    @Test
     void authIsRequiredOnEveryV1RouteButNotOnHealth() {
         assertError(srv.call("GET", "/v1/vms", null, null), 401, "UNAUTHORIZED");
         assertError(srv.call("GET", "/v1/vms", null, "wrong"), 401, "UNAUTHORIZED");

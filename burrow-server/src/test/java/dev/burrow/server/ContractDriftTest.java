@@ -41,7 +41,7 @@ class ContractDriftTest {
         }
         // and the PostgreSQL migration lists the same names as the SQLite one
         try {
-            String pg = new String(getClass().getResourceAsStream("/db/migration/postgresql/V2__lifecycle.sql").readAllBytes());
+            String pg = new String(getClass().getResourceAsStream("/db/migration/postgresql/V5__pulling.sql").readAllBytes());
             for (VmStatus s : VmStatus.values()) assertThat(pg).contains("'" + s.dbName() + "'");
         } catch (java.io.IOException e) {
             throw new AssertionError(e);

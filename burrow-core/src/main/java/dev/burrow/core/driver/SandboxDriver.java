@@ -23,6 +23,30 @@ public interface SandboxDriver extends AutoCloseable {
      */
     ImageInfo prepareImage(String imageRef, ProgressListener progress);
 
+    /** Refuses a malformed image reference (BAD_REQUEST); looks nothing up. */
+    default void validateImageRef(String imageRef) { }
+
+    /**
+     * Whether {@code imageRef} is already in the local cache, so a create needs no fetch (answered from local
+     * state only, without asking a registry).
+     */
+    default boolean imageCached(String imageRef) {
+        return false;
+    }
+
+    /** The images in the local cache, with what uses them. */
+    default List<CachedImage> images() {
+        return List.of();
+    }
+
+    /**
+     * Removes a cached image and everything kept for it (unpacked tree, blobs, base volumes). Refuses with a
+     * CONFLICT {@code IMAGE_IN_USE} when a sandbox or snapshot still depends on it. Succeeds when it is not cached.
+     */
+    default void deleteImage(String digest) {
+        throw new UnsupportedOperationException(name() + " cannot delete images");
+    }
+
     /** Creates the sandbox's disk and container and starts its init process. Returns the host handle. */
     String create(SandboxSpec spec);
 
@@ -191,5 +215,8 @@ public interface SandboxDriver extends AutoCloseable {
         ProgressListener NONE = (phase, fraction) -> { };
 
         void progress(String phase, double fraction);
+
+        /** Measured byte and layer counts while an image is fetched; drivers that cannot tell never call it. */
+        default void pull(PullProgress progress) { }
     }
 }

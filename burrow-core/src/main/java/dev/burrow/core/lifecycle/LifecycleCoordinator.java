@@ -13,10 +13,12 @@ import org.slf4j.LoggerFactory;
 import dev.burrow.core.driver.ExecRequest;
 import dev.burrow.core.driver.ExecResult;
 import dev.burrow.core.driver.FileContent;
+import dev.burrow.core.driver.ImageInfo;
 import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.driver.SandboxSpec;
 import dev.burrow.core.driver.SandboxState;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.image.ImageCache;
 import dev.burrow.core.internal.KeyedLocks;
 import dev.burrow.core.store.SnapshotStore;
 import dev.burrow.core.store.VmQuery;
@@ -56,6 +58,9 @@ public final class LifecycleCoordinator {
     private final String nodeId;
     private final Settings settings;
     private final KeyedLocks locks = new KeyedLocks();
+    private final ImageCache images;
+    /** VMs whose create waits for its image in this process (their lock is not held meanwhile). */
+    private final java.util.Set<String> pullingNow = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /**
      * Admission control for the host-heavy part of create: a burst of hundreds of creates would otherwise
      * start hundreds of runc processes at once and thrash the machine; queued creates wait their turn.
@@ -73,6 +78,7 @@ public final class LifecycleCoordinator {
         this.nodeId = nodeId;
         this.settings = settings;
         this.createSlots = new java.util.concurrent.Semaphore(settings.maxConcurrentCreates(), true);
+        this.images = new ImageCache(driver, clock);
     }
 
     public void addListener(TransitionListener listener) {
@@ -137,7 +143,9 @@ public final class LifecycleCoordinator {
                     "this server runs VMs without networking, so a network policy cannot be honoured; remove 'network'");
         }
         String image;
-        String driverImageRef;
+        String driverImageRef = null;
+        boolean pull = false;
+        ImageCache.Lease cachedLease = null;
         if (spec.snapshotId() != null) {
             if (spec.image() != null) {
                 throw BurrowException.badRequest("CREATE_VM_BAD_REQUEST", "give either 'image' or 'snapshotId', not both");
@@ -150,7 +158,6 @@ public final class LifecycleCoordinator {
                         + " is a failed build and has no disk: " + from.failureReason());
             }
             image = from.image();
-            driverImageRef = null;
             // A VM made from a snapshot starts with the snapshot's env and workdir (a template build's ENV and
             // WORKDIR); what the request gives wins. Its services too when the request names none: their files are
             // on the snapshot's disk.
@@ -166,17 +173,25 @@ public final class LifecycleCoordinator {
             }
         } else {
             image = spec.image() == null || spec.image().isBlank() ? settings.defaultImage() : spec.image();
-            // Preparing (pulling, unpacking) the image happens before the VM exists, so a bad image reference
-            // fails the request without leaving a row behind.
-            try {
-                driverImageRef = driver.prepareImage(image, SandboxDriver.ProgressListener.NONE).ref();
-            } catch (BurrowException e) {
-                // A registry or unpack failure is a failed create even though no VM exists yet; a bad or
-                // unknown reference is the client's mistake and not counted as one.
-                if (e.kind() != BurrowException.Kind.BAD_REQUEST && e.kind() != BurrowException.Kind.NOT_FOUND) {
-                    notifyCreateRejected(spec, cause, e.getMessage());
+            // A malformed reference is refused before anything is written.
+            driver.validateImageRef(image);
+            if (driver.imageCached(image)) {
+                // Cached: preparing is a cache hit (at most a registry round trip to see whether a tag moved), done
+                // before the VM exists as it always was.
+                // The lease is held until the VM's disk exists, so the collector cannot take the image meanwhile.
+                cachedLease = images.acquire(image, false);
+                try {
+                    driverImageRef = cachedLease.await().ref();
+                } catch (RuntimeException e) {
+                    cachedLease.close();
+                    if (!(e instanceof BurrowException be) || (be.kind() != BurrowException.Kind.BAD_REQUEST
+                            && be.kind() != BurrowException.Kind.NOT_FOUND)) {
+                        notifyCreateRejected(spec, cause, e.getMessage());
+                    }
+                    throw e;
                 }
-                throw e;
+            } else {
+                pull = true;
             }
         }
         Instant now = clock.instant();
@@ -184,63 +199,145 @@ public final class LifecycleCoordinator {
         var effective = new dev.burrow.core.vm.VmSpec(image, spec.vcpuCount(), spec.memSizeMb(), spec.env(),
                 spec.workdir(), spec.idleTimeoutSeconds(), spec.persistence(), spec.labels(), spec.rootfsSizeMb(),
                 spec.snapshotId(), spec.services(), spec.network(), spec.ports());
-        Vm vm = new Vm(id, effective, VmStatus.CREATING, null, now, now, now, nodeId, driver.name(), null, 0);
+        var key = idempotencyKey == null ? null : new VmStore.IdempotencyKey(idempotencyKey, requestHash, id);
+        if (!pull) {
+            Vm vm = new Vm(id, effective, VmStatus.CREATING, null, now, now, now, nodeId, driver.name(), null, 0);
+            try (var lease = cachedLease; var held = locks.acquire(id, settings.lockWait(), "create")) {
+                if (!insertCreating(vm, VmEvent.of(id, now, null, VmStatus.CREATING, "create", cause, image, null), key)) {
+                    // a concurrent request with the same key won the race; answer with its VM
+                    return idempotentReplay(idempotencyKey, requestHash).orElseThrow();
+                }
+                vm = store.find(id).orElseThrow();
+                notifyListeners(vm, null, "create", cause, null, null);
+                return createLocked(vm, command, spec, driverImageRef, cause);
+            }
+        }
+        // The image is not here: the VM is visible as 'pulling' (with the pull's progress) while it is fetched. The
+        // row is the intent; no host resource exists until the pull is done, so rolling back is writing 'deleted'.
+        Vm vm = new Vm(id, effective, VmStatus.PULLING, null, now, now, now, nodeId, driver.name(), null, 0);
         try (var held = locks.acquire(id, settings.lockWait(), "create")) {
-            var key = idempotencyKey == null ? null : new VmStore.IdempotencyKey(idempotencyKey, requestHash, id);
-            if (!insertCreating(vm, VmEvent.of(id, now, null, VmStatus.CREATING, "create", cause, image, null), key)) {
-                // a concurrent request with the same key won the race; answer with its VM
+            if (!store.insert(vm, VmEvent.of(id, now, null, VmStatus.PULLING, "create", cause, image, null), key)) {
                 return idempotentReplay(idempotencyKey, requestHash).orElseThrow();
             }
+            pullingNow.add(id);
             vm = store.find(id).orElseThrow();
             notifyListeners(vm, null, "create", cause, null, null);
-            Failpoints.hit("create.after-intent");
-            acquireCreateSlot(id);
+        }
+        // The VM's lock is not held while the image is fetched, so a delete (or GET) is not kept waiting by a long
+        // pull; the reconciler knows the VM is busy from pullingNow.
+        Failpoints.hit("create.pulling");
+        try (var lease = images.acquire(image)) {
             long t0 = System.nanoTime();
+            ImageInfo info;
             try {
-                String handle = driver.create(new SandboxSpec(id, driverImageRef, spec.vcpuCount(), spec.memSizeMb(),
-                        settings.pidsLimit(), spec.env(), spec.workdir(), id, spec.rootfsSizeMb(), spec.snapshotId(),
-                        spec.network()));
-                Failpoints.hit("create.after-driver");
-                // fetched through the VM's own network, so only once it exists (and under its egress policy)
-                List<CreateVmCommand.TreeCopy> fetched = command.fetch() == null ? List.of()
-                        : command.fetch().fetch(id, driver.networkNamespace(id));
-                for (var f : command.files().entrySet()) {
-                    driver.writeFile(id, f.getKey(), f.getValue().content(), f.getValue().executable());
-                }
-                for (var t : command.trees()) driver.copyIn(id, t.source(), t.path());
-                for (var t : fetched) driver.copyIn(id, t.source(), t.path());
-                for (String script : command.setup()) {
-                    ExecResult r = driver.exec(id, ExecRequest.of(script, Duration.ofMinutes(2)));
-                    if (r.exitCode() != 0 || r.timedOut()) {
-                        String out = (r.stderr() + r.stdout()).strip();
-                        throw BurrowException.badRequest("CREATE_VM_SETUP_FAILED", "setting up VM " + id + " failed"
-                                + (r.timedOut() ? " (timed out)" : "") + ": " + (out.length() > 1000 ? out.substring(0, 1000) : out));
-                    }
-                }
-                for (var step : command.steps()) {
-                    ExecResult r = driver.exec(id, ExecRequest.of(step.script(), step.timeout()));
-                    if (r.exitCode() != 0 || r.timedOut()) {
-                        String out = (r.stdout() + r.stderr()).strip();
-                        throw BurrowException.badRequest(step.errorCode(), step.failure()
-                                + (r.timedOut() ? " (timed out after " + step.timeout().toSeconds() + " s)" : " (exit " + r.exitCode() + ")")
-                                + ": " + (out.length() > 2000 ? "…" + out.substring(out.length() - 2000) : out));
-                    }
-                }
-                vm = vm.withHandle(handle);
-                // after the files: services started at boot may run scripts the request brought along
-                bootHook.booted(vm, req -> driver.exec(id, req));
+                info = lease.await();
             } catch (RuntimeException e) {
-                createSlots.release();
-                // Leave a deleted tombstone only when the host is really clean; otherwise FAILED keeps the
-                // VM visible so delete (or the reconciler) can finish the job.
-                boolean clean = destroyQuietly(id);
-                write(vm, clean ? VmStatus.DELETED : VmStatus.FAILED, "create failed: " + e.getMessage(), "create",
-                        cause, elapsed(t0));
+                try (var held = locks.acquire(id, settings.lockWait(), "create")) {
+                    pullingNow.remove(id);
+                    Vm current = store.find(id).orElseThrow();
+                    if (current.status() == VmStatus.PULLING) {
+                        boolean clientMistake = e instanceof BurrowException be
+                                && (be.kind() == BurrowException.Kind.BAD_REQUEST || be.kind() == BurrowException.Kind.NOT_FOUND);
+                        // A client's mistake (unknown image) is not a failed create in the metrics; a registry or
+                        // unpack failure is (a duration marks an outcome).
+                        write(current, VmStatus.DELETED, "create failed: pulling image " + image + " failed: " + e.getMessage(),
+                                "create", cause, clientMistake ? null : elapsed(t0));
+                    }
+                }
                 throw e;
             }
-            createSlots.release();
-            return write(vm, VmStatus.RUNNING, null, "create", cause, elapsed(t0));
+            try (var held = locks.acquire(id, settings.lockWait(), "create")) {
+                pullingNow.remove(id);
+                Vm current = store.find(id).orElseThrow();
+                if (current.status() != VmStatus.PULLING) {
+                    throw BurrowException.conflict("VM_DELETED_DURING_PULL",
+                            "VM " + id + " was deleted while its image " + image + " was being pulled");
+                }
+                Vm creating = write(current, VmStatus.CREATING, null, "create", cause, null);
+                return createLocked(creating, command, spec, info.ref(), cause);
+            }
+        } finally {
+            pullingNow.remove(id);
         }
+    }
+
+    /** The pull a VM in status {@code pulling} waits for, if it is under way in this process. */
+    public Optional<ImageCache.Pull> pullOf(Vm vm) {
+        if (vm.status() != VmStatus.PULLING || vm.spec().image() == null) return Optional.empty();
+        return images.pull(vm.spec().image());
+    }
+
+    /** Refuses a malformed image reference (400) without looking anything up. */
+    public void validateImageRef(String image) {
+        driver.validateImageRef(image);
+    }
+
+    /** The node's image cache: pulls under way (shared by creates), cached images, deleting them. */
+    public ImageCache images() {
+        return images;
+    }
+
+    /** Images VMs of this store still name (the default image among them while any VM uses it). */
+    public java.util.Set<String> imagesNamedByVms() {
+        java.util.Set<String> named = new java.util.HashSet<>();
+        for (Vm vm : store.list(VmQuery.all())) {
+            if (vm.spec().image() != null) named.add(vm.spec().image());
+        }
+        return named;
+    }
+
+    /** Makes the disk and container of a VM whose 'creating' row exists; the VM's lock is held. */
+    private Vm createLocked(Vm vm, CreateVmCommand command, dev.burrow.core.vm.VmSpec spec, String driverImageRef,
+                            String cause) {
+        String id = vm.id();
+        Failpoints.hit("create.after-intent");
+        acquireCreateSlot(id);
+        long t0 = System.nanoTime();
+        try {
+            String handle = driver.create(new SandboxSpec(id, driverImageRef, spec.vcpuCount(), spec.memSizeMb(),
+                    settings.pidsLimit(), spec.env(), spec.workdir(), id, spec.rootfsSizeMb(), spec.snapshotId(),
+                    spec.network()));
+            Failpoints.hit("create.after-driver");
+            // fetched through the VM's own network, so only once it exists (and under its egress policy)
+            List<CreateVmCommand.TreeCopy> fetched = command.fetch() == null ? List.of()
+                    : command.fetch().fetch(id, driver.networkNamespace(id));
+            for (var f : command.files().entrySet()) {
+                driver.writeFile(id, f.getKey(), f.getValue().content(), f.getValue().executable());
+            }
+            for (var t : command.trees()) driver.copyIn(id, t.source(), t.path());
+            for (var t : fetched) driver.copyIn(id, t.source(), t.path());
+            for (String script : command.setup()) {
+                ExecResult r = driver.exec(id, ExecRequest.of(script, Duration.ofMinutes(2)));
+                if (r.exitCode() != 0 || r.timedOut()) {
+                    String out = (r.stderr() + r.stdout()).strip();
+                    throw BurrowException.badRequest("CREATE_VM_SETUP_FAILED", "setting up VM " + id + " failed"
+                            + (r.timedOut() ? " (timed out)" : "") + ": " + (out.length() > 1000 ? out.substring(0, 1000) : out));
+                }
+            }
+            for (var step : command.steps()) {
+                ExecResult r = driver.exec(id, ExecRequest.of(step.script(), step.timeout()));
+                if (r.exitCode() != 0 || r.timedOut()) {
+                    String out = (r.stdout() + r.stderr()).strip();
+                    throw BurrowException.badRequest(step.errorCode(), step.failure()
+                            + (r.timedOut() ? " (timed out after " + step.timeout().toSeconds() + " s)" : " (exit " + r.exitCode() + ")")
+                            + ": " + (out.length() > 2000 ? "…" + out.substring(out.length() - 2000) : out));
+                }
+            }
+            vm = vm.withHandle(handle);
+            // after the files: services started at boot may run scripts the request brought along
+            Vm booted = vm;
+            bootHook.booted(booted, req -> driver.exec(id, req));
+        } catch (RuntimeException e) {
+            createSlots.release();
+            // Leave a deleted tombstone only when the host is really clean; otherwise FAILED keeps the
+            // VM visible so delete (or the reconciler) can finish the job.
+            boolean clean = destroyQuietly(id);
+            write(vm, clean ? VmStatus.DELETED : VmStatus.FAILED, "create failed: " + e.getMessage(), "create",
+                    cause, elapsed(t0));
+            throw e;
+        }
+        createSlots.release();
+        return write(vm, VmStatus.RUNNING, null, "create", cause, elapsed(t0));
     }
 
     /**
@@ -824,6 +921,14 @@ public final class LifecycleCoordinator {
             Vm vm = store.find(id).orElse(null);
             if (vm == null || vm.status() == VmStatus.DELETED) return ReconcileAction.NONE;
             switch (vm.status()) {
+                case PULLING -> {
+                    if (pullingNow.contains(id)) return ReconcileAction.BUSY;
+                    // No host resource exists while a VM pulls; destroy anyway, it is idempotent and cheap.
+                    driver.destroy(id);
+                    write(vm, VmStatus.DELETED, "create interrupted while pulling its image (server stopped); rolled back",
+                            "create", cause, null);
+                    return ReconcileAction.ROLLED_BACK_CREATE;
+                }
                 case CREATING -> {
                     long t0 = System.nanoTime();
                     driver.destroy(id);

@@ -15,6 +15,8 @@ import java.util.Set;
  * between the two leaves a record of what was under way.
  */
 public enum VmStatus {
+    /** A create waiting for its image (fetch, unpack); no host resource of the VM exists yet. */
+    PULLING(true),
     CREATING(true),
     STARTING(true),
     RUNNING(false),
@@ -58,6 +60,8 @@ public enum VmStatus {
             // A crash mid-create is rolled back (destroy, then deleted), never completed: the client never
             // got its answer.
             Map.entry(CREATING, EnumSet.of(RUNNING, FAILED, DELETING, DELETED)),
+            // A pull that fails (or is interrupted) leaves nothing of the VM on the host: straight to deleted.
+            Map.entry(PULLING, EnumSet.of(CREATING, FAILED, DELETING, DELETED)),
             // Other intents settle on whatever the host holds after a failure or a crash.
             Map.entry(STARTING, EnumSet.of(RUNNING, SUSPENDED, STOPPED, FAILED, DELETING)),
             Map.entry(RESUMING, EnumSet.of(RUNNING, SUSPENDED, STOPPED, FAILED, DELETING)),

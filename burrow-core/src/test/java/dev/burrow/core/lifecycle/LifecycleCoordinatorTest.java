@@ -65,6 +65,60 @@ class LifecycleCoordinatorTest {
         assertThat(store.list(new dev.burrow.core.store.VmQuery(true, Map.of(), 0))).isEmpty();
     }
 
+    Vm createOf(String image) {
+        return lc.create(new CreateVmCommand(new VmSpec(image, 1, 256, Map.of(), null, null, null, Map.of(), null, null),
+                Map.of()), "test");
+    }
+
+    @Test
+    void anImageNotCachedIsPulledWhileTheVmIsVisibleAsPulling() throws Exception {
+        var pool = Executors.newFixedThreadPool(2);
+        try {
+            Future<Vm> a = pool.submit(() -> createOf("pull-wait:1"));
+            Future<Vm> b = pool.submit(() -> createOf("pull-wait:1"));
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (store.list(new dev.burrow.core.store.VmQuery(false, Map.of(), 0)).size() < 2 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            List<Vm> pulling = store.list(new dev.burrow.core.store.VmQuery(false, Map.of(), 0));
+            assertThat(pulling).extracting(Vm::status).containsOnly(VmStatus.PULLING).hasSize(2);
+            assertThat(lc.pullOf(pulling.get(0))).isPresent();
+            // in flight in this process: the reconciler leaves them alone
+            assertThat(lc.reconcile(pulling.get(0).id(), "test")).isEqualTo(LifecycleCoordinator.ReconcileAction.BUSY);
+            driver.pullGate.countDown();
+            assertThat(a.get().status()).isEqualTo(VmStatus.RUNNING);
+            assertThat(b.get().status()).isEqualTo(VmStatus.RUNNING);
+            // two creates, one pull
+            assertThat(driver.calls.stream().filter(c -> c.equals("prepare:pull-wait:1")).count()).isEqualTo(1);
+            assertThat(store.events(a.get().id(), 10)).extracting(VmEvent::to)
+                    .containsExactly(VmStatus.PULLING, VmStatus.CREATING, VmStatus.RUNNING);
+        } finally {
+            driver.pullGate.countDown();
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void aFailedPullLeavesADeletedTombstoneAndNothingOnTheHost() {
+        assertThatThrownBy(() -> createOf("pull-missing:1"))
+                .isInstanceOfSatisfying(BurrowException.class, e -> assertThat(e.code()).isEqualTo("IMAGE_NOT_FOUND"));
+        Vm vm = store.list(new dev.burrow.core.store.VmQuery(true, Map.of(), 0)).get(0);
+        assertThat(vm.status()).isEqualTo(VmStatus.DELETED);
+        assertThat(vm.statusReason()).contains("pulling image pull-missing:1 failed");
+        assertThat(driver.sandboxes).isEmpty();
+    }
+
+    @Test
+    void aPullingRowLeftByACrashIsRolledBack() {
+        java.time.Instant now = java.time.Instant.now();
+        String id = VmId.generate();
+        Vm vm = new Vm(id, new VmSpec("pull:1", 1, 256, Map.of(), null, null, null, Map.of(), null, null),
+                VmStatus.PULLING, null, now, now, now, "node1", "fake", null, 0);
+        store.insert(vm, VmEvent.of(id, now, null, VmStatus.PULLING, "create", "test", "pull:1", null));
+        assertThat(lc.reconcile(id, "reconciler")).isEqualTo(LifecycleCoordinator.ReconcileAction.ROLLED_BACK_CREATE);
+        assertThat(store.find(id).orElseThrow().status()).isEqualTo(VmStatus.DELETED);
+    }
+
     @Test
     void fullLifecycleFollowsTheTable() {
         Vm vm = create();

@@ -46,10 +46,32 @@ public final class FakeDriver implements SandboxDriver {
 
     @Override public DriverCapabilities capabilities() { return new DriverCapabilities(true, true, false, false, true); }
 
+    /** Images named {@code pull…} are not cached: a create of one goes through 'pulling'. */
+    @Override
+    public boolean imageCached(String imageRef) {
+        return !imageRef.startsWith("pull");
+    }
+
+    @Override
+    public void validateImageRef(String imageRef) {
+        if (imageRef.startsWith("bad")) throw BurrowException.badRequest("INVALID_IMAGE", "bad image " + imageRef);
+    }
+
+    /** Released to let a {@code pull-wait…} image's pull finish. */
+    public final java.util.concurrent.CountDownLatch pullGate = new java.util.concurrent.CountDownLatch(1);
+
     @Override
     public ImageInfo prepareImage(String imageRef, ProgressListener progress) {
         calls.add("prepare:" + imageRef);
         if (imageRef.startsWith("bad")) throw BurrowException.badRequest("INVALID_IMAGE", "bad image " + imageRef);
+        if (imageRef.startsWith("pull-missing")) throw BurrowException.notFound("IMAGE_NOT_FOUND", "no image " + imageRef);
+        if (imageRef.startsWith("pull-wait")) {
+            try {
+                pullGate.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         return new ImageInfo(imageRef, "sha256:fake", Map.of(), "/", List.of());
     }
 

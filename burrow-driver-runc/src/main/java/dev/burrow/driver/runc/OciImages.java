@@ -76,6 +76,55 @@ public final class OciImages {
         return manifestDigest(layoutDir, tag);
     }
 
+    /**
+     * Adds {@code layers} layers of {@code bytesPerLayer} random (incompressible) bytes each to {@code layoutDir:tag},
+     * one {@code umoci repack} per layer, and returns the new manifest digest. Makes an image whose pull takes long
+     * enough to watch, with known layer sizes.
+     */
+    public static String addRandomLayers(Path layoutDir, String tag, int layers, int bytesPerLayer) {
+        String image = layoutDir + ":" + tag;
+        var random = new java.util.Random(tag.hashCode() ^ layers);
+        for (int i = 0; i < layers; i++) {
+            Path bundle;
+            try {
+                bundle = Files.createTempDirectory("burrow-oci-bundle-");
+                Files.delete(bundle);
+            } catch (IOException e) {
+                throw new DriverException("cannot create a temp bundle dir: " + e.getMessage(), e);
+            }
+            try {
+                List<String> unpack = new ArrayList<>(List.of("unpack"));
+                if (!runningAsRoot()) unpack.add("--rootless");
+                unpack.addAll(List.of("--image", image, bundle.toString()));
+                umoci(unpack.toArray(String[]::new));
+                byte[] data = new byte[bytesPerLayer];
+                random.nextBytes(data);
+                Files.write(bundle.resolve("rootfs").resolve("payload-" + i + ".bin"), data);
+                umoci("repack", "--image", image, bundle.toString());
+            } catch (IOException e) {
+                throw new DriverException("cannot write a payload layer: " + e.getMessage(), e);
+            } finally {
+                HostCommand.of("rm", "-rf", "--one-file-system", bundle.toString()).run();
+            }
+        }
+        umoci("gc", "--layout", layoutDir.toString());
+        return manifestDigest(layoutDir, tag);
+    }
+
+    /** Sizes of the layers (in order) of the manifest {@code tag} names in the layout: what a registry pull fetches. */
+    public static List<Long> layerSizes(Path layoutDir, String tag) {
+        String digest = manifestDigest(layoutDir, tag);
+        Path blob = layoutDir.resolve("blobs").resolve(digest.substring(0, digest.indexOf(':')))
+                .resolve(digest.substring(digest.indexOf(':') + 1));
+        try {
+            List<Long> sizes = new ArrayList<>();
+            for (JsonNode l : JSON.readTree(blob.toFile()).path("layers")) sizes.add(l.path("size").asLong());
+            return sizes;
+        } catch (IOException e) {
+            throw new DriverException("cannot read manifest " + digest + ": " + e.getMessage(), e);
+        }
+    }
+
     /** The manifest digest that {@code tag} names in the OCI layout's index.json. */
     public static String manifestDigest(Path layoutDir, String tag) {
         try {

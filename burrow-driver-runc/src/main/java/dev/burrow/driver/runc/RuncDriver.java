@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.locks.ReentrantLock;
@@ -29,6 +30,7 @@ import dev.burrow.core.driver.ExecResult;
 import dev.burrow.core.driver.FileContent;
 import dev.burrow.core.driver.HostResource;
 import dev.burrow.core.driver.ImageInfo;
+import dev.burrow.core.driver.CachedImage;
 import dev.burrow.core.driver.ProcessSpec;
 import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.driver.SandboxNetns;
@@ -40,6 +42,7 @@ import dev.burrow.core.lifecycle.Failpoints;
 import dev.burrow.driver.runc.internal.BtrfsStorage;
 import dev.burrow.driver.runc.internal.CgroupDirs;
 import dev.burrow.driver.runc.internal.ContainerExec;
+import dev.burrow.driver.runc.internal.ImageRef;
 import dev.burrow.driver.runc.internal.ImageStore;
 import dev.burrow.driver.runc.internal.NetnsConnector;
 import dev.burrow.driver.runc.internal.OverlayStorage;
@@ -205,6 +208,47 @@ public final class RuncDriver implements SandboxDriver {
     public ImageInfo prepareImage(String imageRef, ProgressListener progress) {
         UnpackedImage image = images.prepare(imageRef, progress == null ? ProgressListener.NONE : progress);
         return new ImageInfo(image.ref(), image.digest(), image.env(), image.workdir(), image.cmd());
+    }
+
+    @Override
+    public void validateImageRef(String imageRef) {
+        ImageRef.parse(imageRef);
+    }
+
+    @Override
+    public boolean imageCached(String imageRef) {
+        return images.find(imageRef) != null;
+    }
+
+    @Override
+    public List<CachedImage> images() {
+        Map<String, RootfsStorage.ImageUsers> users = storage.imageUsers();
+        boolean needed = storage.rootsNeedImage();
+        List<CachedImage> result = new ArrayList<>();
+        for (ImageStore.Cached c : images.cached()) {
+            var u = users.getOrDefault(c.digest(), new RootfsStorage.ImageUsers(0, 0));
+            result.add(new CachedImage(c.digest(), c.refs(), c.sizeBytes(), c.lastUsedAt(), u.vms(), u.snapshots(),
+                    needed && (u.vms() > 0 || u.snapshots() > 0)));
+        }
+        return result;
+    }
+
+    /**
+     * Removes a cached image: the unpacked tree (and its references) and the storage's copy of it. With overlay,
+     * refused while a VM root or snapshot is stacked on it; btrfs roots and snapshots do not depend on it.
+     */
+    @Override
+    public void deleteImage(String digest) {
+        if (storage.rootsNeedImage()) {
+            var u = storage.imageUsers().get(digest);
+            if (u != null && (u.vms() > 0 || u.snapshots() > 0)) {
+                throw BurrowException.conflict("IMAGE_IN_USE", "image " + digest + " is the lower layer of " + u.vms()
+                        + " VM(s) and " + u.snapshots() + " snapshot(s) on this host (" + storage.name()
+                        + " storage); delete them first");
+            }
+        }
+        images.delete(digest);
+        storage.releaseImage(digest);
     }
 
     @Override

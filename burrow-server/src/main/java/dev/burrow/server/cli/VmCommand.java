@@ -122,9 +122,48 @@ public final class VmCommand implements Runnable {
             if (vcpus != null) body.put("vcpuCount", vcpus);
             if (memMb != null) body.put("memSizeMb", memMb);
             if (labels != null) body.put("labels", labels);
-            JsonNode r = c.post("/v1/vms", body);
+            // The create answers once the VM runs; meanwhile the image pull it waits for (if any) is shown on stderr.
+            var pending = java.util.concurrent.CompletableFuture.supplyAsync(() -> c.post("/v1/vms", body),
+                    java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor());
+            PullProgressBar bar = PullProgressBar.onStderr();
+            while (!pending.isDone()) {
+                try {
+                    JsonNode pull = activePull(c, image);
+                    if (pull != null) bar.update(pull);
+                } catch (RuntimeException e) {
+                    // progress is a nicety; the create's own answer decides the outcome
+                }
+                if (!pending.isDone()) sleep(200);
+            }
+            bar.finish();
+            JsonNode r;
+            try {
+                r = pending.join();
+            } catch (java.util.concurrent.CompletionException e) {
+                if (e.getCause() instanceof RuntimeException re) throw re;
+                throw e;
+            }
             System.out.println(r.get("id").asText());
             return 0;
+        }
+
+        /** The unfinished pull of {@code image} (of any image when none was given: the server's default). */
+        private static JsonNode activePull(ApiClient c, String image) {
+            for (JsonNode p : c.get("/v1/images").path("pulls")) {
+                String phase = p.path("phase").asText();
+                if (phase.equals("ready") || phase.equals("failed")) continue;
+                if (image == null || image.equals(p.path("image").asText())) return p;
+            }
+            return null;
+        }
+    }
+
+    static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
         }
     }
 

@@ -11,7 +11,7 @@ public final class StateMapping {
 
     public static String freestyleState(VmStatus status) {
         return switch (status) {
-            case CREATING, STARTING, RESUMING -> "starting";
+            case PULLING, CREATING, STARTING, RESUMING -> "starting";
             case RUNNING -> "running";
             case SUSPENDING -> "suspending";
             // a hibernated VM is, to the user, a suspended one that resumes on access (a cold start)

@@ -411,7 +411,7 @@ public final class VmApi implements ApiModule {
         });
         boolean includeDeleted = "true".equalsIgnoreCase(ctx.queryParam("includeDeleted"));
         List<Vm> vms = lifecycle.list(new VmQuery(includeDeleted, labels, 0));
-        List<VmInfo> infos = vms.stream().map(VmApi::info).toList();
+        List<VmInfo> infos = vms.stream().map(this::info).toList();
         ctx.json(new ListVmsResponse(infos, infos.size(), count(infos, "running"), count(infos, "starting"),
                 count(infos, "suspended"), count(infos, "stopped")));
     }
@@ -818,14 +818,15 @@ public final class VmApi implements ApiModule {
         }
     }
 
-    static VmInfo info(Vm vm) {
+    private VmInfo info(Vm vm) {
         var s = vm.spec();
+        var pull = lifecycle.pullOf(vm).map(ImagesApi::pullInfo).orElse(null);
         return new VmInfo(vm.id(), vm.id(), state(vm), vm.status().dbName(), vm.statusReason(), vm.createdAt(),
                 vm.lastActivityAt(), vm.lastNetworkActivityAt(),
                 new CreateVmRequest.Persistence(s.persistence().wireType(), s.persistence().priority(),
                         s.persistence().wireDeleteEvent()),
                 s.image(), s.vcpuCount(), s.memSizeMb(), s.idleTimeoutSeconds(), s.labels(), vm.node(),
-                vm.status() == VmStatus.DELETED, s.rootfsSizeMb(), s.snapshotId());
+                vm.status() == VmStatus.DELETED, s.rootfsSizeMb(), s.snapshotId(), pull);
     }
 
     private static String state(Vm vm) {

@@ -68,6 +68,26 @@ public final class MeteredDriver implements SandboxDriver {
     }
 
     @Override
+    public void validateImageRef(String imageRef) {
+        inner.validateImageRef(imageRef);
+    }
+
+    @Override
+    public boolean imageCached(String imageRef) {
+        return inner.imageCached(imageRef);
+    }
+
+    @Override
+    public java.util.List<dev.burrow.core.driver.CachedImage> images() {
+        return inner.images();
+    }
+
+    @Override
+    public void deleteImage(String digest) {
+        run("delete_image", null, () -> inner.deleteImage(digest));
+    }
+
+    @Override
     public String create(SandboxSpec spec) {
         return call("create", spec.vmId(), () -> inner.create(spec));
     }

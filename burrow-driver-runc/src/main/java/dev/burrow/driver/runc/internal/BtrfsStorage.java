@@ -231,6 +231,42 @@ public final class BtrfsStorage implements RootfsStorage {
         return found;
     }
 
+    @Override
+    public java.util.Map<String, ImageUsers> imageUsers() {
+        java.util.Map<String, ImageUsers> users = new java.util.HashMap<>();
+        if (!fs.isMounted()) return users;
+        for (Path v : children(vmsDir)) count(users, v.resolve(META), true);
+        for (Path s : children(fs.root().resolve("snapshots"))) {
+            if (!s.getFileName().toString().startsWith(TMP_PREFIX)) count(users, s.resolve(SNAPSHOT_META), false);
+        }
+        return users;
+    }
+
+    private static void count(java.util.Map<String, ImageUsers> users, Path meta, boolean vm) {
+        if (!Files.isRegularFile(meta, LinkOption.NOFOLLOW_LINKS)) return;
+        String digest = readJson(meta).path("image").path("digest").asText("");
+        if (!digest.isEmpty()) users.merge(digest, new ImageUsers(0, 0).plus(vm), (a, b) -> a.plus(vm));
+    }
+
+    /** A VM root and a snapshot are snapshots of the base subvolume, sharing extents but not depending on it. */
+    @Override
+    public boolean rootsNeedImage() {
+        return false;
+    }
+
+    @Override
+    public void releaseImage(String digest) {
+        var m = DIGEST.matcher(digest);
+        if (!m.matches() || !fs.isMounted()) return;
+        Path base = fs.root().resolve("images").resolve(m.group(1) + "-" + m.group(2));
+        synchronized (imageLocks.computeIfAbsent(digest, k -> new Object())) {
+            if (fs.isSubvolume(base)) {
+                fs.deleteSubvolume(base);
+                scheduleReclaim();
+            }
+        }
+    }
+
     /** Waits for background reclaiming of deleted subvolumes (and their qgroups) to finish. */
     public void awaitReclaim() {
         awaitReclaim(Duration.ofMinutes(10));

@@ -19,4 +19,21 @@ public interface ImageStore {
 
     /** The already-prepared image for a reference, or null if it was never prepared here. */
     UnpackedImage find(String ref);
+
+    /** Every complete image in the cache. */
+    default java.util.List<Cached> cached() {
+        return java.util.List.of();
+    }
+
+    /** Removes an image and everything kept for it; succeeds when it is not cached. */
+    default void delete(String digest) {
+        throw new UnsupportedOperationException("this image store cannot delete images");
+    }
+
+    /** One cached image: its digest, the references that resolved to it, bytes on disk and when it was last used. */
+    record Cached(String digest, java.util.List<String> refs, long sizeBytes, java.time.Instant lastUsedAt) {
+        public Cached {
+            refs = refs == null ? java.util.List.of() : java.util.List.copyOf(refs);
+        }
+    }
 }

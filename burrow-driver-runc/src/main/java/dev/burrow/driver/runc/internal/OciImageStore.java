@@ -30,6 +30,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.burrow.core.driver.DriverException;
+import dev.burrow.core.driver.PullProgress;
 import dev.burrow.core.driver.SandboxDriver.ProgressListener;
 import dev.burrow.core.error.BurrowException;
 
@@ -178,6 +179,7 @@ public final class OciImageStore implements ImageStore {
             case ImageRef.Registry r -> prepareRegistry(ref, r, listener);
         };
         recordRef(parsed.canonical(), image.digest());
+        touch(image.digest());
         listener.progress("ready", 1.0);
         return image;
     }
@@ -198,7 +200,197 @@ public final class OciImageStore implements ImageStore {
             };
         }
         if (digest == null || !DIGEST.matcher(digest).matches()) return null;
-        return Files.isRegularFile(imagePath(digest).resolve("image.json")) ? load(ref, digest) : null;
+        if (!Files.isRegularFile(imagePath(digest).resolve("image.json"))) return null;
+        touch(digest);
+        return load(ref, digest);
+    }
+
+    // ---- what is cached, and removing it ------------------------------------------------------------------
+
+    @Override
+    public List<Cached> cached() {
+        Map<String, List<String>> refsByDigest = new TreeMap<>();
+        readRefIndex().forEach((ref, d) -> refsByDigest.computeIfAbsent(d, k -> new ArrayList<>()).add(ref));
+        List<Cached> found = new ArrayList<>();
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(imageDir, "sha*-*")) {
+            for (Path dir : entries) {
+                String digest = dir.getFileName().toString().replaceFirst("-", ":");
+                if (!DIGEST.matcher(digest).matches() || !isComplete(digest)) continue;
+                found.add(new Cached(digest, refsByDigest.getOrDefault(digest, List.of()), sizeOf(dir), lastUsed(dir)));
+            }
+        } catch (IOException e) {
+            throw new DriverException("cannot list " + imageDir + ": " + e.getMessage(), e);
+        }
+        return found;
+    }
+
+    /**
+     * Removes an image: its unpacked tree and metadata, the references that resolve to it and its lock file. The
+     * directory is first renamed out of its digest name (one step), so a crash midway leaves a {@code .tmp}
+     * leftover, never a half image under the digest. Succeeds when the image is not cached.
+     */
+    @Override
+    public void delete(String digest) {
+        if (!DIGEST.matcher(digest).matches()) {
+            throw BurrowException.badRequest("INVALID_IMAGE_DIGEST", "not an image digest: '" + digest + "'");
+        }
+        String name = digest.replace(':', '-');
+        Path lockFile = lockDir.resolve(name + ".lock");
+        withLock(lockFile, () -> {
+            Path dir = imagePath(digest);
+            if (Files.exists(dir)) {
+                Path doomed = tmpDir.resolve(name + "-deleting-" + UUID.randomUUID().toString().substring(0, 8));
+                try {
+                    Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
+                } catch (IOException e) {
+                    throw new DriverException("cannot remove image " + digest + ": " + e.getMessage(), e);
+                }
+                ImageFiles.deleteTree(doomed);
+            }
+            withLock(lockDir.resolve("refs.lock"), () -> {
+                Map<String, String> refs = new TreeMap<>(readRefIndex());
+                if (refs.values().removeIf(digest::equals)) writeRefIndex(refs);
+                return null;
+            });
+            return null;
+        });
+        try {
+            Files.deleteIfExists(lockFile);
+        } catch (IOException e) {
+            log.warn("op=image_delete cannot remove lock file {}: {}", lockFile, e.getMessage());
+        }
+        log.info("digest={} op=image_delete", digest);
+    }
+
+    /** Marks an image as used now (a create or a prepare); the garbage collector counts its age from here. */
+    private void touch(String digest) {
+        Path marker = imagePath(digest).resolve("last-used");
+        try {
+            if (!Files.exists(marker)) Files.createFile(marker);
+            Files.setLastModifiedTime(marker, java.nio.file.attribute.FileTime.from(Instant.now()));
+        } catch (IOException e) {
+            // the image itself is fine; only its age is less precise
+            log.debug("cannot mark {} as used: {}", digest, e.getMessage());
+        }
+    }
+
+    private static Instant lastUsed(Path dir) {
+        for (String f : List.of("last-used", "image.json")) {
+            try {
+                return Files.getLastModifiedTime(dir.resolve(f)).toInstant();
+            } catch (IOException ignored) {
+                // try the next
+            }
+        }
+        return Instant.EPOCH;
+    }
+
+    /** Bytes of the unpacked tree, computed once per image and kept beside it (the tree never changes). */
+    private static long sizeOf(Path dir) {
+        Path cache = dir.resolve("size");
+        try {
+            if (Files.isRegularFile(cache)) return Long.parseLong(Files.readString(cache).strip());
+        } catch (IOException | NumberFormatException ignored) {
+            // recompute below
+        }
+        long[] total = {0};
+        try (var walk = Files.walk(dir)) {
+            walk.forEach(p -> {
+                try {
+                    var a = Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class,
+                            java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                    if (a.isRegularFile()) total[0] += a.size();
+                } catch (IOException ignored) {
+                    // a file that vanished is not counted
+                }
+            });
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return -1;
+        }
+        try {
+            Files.writeString(cache, Long.toString(total[0]));
+        } catch (IOException ignored) {
+            // computed again next time
+        }
+        return total[0];
+    }
+
+    /**
+     * Samples what skopeo has written into the layout while it copies: finished layer blobs (a file named by a
+     * layer's digest, at its full size) and the temporary files it streams into. Totals come from the manifest.
+     */
+    private static final class PullMeter {
+        private final Path layout;
+        private final Map<String, Long> layerSizes;
+        private final long total;
+        private final ProgressListener progress;
+        private volatile boolean running;
+        private Thread thread;
+
+        PullMeter(Path layout, Map<String, Long> layerSizes, long total, ProgressListener progress) {
+            this.layout = layout;
+            this.layerSizes = layerSizes;
+            this.total = total;
+            this.progress = progress;
+        }
+
+        void start() {
+            running = true;
+            thread = Thread.ofVirtual().name("pull-meter").start(() -> {
+                while (running) {
+                    progress.pull(sample("pulling"));
+                    try {
+                        Thread.sleep(50);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            });
+        }
+
+        void stop() {
+            running = false;
+            if (thread != null) {
+                thread.interrupt();
+                try {
+                    thread.join(1000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+
+        PullProgress sample(String phase) {
+            long bytes = 0;
+            int layersDone = 0;
+            if (Files.isDirectory(layout)) {
+                try (var walk = Files.walk(layout)) {
+                    for (Path p : (Iterable<Path>) walk::iterator) {
+                        String name = p.getFileName().toString();
+                        if (name.equals("index.json") || name.equals("oci-layout")) continue;
+                        long size;
+                        try {
+                            var a = Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class,
+                                    java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                            if (!a.isRegularFile()) continue;
+                            size = a.size();
+                        } catch (IOException e) {
+                            continue; // a temp file renamed away between listing and reading
+                        }
+                        Long expected = layerSizes.get(name);
+                        if (expected != null && size == expected) layersDone++;
+                        // config and manifest blobs are not layers; the tiny rest they add is capped below
+                        if (expected != null || !name.matches("[a-f0-9]{64}|[a-f0-9]{128}")) bytes += size;
+                    }
+                } catch (IOException | java.io.UncheckedIOException e) {
+                    // the layout vanished (the pull failed): report what was seen last
+                }
+            }
+            if (total >= 0) bytes = Math.min(bytes, total);
+            int layersTotal = layerSizes.isEmpty() ? -1 : layerSizes.size();
+            return new PullProgress(phase, total < 0 && bytes == 0 ? -1 : bytes, total, layersTotal < 0 ? -1 : layersDone,
+                    layersTotal);
+        }
     }
 
     // ---- registry references ------------------------------------------------------------------------------
@@ -206,6 +398,8 @@ public final class OciImageStore implements ImageStore {
     private UnpackedImage prepareRegistry(String ref, ImageRef.Registry r, ProgressListener progress) {
         String digest = r.digest();
         int layers = -1;
+        long bytesTotal = -1;
+        Map<String, Long> layerSizes = new LinkedHashMap<>();
         if (digest == null || !isComplete(digest)) {
             progress.progress("resolving", -1);
             HostCommand.Result inspect = skopeo("inspect", "--tls-verify", r, List.of(r.skopeoRef()))
@@ -227,9 +421,15 @@ public final class OciImageStore implements ImageStore {
             if (!DIGEST.matcher(digest).matches()) {
                 throw new DriverException("skopeo inspect returned no usable digest for " + ref + ": '" + digest + "'");
             }
+            // The manifest declares each layer's size: the total a pull has to fetch. Best effort: without it the
+            // pull still runs, its progress just has no total.
+            readLayerSizes(r.pinned(digest), layerSizes);
+            long total = layerSizes.values().stream().mapToLong(Long::longValue).sum();
+            bytesTotal = layerSizes.isEmpty() ? -1 : total;
         }
         String pinned = digest;
         int layerCount = layers;
+        long total = bytesTotal;
         return ensure(ref, digest, r.canonical(), progress, work -> {
             Path layout = work.resolve("scratch/layout");
             try {
@@ -239,19 +439,77 @@ public final class OciImageStore implements ImageStore {
             }
             progress.progress("pulling", layerCount > 0 ? 0.0 : -1);
             AtomicInteger copied = new AtomicInteger();
-            // Pull by digest, not by tag: what is unpacked is exactly what was resolved even if the tag moves.
-            HostCommand.Result copy = skopeo("copy", "--src-tls-verify", r,
-                    List.of(r.pinned(pinned).skopeoRef(), "oci:" + layout + ":" + PULL_TAG))
-                    .timeout(settings.pullTimeout())
-                    .onLine(line -> {
-                        if (line.startsWith("Copying blob") && layerCount > 0) {
-                            progress.progress("pulling", Math.min(0.7, 0.7 * copied.incrementAndGet() / layerCount));
-                        }
-                    })
-                    .run();
+            var meter = new PullMeter(layout, layerSizes, total, progress);
+            progress.pull(meter.sample("pulling"));
+            meter.start();
+            HostCommand.Result copy;
+            try {
+                // Pull by digest, not by tag: what is unpacked is exactly what was resolved even if the tag moves.
+                copy = skopeo("copy", "--src-tls-verify", r,
+                        List.of(r.pinned(pinned).skopeoRef(), "oci:" + layout + ":" + PULL_TAG))
+                        .timeout(settings.pullTimeout())
+                        .onLine(line -> {
+                            if (line.startsWith("Copying blob") && layerCount > 0) {
+                                progress.progress("pulling", Math.min(0.7, 0.7 * copied.incrementAndGet() / layerCount));
+                            }
+                        })
+                        .run();
+            } finally {
+                meter.stop();
+            }
             if (!copy.ok()) throw pullFailure(ref, copy);
+            progress.pull(meter.sample("unpacking"));
             return unpackLayout(layout, PULL_TAG, null, work, progress);
         });
+    }
+
+    /**
+     * Fills {@code sizes} (layer digest hex -> bytes) from the raw manifest of a pinned reference; for a multi-platform
+     * index, from the manifest of this host's platform (the one skopeo copy picks). Leaves it empty when the registry
+     * does not tell.
+     */
+    private void readLayerSizes(ImageRef.Registry pinned, Map<String, Long> sizes) {
+        JsonNode manifest = rawManifest(pinned);
+        if (manifest != null && manifest.has("manifests")) {
+            String arch = switch (System.getProperty("os.arch")) {
+                case "amd64", "x86_64" -> "amd64";
+                case "aarch64", "arm64" -> "arm64";
+                default -> System.getProperty("os.arch");
+            };
+            String chosen = null;
+            for (JsonNode m : manifest.path("manifests")) {
+                JsonNode platform = m.path("platform");
+                if (platform.path("os").asText("").equals("linux") && platform.path("architecture").asText("").equals(arch)) {
+                    chosen = m.path("digest").asText("");
+                    break;
+                }
+            }
+            manifest = chosen != null && DIGEST.matcher(chosen).matches() ? rawManifest(pinned.pinned(chosen)) : null;
+        }
+        if (manifest == null) return;
+        for (JsonNode l : manifest.path("layers")) {
+            String d = l.path("digest").asText("");
+            long size = l.path("size").asLong(-1);
+            if (size < 0 || !DIGEST.matcher(d).matches()) {
+                sizes.clear();
+                return;
+            }
+            sizes.put(d.substring(d.indexOf(':') + 1), size);
+        }
+    }
+
+    private JsonNode rawManifest(ImageRef.Registry ref) {
+        List<String> operands = List.of("--raw", ref.skopeoRef());
+        HostCommand.Result raw = skopeo("inspect", "--tls-verify", ref, operands).timeout(Duration.ofMinutes(1)).run();
+        if (!raw.ok()) {
+            log.debug("image_ref={} cannot read the raw manifest for progress: {}", ref.skopeoRef(), raw.describeFailure());
+            return null;
+        }
+        try {
+            return ImageFiles.JSON.readTree(raw.stdout());
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     private HostCommand skopeo(String verb, String tlsFlag, ImageRef.Registry r, List<String> operands) {
@@ -460,12 +718,16 @@ public final class OciImageStore implements ImageStore {
         withLock(lockDir.resolve("refs.lock"), () -> {
             Map<String, String> refs = new TreeMap<>(readRefIndex());
             refs.put(canonical, digest);
-            ObjectNode root = ImageFiles.JSON.createObjectNode();
-            root.put("schema", 1);
-            root.set("refs", ImageFiles.JSON.valueToTree(refs));
-            ImageFiles.writeJsonAtomically(refIndex, root);
+            writeRefIndex(refs);
             return null;
         });
+    }
+
+    private void writeRefIndex(Map<String, String> refs) {
+        ObjectNode root = ImageFiles.JSON.createObjectNode();
+        root.put("schema", 1);
+        root.set("refs", ImageFiles.JSON.valueToTree(refs));
+        ImageFiles.writeJsonAtomically(refIndex, root);
     }
 
     // ---- helpers ------------------------------------------------------------------------------------------

@@ -283,6 +283,27 @@ public final class OverlayStorage implements RootfsStorage {
         }
     }
 
+    @Override
+    public java.util.Map<String, ImageUsers> imageUsers() {
+        java.util.Map<String, ImageUsers> users = new java.util.HashMap<>();
+        synchronized (layerGraph) {
+            for (Path vm : vmDirs()) countImage(users, vm.resolve(META), true);
+            for (Path snap : snapshotDirs()) countImage(users, snap.resolve(SNAPSHOT_META), false);
+        }
+        return users;
+    }
+
+    private static void countImage(java.util.Map<String, ImageUsers> users, Path meta, boolean vm) {
+        if (!Files.isRegularFile(meta, LinkOption.NOFOLLOW_LINKS)) return;
+        String digest = readJson(meta).path("image").path("digest").asText("");
+        if (!digest.isEmpty()) users.merge(digest, new ImageUsers(0, 0).plus(vm), (a, b) -> a.plus(vm));
+    }
+
+    @Override
+    public boolean rootsNeedImage() {
+        return true;
+    }
+
     private List<Path> snapshotDirs() {
         return subdirectories(snapshotsDir).stream()
                 .filter(d -> !d.getFileName().toString().startsWith(TMP_PREFIX)).toList();

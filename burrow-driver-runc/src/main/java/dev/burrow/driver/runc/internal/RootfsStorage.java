@@ -88,6 +88,25 @@ public interface RootfsStorage extends AutoCloseable {
         return -1;
     }
 
+    /** How many VM roots and snapshots (deleted-but-still-stacked ones included) were made from each image digest. */
+    java.util.Map<String, ImageUsers> imageUsers();
+
+    /**
+     * Whether VM roots and snapshots depend on the cached image after they were made (overlay: the image is their
+     * lower layer) or not (btrfs: they are independent snapshots of a base copy).
+     */
+    boolean rootsNeedImage();
+
+    /** Removes what the storage keeps for an image digest (the btrfs base subvolume). Succeeds if none. */
+    default void releaseImage(String digest) { }
+
+    /** Users of one image digest. */
+    record ImageUsers(int vms, int snapshots) {
+        ImageUsers plus(boolean vm) {
+            return vm ? new ImageUsers(vms + 1, snapshots) : new ImageUsers(vms, snapshots + 1);
+        }
+    }
+
     /** What this storage has on the host (mounts, volumes, snapshots), labelled with ids, for reconciliation. */
     List<HostResource> list();
 
