@@ -18,29 +18,18 @@ import dev.burrow.core.vm.VmStatus;
  * {@code lastActivityAt}, which survives suspend, resume and restarts), and hibernates VMs that stayed
  * suspended and idle for longer than {@code hibernateAfter} (null: never).
  */
-public final class IdleSuspender implements Loop {
+public final class IdleSuspender extends FixedIntervalLoop {
     private static final Logger log = LoggerFactory.getLogger(IdleSuspender.class);
 
     private final VmStore store;
     private final LifecycleCoordinator lifecycle;
-    private final Duration interval;
     private final Duration hibernateAfter;
 
     public IdleSuspender(VmStore store, LifecycleCoordinator lifecycle, Duration interval, Duration hibernateAfter) {
+        super("idle-suspender", interval);
         this.store = store;
         this.lifecycle = lifecycle;
-        this.interval = interval;
         this.hibernateAfter = hibernateAfter;
-    }
-
-    @Override
-    public String name() {
-        return "idle-suspender";
-    }
-
-    @Override
-    public Duration interval() {
-        return interval;
     }
 
     @Override

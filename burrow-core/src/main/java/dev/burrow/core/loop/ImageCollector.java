@@ -18,27 +18,16 @@ import dev.burrow.core.image.ImageCache;
  * no exemption beyond these rules: while a VM uses it, it is in use; once none does, it ages out like any other
  * and is pulled again by the next create that needs it.
  */
-public final class ImageCollector implements Loop {
+public final class ImageCollector extends FixedIntervalLoop {
     private static final Logger log = LoggerFactory.getLogger(ImageCollector.class);
 
     private final ImageCache images;
-    private final Duration interval;
     private final Duration after;
 
     public ImageCollector(ImageCache images, Duration interval, Duration after) {
+        super("image-collector", interval);
         this.images = images;
-        this.interval = interval;
         this.after = after;
-    }
-
-    @Override
-    public String name() {
-        return "image-collector";
-    }
-
-    @Override
-    public Duration interval() {
-        return interval;
     }
 
     @Override

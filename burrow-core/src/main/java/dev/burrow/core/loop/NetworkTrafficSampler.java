@@ -19,28 +19,17 @@ import dev.burrow.core.vm.VmStatus;
  * for idle suspend). The threshold keeps background chatter (ARP and the like, tens of bytes) from keeping an idle VM
  * awake. The first reading of a VM (after a start or a server restart) is only a baseline.
  */
-public final class NetworkTrafficSampler implements Loop {
+public final class NetworkTrafficSampler extends FixedIntervalLoop {
     private final VmStore store;
     private final SandboxDriver driver;
-    private final Duration interval;
     private final long thresholdBytes;
     private final Map<String, Long> lastBytes = new HashMap<>();
 
     public NetworkTrafficSampler(VmStore store, SandboxDriver driver, Duration interval, long thresholdBytes) {
+        super("network-traffic", interval);
         this.store = store;
         this.driver = driver;
-        this.interval = interval;
         this.thresholdBytes = thresholdBytes;
-    }
-
-    @Override
-    public String name() {
-        return "network-traffic";
-    }
-
-    @Override
-    public Duration interval() {
-        return interval;
     }
 
     @Override

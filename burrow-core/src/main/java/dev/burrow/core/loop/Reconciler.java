@@ -27,7 +27,7 @@ import dev.burrow.core.vm.VmStatus;
  * orphans, destroyed once they have been seen for longer than the grace period (a create in flight in
  * another process has a row first, so it is never mistaken for one).
  */
-public final class Reconciler implements Loop {
+public final class Reconciler extends FixedIntervalLoop {
     private static final Logger log = LoggerFactory.getLogger(Reconciler.class);
 
     /** Counts what a pass did, by kind (metrics). */
@@ -41,29 +41,18 @@ public final class Reconciler implements Loop {
     private final VmStore store;
     private final SandboxDriver driver;
     private final LifecycleCoordinator lifecycle;
-    private final Duration interval;
     private final Duration orphanGrace;
     private final ActionListener listener;
     private final Map<String, Instant> orphansFirstSeen = new ConcurrentHashMap<>();
 
     public Reconciler(VmStore store, SandboxDriver driver, LifecycleCoordinator lifecycle, Duration interval,
                       Duration orphanGrace, ActionListener listener) {
+        super("reconciler", interval);
         this.store = store;
         this.driver = driver;
         this.lifecycle = lifecycle;
-        this.interval = interval;
         this.orphanGrace = orphanGrace;
         this.listener = listener;
-    }
-
-    @Override
-    public String name() {
-        return "reconciler";
-    }
-
-    @Override
-    public Duration interval() {
-        return interval;
     }
 
     @Override

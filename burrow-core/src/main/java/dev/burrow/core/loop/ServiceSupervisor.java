@@ -19,27 +19,16 @@ import dev.burrow.core.vm.VmStatus;
  * Restart policies are applied by the supervisors inside the VMs, so they hold while this loop (or the server) is
  * down; after a restart this loop simply reads their state again.
  */
-public final class ServiceSupervisor implements Loop {
+public final class ServiceSupervisor extends FixedIntervalLoop {
     private static final Logger log = LoggerFactory.getLogger(ServiceSupervisor.class);
 
     private final VmStore store;
     private final ServiceManager services;
-    private final Duration interval;
 
     public ServiceSupervisor(VmStore store, ServiceManager services, Duration interval) {
+        super("service-supervisor", interval);
         this.store = store;
         this.services = services;
-        this.interval = interval;
-    }
-
-    @Override
-    public String name() {
-        return "service-supervisor";
-    }
-
-    @Override
-    public Duration interval() {
-        return interval;
     }
 
     @Override

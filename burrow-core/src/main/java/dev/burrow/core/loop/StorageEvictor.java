@@ -28,13 +28,12 @@ import dev.burrow.core.vm.Vm;
  * evicted, and a running VM is never taken from under its user. VMs go before snapshots because a snapshot is what
  * makes the next VM cheap (a template build's cache) while a stopped sticky VM is already a leftover.
  */
-public final class StorageEvictor implements Loop {
+public final class StorageEvictor extends FixedIntervalLoop {
     private static final Logger log = LoggerFactory.getLogger(StorageEvictor.class);
 
     private final VmStore store;
     private final SandboxDriver driver;
     private final LifecycleCoordinator lifecycle;
-    private final Duration interval;
     private final long quotaBytes;
     private final SnapshotStore snapshots;
 
@@ -46,22 +45,12 @@ public final class StorageEvictor implements Loop {
     /** With {@code snapshots} null only VMs are counted and evicted. */
     public StorageEvictor(VmStore store, SnapshotStore snapshots, SandboxDriver driver, LifecycleCoordinator lifecycle,
                           Duration interval, long quotaBytes) {
+        super("storage-evictor", interval);
         this.snapshots = snapshots;
         this.store = store;
         this.driver = driver;
         this.lifecycle = lifecycle;
-        this.interval = interval;
         this.quotaBytes = quotaBytes;
-    }
-
-    @Override
-    public String name() {
-        return "storage-evictor";
-    }
-
-    @Override
-    public Duration interval() {
-        return interval;
     }
 
     @Override

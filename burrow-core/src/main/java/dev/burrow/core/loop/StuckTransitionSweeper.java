@@ -15,29 +15,18 @@ import dev.burrow.core.vm.Vm;
  * A VM stuck in a transitional status (creating, starting, stopping, …) for longer than {@code limit} is
  * failed and cleaned through the coordinator, so no VM can stay "starting" forever.
  */
-public final class StuckTransitionSweeper implements Loop {
+public final class StuckTransitionSweeper extends FixedIntervalLoop {
     private static final Logger log = LoggerFactory.getLogger(StuckTransitionSweeper.class);
 
     private final VmStore store;
     private final LifecycleCoordinator lifecycle;
-    private final Duration interval;
     private final Duration limit;
 
     public StuckTransitionSweeper(VmStore store, LifecycleCoordinator lifecycle, Duration interval, Duration limit) {
+        super("stuck-transition-sweeper", interval);
         this.store = store;
         this.lifecycle = lifecycle;
-        this.interval = interval;
         this.limit = limit;
-    }
-
-    @Override
-    public String name() {
-        return "stuck-transition-sweeper";
-    }
-
-    @Override
-    public Duration interval() {
-        return interval;
     }
 
     @Override
