@@ -156,6 +156,42 @@ class ImagePullTest {
         }
     }
 
+    /**
+     * On btrfs a VM's root is a snapshot of the image's base subvolume, independent of it: the image shows as used
+     * but not needed, deleting it is allowed and removes the unpacked tree and the base subvolume, the VM made from
+     * it keeps working, and the next create pulls the image again.
+     */
+    @Test
+    void onBtrfsAnImageUsedByAVmCanBeDeletedWithoutHarmingIt() throws Exception {
+        Path imageDir = Files.createTempDirectory(work, "images-");
+        try (TestServer srv = TestServer.start("builtin:busybox", null, cfg -> cfg.toBuilder().imageDir(imageDir)
+                .storage(new ServerConfig.Storage("btrfs", 1024)).build())) {
+            String ref = registry.ref("team/small:v1");
+            String id = srv.createVm("{\"image\":\"" + ref + "\"}");
+            JsonNode image = onlyImageWithRef(srv, "team/small:v1");
+            String digest = image.get("digest").asText();
+            assertThat(image.get("vms").asInt()).isEqualTo(1);
+            assertThat(image.get("needed").asBoolean()).isFalse();
+            Path base = srv.dataDir.resolve("runc").resolve("btrfs").resolve("images").resolve(digest.replace(':', '-'));
+            assertThat(base).as("base subvolume").isDirectory();
+
+            var deleted = srv.delete("/v1/images/" + digest);
+            assertThat(deleted.status()).as(deleted.body()).isEqualTo(200);
+            assertThat(base).doesNotExist();
+            assertThat(imageDir.resolve(digest.replace(':', '-'))).doesNotExist();
+            assertThat(srv.get("/v1/images/" + digest).status()).isEqualTo(404);
+            var exec = srv.post("/v1/vms/" + id + "/exec-await", "{\"command\":\"echo still-here\"}").json();
+            assertThat(exec.get("stdout").asText()).isEqualTo("still-here\n");
+
+            String again = srv.createVm("{\"image\":\"" + ref + "\"}");
+            assertThat(onlyImageWithRef(srv, "team/small:v1").get("digest").asText()).isEqualTo(digest);
+            for (String vm : List.of(id, again)) {
+                assertThat(srv.delete("/v1/vms/" + vm).status()).isEqualTo(200);
+                assertThat(HostInspection.leftovers(vm, srv.dataDir, srv.server.nodeId())).isEmpty();
+            }
+        }
+    }
+
     @Test
     void aFailedPullLeavesNothingAndSaysWhy() throws Exception {
         Path imageDir = Files.createTempDirectory(work, "images-");
