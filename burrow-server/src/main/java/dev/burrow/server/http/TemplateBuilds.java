@@ -14,8 +14,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.locks.ReentrantLock;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -59,7 +57,10 @@ public final class TemplateBuilds {
 
     private final LifecycleCoordinator lifecycle;
     private final VmApi vms;
-    private final Map<String, ReentrantLock> locks = new ConcurrentHashMap<>();
+    /** One build per template hash at a time; entries go away when nobody holds or waits for them. */
+    private final dev.burrow.core.internal.KeyedLocks locks = new dev.burrow.core.internal.KeyedLocks();
+    /** Identical requests wait for the build under way (RUN steps may install packages) rather than fail. */
+    private static final java.time.Duration BUILD_WAIT = java.time.Duration.ofHours(2);
 
     TemplateBuilds(LifecycleCoordinator lifecycle, VmApi vms) {
         this.lifecycle = lifecycle;
@@ -84,9 +85,7 @@ public final class TemplateBuilds {
         }
         vms.toCommand(req); // every field validated before anything is built
         String hash = templateHash(template);
-        ReentrantLock lock = locks.computeIfAbsent(hash, k -> new ReentrantLock());
-        lock.lock();
-        try {
+        try (var held = locks.acquire(hash, BUILD_WAIT, "template-build")) {
             if (!skipCache) {
                 var cached = cachedSnapshot(hash, persistence);
                 if (cached != null) return new Result(cached, false);
@@ -99,8 +98,6 @@ public final class TemplateBuilds {
             if (parsed != null) baseId = baseImage(parsed, dockerfile, skipCache, null, Persistence.DEFAULT).snapshot().id();
             if (baseId != null) rest.put("snapshotId", baseId);
             return new Result(buildTemplate(toRequest(rest), name, persistence, hash), true);
-        } finally {
-            lock.unlock();
         }
     }
 
@@ -110,16 +107,12 @@ public final class TemplateBuilds {
      */
     public Result baseImage(Dockerfile parsed, String dockerfile, boolean skipCache, String name, Persistence persistence) {
         String hash = sha256("dockerfile\n" + dockerfile);
-        ReentrantLock lock = locks.computeIfAbsent(hash, k -> new ReentrantLock());
-        lock.lock();
-        try {
+        try (var held = locks.acquire(hash, BUILD_WAIT, "dockerfile-build")) {
             if (!skipCache) {
                 var cached = cachedSnapshot(hash, persistence);
                 if (cached != null) return new Result(cached, false);
             }
             return new Result(buildDockerfile(parsed, name, persistence, hash), true);
-        } finally {
-            lock.unlock();
         }
     }
 
