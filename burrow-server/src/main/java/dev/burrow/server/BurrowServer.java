@@ -184,7 +184,7 @@ public final class BurrowServer implements AutoCloseable {
         this.api = new ApiServer(config.host(), config.port(), new Auth(store),
                 java.util.List.of(vmApi, new SystemdApi(services), new IdentityApi(identities), new NetworkApi(lifecycle),
                         new ProcessApi(lifecycle, processes), new TerminalApi(lifecycle, terminals),
-                        new dev.burrow.server.http.PortsApi(lifecycle, previewProxy, tokens, previewHost),
+                        new dev.burrow.server.http.PortsApi(lifecycle, previewProxy, tokens, previewHost, domains),
                         new dev.burrow.server.http.DomainsApi(domains),
                         new dev.burrow.server.http.ImagesApi(lifecycle)),
                 VERSION, metrics, tracing,

@@ -8,6 +8,7 @@ import dev.burrow.core.error.BurrowException;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.vm.PortMapping;
 import dev.burrow.core.vm.Vm;
+import dev.burrow.server.proxy.DomainMappings;
 import dev.burrow.server.proxy.PreviewProxy;
 import dev.burrow.server.proxy.PreviewTokens;
 import io.javalin.config.RoutesConfig;
@@ -19,24 +20,31 @@ public final class PortsApi implements ApiModule {
     private final PreviewProxy proxy;
     private final PreviewTokens tokens;
     private final String listenHost;
+    private final DomainMappings domains;
 
-    public PortsApi(LifecycleCoordinator lifecycle, PreviewProxy proxy, PreviewTokens tokens, String listenHost) {
+    public PortsApi(LifecycleCoordinator lifecycle, PreviewProxy proxy, PreviewTokens tokens, String listenHost,
+                    DomainMappings domains) {
         this.lifecycle = lifecycle;
         this.proxy = proxy;
         this.tokens = tokens;
         this.listenHost = listenHost;
+        this.domains = domains;
     }
 
     @Override
     public void register(RoutesConfig cfg, RouteTable table) {
         table.add(cfg, HandlerType.GET, "/v1/vms/{vm_id}/ports",
-                "A VM's exposed ports: preview URLs (host-routed and path-routed) and, for private ones, their tokens",
+                "A VM's exposed ports: preview URLs (host-routed, path-routed, HTTPS) and, for private ones, their tokens;"
+                        + " and the custom domains mapped to it",
                 null, VmPortsResponse.class, true, ctx -> {
                     Vm vm = lifecycle.get(VmApi.vmId(ctx));
-                    ctx.json(new VmPortsResponse(vm.id(), vm.spec().ports().stream().map(p -> new VmPortsResponse.ExposedPort(
+                    var ports = vm.spec().ports().stream().map(p -> new VmPortsResponse.ExposedPort(
                             p.port(), p.targetPort(), p.publicAccess(), proxy.hostUrl(vm.id(), p.port()),
-                            proxy.pathUrl(listenHost, vm.id(), p.port()), p.publicAccess() ? null : tokens.token(vm.id(), p.port())))
-                            .toList()));
+                            proxy.pathUrl(listenHost, vm.id(), p.port()), proxy.hostHttpsUrl(vm.id(), p.port()),
+                            p.publicAccess() ? null : tokens.token(vm.id(), p.port()))).toList();
+                    var mapped = domains.forVm(vm.id()).stream().map(d -> new VmPortsResponse.MappedDomain(d.domain(),
+                            d.vmPort(), proxy.domainUrl(d.domain(), false), proxy.domainUrl(d.domain(), true))).toList();
+                    ctx.json(new VmPortsResponse(vm.id(), ports, mapped));
                 });
     }
 

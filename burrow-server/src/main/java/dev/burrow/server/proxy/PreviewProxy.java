@@ -128,6 +128,18 @@ public final class PreviewProxy implements AutoCloseable {
         return "http://" + port + "-" + vmId + "." + baseDomain + (port() == 80 ? "" : ":" + port()) + "/";
     }
 
+    /** The host-routed HTTPS URL of a VM port, or null without TLS. */
+    public String hostHttpsUrl(String vmId, int port) {
+        return tlsListener == null ? null : "https://" + port + "-" + vmId + "." + baseDomain
+                + (tlsPort() == 443 ? "" : ":" + tlsPort()) + "/";
+    }
+
+    /** The URLs a custom domain is served at: plain HTTP and, with TLS, HTTPS (null otherwise). */
+    public String domainUrl(String domain, boolean https) {
+        if (https) return tlsListener == null ? null : "https://" + domain + (tlsPort() == 443 ? "" : ":" + tlsPort()) + "/";
+        return "http://" + domain + (port() == 80 ? "" : ":" + port()) + "/";
+    }
+
     /** The path-routed URL of a VM port on {@code listenHost}. */
     public String pathUrl(String listenHost, String vmId, int port) {
         return "http://" + listenHost + ":" + port() + "/vm/" + vmId + "/" + port + "/";

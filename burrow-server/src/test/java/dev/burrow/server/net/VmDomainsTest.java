@@ -111,6 +111,18 @@ class VmDomainsTest {
                 .contains("CN=default.burrow.test");
         // 443 is the VM's exposed port 443 (Freestyle's default 443 -> 3000)
         assertThat(curl("other.burrow.test", tlsPort, "/index.html")).isEqualTo("site-" + vm + "\n");
+
+        // the ports listing names both domains with their URLs, and the HTTPS preview address of each port
+        JsonNode listing = server.get("/v1/vms/" + vm + "/ports").json();
+        int plainPort = server.server.previewProxy().port();
+        List<String> domainUrls = new java.util.ArrayList<>();
+        listing.get("domains").forEach(d -> domainUrls.add(d.get("domain").asText() + " " + d.get("vmPort").asInt() + " "
+                + d.get("url").asText() + " " + d.get("httpsUrl").asText()));
+        assertThat(domainUrls).containsExactlyInAnyOrder(
+                "app1.burrow.test 3000 http://app1.burrow.test:" + plainPort + "/ https://app1.burrow.test:" + tlsPort + "/",
+                "other.burrow.test 443 http://other.burrow.test:" + plainPort + "/ https://other.burrow.test:" + tlsPort + "/");
+        JsonNode port443 = listing.get("ports").get(0);
+        assertThat(port443.get("httpsUrl").asText()).isEqualTo("https://443-" + vm + ".localhost:" + tlsPort + "/");
         assertThat(server.delete("/v1/vms/" + vm).status()).isEqualTo(200);
         assertThat(HostInspection.leftovers(vm, server.dataDir, server.server.nodeId())).isEmpty();
     }
