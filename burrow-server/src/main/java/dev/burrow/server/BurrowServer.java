@@ -128,6 +128,7 @@ public final class BurrowServer implements AutoCloseable {
                 LifecycleCoordinator.Settings.defaults(config.defaultImage()));
         lifecycle.addListener(metrics.transitionListener());
         lifecycle.addListener(tracing.transitionListener());
+        lifecycle.images().setTaskContext(tracing::withCurrentContext);
         lifecycle.addListener(new TransitionLog());
         this.events = new EventBroadcaster();
         lifecycle.addListener(events);

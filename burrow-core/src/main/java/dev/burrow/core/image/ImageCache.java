@@ -108,9 +108,19 @@ public final class ImageCache implements AutoCloseable {
     private static final int RECENT_MAX = 50;
     private static final java.time.Duration RECENT_FOR = java.time.Duration.ofMinutes(5);
 
+    /**
+     * Wraps a pull's task when it is handed to its thread, in the thread that starts it: the server passes its trace
+     * context along this way, so a pull's driver span nests in the request that started it.
+     */
+    private volatile java.util.function.UnaryOperator<Runnable> taskContext = java.util.function.UnaryOperator.identity();
+
     public ImageCache(SandboxDriver driver, Clock clock) {
         this.driver = driver;
         this.clock = clock;
+    }
+
+    public void setTaskContext(java.util.function.UnaryOperator<Runnable> taskContext) {
+        this.taskContext = taskContext;
     }
 
     /** Starts a pull of {@code image}, or joins the one under way, and holds the image until the lease is closed. */
@@ -131,7 +141,7 @@ public final class ImageCache implements AutoCloseable {
                 pull = new Pull(image, clock.instant());
                 active.put(image, pull);
                 Pull started = pull;
-                executor.execute(() -> run(started));
+                executor.execute(taskContext.apply(() -> run(started)));
             }
             pull.holders++;
             if (listed) pull.listed = true;

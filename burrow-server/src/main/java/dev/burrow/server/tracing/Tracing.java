@@ -118,6 +118,11 @@ public final class Tracing implements AutoCloseable {
     }
 
     /** The open transition span of this VM when there is one, else the current context. */
+    /** {@code task} bound to the calling thread's trace context (unchanged when tracing is off). */
+    public Runnable withCurrentContext(Runnable task) {
+        return enabled() ? Context.current().wrap(task) : task;
+    }
+
     public Context parentFor(String vmId) {
         Span open = vmId == null ? null : openTransitions.get(vmId);
         return open != null ? Context.current().with(open) : Context.current();
