@@ -164,11 +164,15 @@ class SnapshotTemplateTest {
         for (String s : made) assertThat(driver.snapshotUsageBytes(s)).as("usage of " + s).isGreaterThanOrEqualTo(10L << 20);
         assertThat(driver.snapshotUsageBytes(used)).isLessThan(2L << 20);
 
-        // ~40 MiB against a 25 MiB quota: the VM (10) and the priority-1 snapshot (10) go, then it fits
+        // ~40 MiB against a 25 MiB quota: the VM (10) and the priority-1 snapshot (10) go, then it fits — but snapshots
+        // made moments ago are in their grace (a create may be about to use them), so first only the VM goes
         var store = new dev.burrow.store.SqlVmStore(srv.server.database());
-        new StorageEvictor(store, store, driver, srv.server.lifecycle(), java.time.Duration.ofHours(1), 25L << 20)
-                .runOnce(Instant.now());
+        var evictor = new StorageEvictor(store, store, driver, srv.server.lifecycle(), java.time.Duration.ofHours(1), 25L << 20);
+        evictor.runOnce(Instant.now());
         assertThat(srv.get("/v1/vms/" + stoppedVm).status()).as("sticky VM evicted first").isEqualTo(404);
+        assertThat(listed(low)).as("a fresh snapshot is in its grace").isNotNull();
+        Instant later = Instant.now().plus(StorageEvictor.SNAPSHOT_GRACE).plusSeconds(60);
+        evictor.runOnce(later);
         assertThat(listed(low)).as("lowest-priority unused sticky snapshot evicted").isNull();
         assertThat(listed(high)).as("priority 9 kept: the disk fits again").isNotNull();
         assertThat(listed(persistent)).isNotNull();
@@ -176,7 +180,7 @@ class SnapshotTemplateTest {
 
         // far over any quota: still never the persistent snapshot nor the one in use
         new StorageEvictor(store, store, driver, srv.server.lifecycle(), java.time.Duration.ofHours(1), 1)
-                .runOnce(Instant.now());
+                .runOnce(later);
         assertThat(listed(high)).isNull();
         assertThat(listed(persistent)).isNotNull();
         assertThat(listed(used)).isNotNull();

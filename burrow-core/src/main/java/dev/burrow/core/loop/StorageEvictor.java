@@ -24,7 +24,8 @@ import dev.burrow.core.vm.Vm;
  * Keeps the disk the VMs and snapshots use under a quota. First sticky VMs that are not running go: lowest
  * persistence priority first, then least recently used. Then, if still over, sticky snapshots no VM was made from
  * (a VM made from a snapshot may share its data, so a snapshot in use is never evicted): lowest priority first,
- * then least recently used (the last create from it, or its creation). Persistent VMs and snapshots are never
+ * then least recently used (the last create from it, or its creation), none made or used within {@link #SNAPSHOT_GRACE}.
+ * Persistent VMs and snapshots are never
  * evicted, and a running VM is never taken from under its user. VMs go before snapshots because a snapshot is what
  * makes the next VM cheap (a template build's cache) while a stopped sticky VM is already a leftover.
  */
@@ -36,6 +37,11 @@ public final class StorageEvictor extends FixedIntervalLoop {
     private final LifecycleCoordinator lifecycle;
     private final long quotaBytes;
     private final SnapshotStore snapshots;
+    /**
+     * A snapshot made or used this recently is not evicted: a template build hands its new snapshot to the create
+     * waiting for it (and `snapshots.ensure` to the client's next call), which must not find it gone.
+     */
+    public static final java.time.Duration SNAPSHOT_GRACE = java.time.Duration.ofMinutes(10);
 
     public StorageEvictor(VmStore store, SandboxDriver driver, LifecycleCoordinator lifecycle, Duration interval,
                           long quotaBytes) {
@@ -99,8 +105,10 @@ public final class StorageEvictor extends FixedIntervalLoop {
             }
         }
         if (total <= quotaBytes) return;
+        Instant graceStart = now.minus(SNAPSHOT_GRACE);
         List<Snapshot> snapCandidates = new ArrayList<>(snaps.stream()
-                .filter(s -> s.persistence().type() == Persistence.Type.STICKY).toList());
+                .filter(s -> s.persistence().type() == Persistence.Type.STICKY)
+                .filter(s -> (s.lastUsedAt() != null ? s.lastUsedAt() : s.createdAt()).isBefore(graceStart)).toList());
         snapCandidates.sort(Comparator.<Snapshot>comparingInt(s -> s.persistence().priority())
                 .thenComparing(Snapshot::lastUsedAt).thenComparing(Snapshot::createdAt));
         for (Snapshot s : snapCandidates) {
