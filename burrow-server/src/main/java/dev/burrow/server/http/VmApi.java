@@ -441,7 +441,7 @@ public final class VmApi implements ApiModule {
      * The user commands of a VM run as when the request names none: the default user of the snapshot the VM was
      * made from (a Dockerfile's USER), else root.
      */
-    static String defaultUser(LifecycleCoordinator lifecycle, String vmId) {
+    public static String defaultUser(LifecycleCoordinator lifecycle, String vmId) {
         String sid = lifecycle.get(vmId).spec().snapshotId();
         if (sid == null) return null;
         try {

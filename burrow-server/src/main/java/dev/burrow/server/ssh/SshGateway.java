@@ -131,7 +131,7 @@ public final class SshGateway implements AutoCloseable {
             log.atInfo().log("ssh login refused: malformed user name");
             return false;
         }
-        SshLogin login = parsed.get();
+        SshLogin login = parsed.get().withDefaultUser(defaultUser(parsed.get().vmId()));
         if (credential instanceof Credential.Token t && (t.token() == null || t.token().isEmpty())) return false;
         AccessDecision d = credential.check(access, login);
         if (d instanceof AccessDecision.Granted g) {
@@ -142,6 +142,16 @@ public final class SshGateway implements AutoCloseable {
         }
         log.atInfo().addKeyValue("vm_id", login.vmId()).log("ssh login refused: {}", ((AccessDecision.Denied) d).reason());
         return false;
+    }
+
+    /** Whom a login without {@code +user} is: the user of the snapshot the VM was made from (a Dockerfile's USER), else root. */
+    private String defaultUser(String vmId) {
+        try {
+            String user = dev.burrow.server.http.VmApi.defaultUser(lifecycle, vmId);
+            return user != null ? user : "root";
+        } catch (RuntimeException unknownVm) {
+            return "root"; // the access check refuses it anyway
+        }
     }
 
     private boolean publicKey(ServerSession session, String user, PublicKey key) {

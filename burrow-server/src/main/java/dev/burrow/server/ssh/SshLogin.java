@@ -5,7 +5,8 @@ import java.util.regex.Pattern;
 
 /**
  * What an SSH user name asks for: {@code vmId}, {@code vmId+user}, each optionally followed by
- * {@code :token} (the form the Freestyle CLI prints: {@code ssh {vmId}:{token}@host}).
+ * {@code :token} (the form the Freestyle CLI prints: {@code ssh {vmId}:{token}@host}). Without {@code +user},
+ * {@code linuxUser} is null until {@link #withDefaultUser} fills in the VM's default (root, or its snapshot's USER).
  */
 public record SshLogin(String vmId, String linuxUser, String token) {
     private static final Pattern FORM = Pattern.compile(
@@ -15,6 +16,10 @@ public record SshLogin(String vmId, String linuxUser, String token) {
         if (userName == null) return Optional.empty();
         var m = FORM.matcher(userName);
         if (!m.matches()) return Optional.empty();
-        return Optional.of(new SshLogin(m.group(1), m.group(2) == null ? "root" : m.group(2), m.group(3)));
+        return Optional.of(new SshLogin(m.group(1), m.group(2), m.group(3)));
+    }
+
+    public SshLogin withDefaultUser(String user) {
+        return linuxUser != null ? this : new SshLogin(vmId, user, token);
     }
 }

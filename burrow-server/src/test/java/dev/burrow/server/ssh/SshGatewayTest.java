@@ -181,6 +181,21 @@ class SshGatewayTest {
         assertThat(ssh(vm + ":" + t, "id -u").exit()).as("root is not in allowedUsers").isEqualTo(255);
     }
 
+    /** A VM made from a Dockerfile with USER logs in as that user unless the name asks for another (as exec-await does). */
+    @Test
+    void aLoginWithoutUserIsTheUserTheVmsImageSetsAndAnExplicitOneWins() throws Exception {
+        String dockerfile = "FROM builtin:busybox\\nRUN echo 'app:x:1000:1000::/tmp:/bin/sh' >> /etc/passwd"
+                + " && echo 'app:x:1000:' >> /etc/group\\nUSER app\\n";
+        String v = srv.createVm("{\"template\":{\"baseImage\":{\"dockerfileContent\":\"" + dockerfile + "\"}}}");
+        assertThat(srv.post("/identity/v1/identities/" + identity + "/permissions/vm/" + v, "{}").status()).isEqualTo(200);
+        Run asDefault = ssh(v + ":" + token, "id -un");
+        assertThat(asDefault.exit()).as(asDefault.err()).isZero();
+        assertThat(asDefault.out().strip()).isEqualTo("app");
+        assertThat(ssh(v + "+root:" + token, "id -un").out().strip()).isEqualTo("root");
+        assertThat(ssh(vm + ":" + token, "id -un").out().strip()).as("a VM from a plain image: root").isEqualTo("root");
+        assertThat(srv.delete("/v1/vms/" + v).status()).isEqualTo(200);
+    }
+
     @Test
     void aRevokedTokenIsRefusedOnTheOpenSessionsNextChannel() throws Exception {
         var created = srv.post("/identity/v1/identities/" + identity + "/tokens", null).json();
