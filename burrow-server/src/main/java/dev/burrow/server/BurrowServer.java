@@ -182,9 +182,12 @@ public final class BurrowServer implements AutoCloseable {
                 preview.port(), preview.baseDomain(), tls == null ? null : tls.context(),
                 preview.tls() == null ? 0 : preview.tls().port());
         opened.push(previewProxy::close);
-        this.api = new ApiServer(config.host(), config.port(), new Auth(store),
+        Auth auth = new Auth(store);
+        var terminalApi = new TerminalApi(lifecycle, terminals, identities);
+        auth.acceptOnUpgrade(terminalApi::acceptsIdentityToken);
+        this.api = new ApiServer(config.host(), config.port(), auth,
                 java.util.List.of(vmApi, new SystemdApi(services), new IdentityApi(identities), new NetworkApi(lifecycle),
-                        new ProcessApi(lifecycle, processes), new TerminalApi(lifecycle, terminals),
+                        new ProcessApi(lifecycle, processes), terminalApi,
                         new dev.burrow.server.http.PortsApi(lifecycle, previewProxy, tokens, previewHost, domains),
                         new dev.burrow.server.http.DomainsApi(domains),
                         new dev.burrow.server.http.ImagesApi(lifecycle)),

@@ -49,10 +49,14 @@ class TerminalApiTest {
         WebSocket ws;
 
         static Viewer attach(String terminal, boolean queryToken) {
+            return attach(terminal, queryToken, TestServer.KEY);
+        }
+
+        static Viewer attach(String terminal, boolean queryToken, String key) {
             Viewer v = new Viewer();
             String url = srv.url().replace("http://", "ws://") + "/v1/vms/" + vm + "/terminals/" + terminal + "/ws";
             var b = HTTP.newWebSocketBuilder();
-            if (queryToken) url += "?access_token=" + TestServer.KEY;
+            if (queryToken) url += "?access_token=" + key;
             else b.header("Authorization", "Bearer " + TestServer.KEY);
             v.ws = b.buildAsync(URI.create(url), v).orTimeout(10, TimeUnit.SECONDS).join();
             return v;
@@ -163,6 +167,43 @@ class TerminalApiTest {
                 .isEqualTo("exited");
         assertThat(srv.delete("/v1/vms/" + vm + "/terminals/main").status()).isEqualTo(200);
         assertThat(srv.get("/v1/vms/" + vm + "/terminals/main/logs").status()).isEqualTo(404);
+    }
+
+    /**
+     * A browser given an identity token (what it would use for SSH) attaches with it, when the identity may access the
+     * VM as the terminal's user; the token opens nothing else: no other VM's terminal, no other route.
+     */
+    @Test
+    void anIdentityTokenOpensTheTerminalsOfItsVmAsAllowedAndNothingElse() throws Exception {
+        assertThat(srv.post("/v1/vms/" + vm + "/terminals", "{\"name\":\"shared\"}").status()).isEqualTo(200);
+        String ok = identityToken(vm, "{}");
+        String onlyNobody = identityToken(vm, "{\"allowedUsers\":[\"nobody\"]}");
+        String other = srv.createVm("{}");
+        String elsewhere = identityToken(other, "{}");
+
+        Viewer v = Viewer.attach("shared", true, ok);
+        v.type("echo via-$((40+2))\n");
+        v.await("via-42");
+        v.ws.sendClose(WebSocket.NORMAL_CLOSURE, "bye").join();
+
+        String url = srv.url().replace("http://", "ws://") + "/v1/vms/" + vm + "/terminals/shared/ws?access_token=";
+        for (String refused : List.of(onlyNobody, elsewhere)) {
+            assertThatThrownBy(() -> HTTP.newWebSocketBuilder().buildAsync(URI.create(url + refused), new WebSocket.Listener() { })
+                    .join()).cause().isInstanceOfSatisfying(WebSocketHandshakeException.class,
+                            e -> assertThat(e.getResponse().statusCode()).isEqualTo(401));
+        }
+        // the identity token is no API key: plain routes refuse it
+        var asKey = HTTP.send(java.net.http.HttpRequest.newBuilder(URI.create(srv.url() + "/v1/vms/" + vm))
+                .header("Authorization", "Bearer " + ok).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(asKey.statusCode()).isEqualTo(401);
+        assertThat(srv.delete("/v1/vms/" + vm + "/terminals/shared").status()).isEqualTo(200);
+        assertThat(srv.delete("/v1/vms/" + other).status()).isEqualTo(200);
+    }
+
+    private static String identityToken(String vmId, String grant) {
+        String identity = srv.post("/identity/v1/identities", null).json().get("id").asText();
+        assertThat(srv.post("/identity/v1/identities/" + identity + "/permissions/vm/" + vmId, grant).status()).isEqualTo(200);
+        return srv.post("/identity/v1/identities/" + identity + "/tokens", null).json().get("token").asText();
     }
 
     @Test

@@ -13,6 +13,14 @@ import io.javalin.http.Context;
 public final class Auth {
     private static final String KEY_ID = "burrow.apiKeyId";
     private final ApiKeyStore keys;
+    /** Other credentials a WebSocket upgrade's {@code access_token} may be (a VM-scoped identity token); none by default. */
+    private volatile UpgradeCredentials otherUpgradeCredentials = (ctx, token) -> false;
+
+    /** Whether {@code token}, which is no API key, admits this WebSocket upgrade. */
+    @FunctionalInterface
+    public interface UpgradeCredentials {
+        boolean accepts(Context ctx, String token);
+    }
 
     public Auth(ApiKeyStore keys) {
         this.keys = keys;
@@ -48,10 +56,17 @@ public final class Auth {
             return;
         }
         var found = keys.findByHash(sha256(token.trim()));
-        if (found.isEmpty()) {
-            throw new BurrowException(BurrowException.Kind.UNAUTHORIZED, "UNAUTHORIZED", "invalid API key");
+        if (found.isPresent()) {
+            ctx.attribute(KEY_ID, found.get().id());
+            return;
         }
-        ctx.attribute(KEY_ID, found.get().id());
+        if (otherUpgradeCredentials.accepts(ctx, token.trim())) return;
+        throw new BurrowException(BurrowException.Kind.UNAUTHORIZED, "UNAUTHORIZED", "invalid API key or access token");
+    }
+
+    /** Lets WebSocket upgrades also authenticate with what {@code credentials} accepts (e.g. identity tokens). */
+    public void acceptOnUpgrade(UpgradeCredentials credentials) {
+        this.otherUpgradeCredentials = credentials;
     }
 
     public static String sha256(String secret) {

@@ -47,17 +47,36 @@ public final class TerminalApi implements ApiModule {
     static final int REPLAY_BYTES = 64 * 1024;
 
     static final String WS_DOC = "WebSocket (upgrade; authenticate with the Authorization header or, from a browser, "
-            + "?access_token=<key>). Server to client: binary frames of raw terminal output (the last 64 KiB of scrollback "
+            + "?access_token=<API key, or an identity token that may access the VM as the terminal's user>). Server to client: binary frames of raw terminal output (the last 64 KiB of scrollback "
             + "first), and a final text frame {type: exit, exitCode} before a normal close when the shell ends. Client to "
             + "server: binary frames are keystrokes; text frames are JSON {type: resize, cols, rows} or {type: input, data}. "
             + "Any number of viewers may attach; one leaving does not end the terminal";
 
     private final LifecycleCoordinator lifecycle;
     private final TerminalManager terminals;
+    private final dev.burrow.core.access.VmAccess access;
+    private static final java.util.regex.Pattern WS_PATH = java.util.regex.Pattern.compile("/v1/vms/([a-z0-9]+)/terminals/([^/]+)/ws");
 
-    public TerminalApi(LifecycleCoordinator lifecycle, TerminalManager terminals) {
+    public TerminalApi(LifecycleCoordinator lifecycle, TerminalManager terminals, dev.burrow.core.access.VmAccess access) {
         this.lifecycle = lifecycle;
         this.terminals = terminals;
+        this.access = access;
+    }
+
+    /**
+     * A browser attaching to a terminal may use an identity token (the one it would use for SSH) instead of the API
+     * key: admitted when the identity may access that VM as the terminal's user. Nothing else accepts such a token.
+     */
+    public boolean acceptsIdentityToken(io.javalin.http.Context ctx, String token) {
+        var m = WS_PATH.matcher(ctx.path());
+        if (!m.matches()) return false;
+        dev.burrow.core.process.ManagedProcess t;
+        try {
+            t = terminals.get(m.group(1), m.group(2));
+        } catch (BurrowException unknown) {
+            return false;
+        }
+        return access.checkToken(m.group(1), token, t.user() != null ? t.user() : "root").granted();
     }
 
     @Override
