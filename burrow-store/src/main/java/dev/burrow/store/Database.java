@@ -83,6 +83,27 @@ public final class Database implements AutoCloseable {
         return dataSource;
     }
 
+    /**
+     * Work outside a transaction, for reads: with SQLite's IMMEDIATE mode every BEGIN takes the write lock, and WAL
+     * lets plain reads proceed while one writer writes. A database failure becomes {@link dev.burrow.core.store.StoreUnavailableException}.
+     */
+    public <T> T read(org.jdbi.v3.core.HandleCallback<T, RuntimeException> work) {
+        try {
+            return jdbi.withHandle(work);
+        } catch (org.jdbi.v3.core.JdbiException e) {
+            throw new dev.burrow.core.store.StoreUnavailableException("database operation failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** Work in one transaction; a database failure becomes {@link dev.burrow.core.store.StoreUnavailableException}. */
+    public <T> T inTransaction(org.jdbi.v3.core.HandleCallback<T, RuntimeException> work) {
+        try {
+            return jdbi.inTransaction(work);
+        } catch (org.jdbi.v3.core.JdbiException e) {
+            throw new dev.burrow.core.store.StoreUnavailableException("database operation failed: " + e.getMessage(), e);
+        }
+    }
+
     @Override
     public void close() {
         dataSource.close();

@@ -7,12 +7,10 @@ import java.util.List;
 import java.util.Optional;
 
 import org.jdbi.v3.core.HandleCallback;
-import org.jdbi.v3.core.JdbiException;
 import org.jdbi.v3.core.statement.StatementContext;
 
 import dev.burrow.core.domain.DomainMapping;
 import dev.burrow.core.store.DomainStore;
-import dev.burrow.core.store.StoreUnavailableException;
 
 /** {@link DomainStore} over JDBI, portable across the {@link Dialect}s. Times are epoch milliseconds. */
 public final class SqlDomainStore implements DomainStore {
@@ -24,7 +22,7 @@ public final class SqlDomainStore implements DomainStore {
 
     @Override
     public boolean insertMapping(DomainMapping m) {
-        return run(h -> h.createUpdate("""
+        return db.inTransaction(h -> h.createUpdate("""
                 INSERT INTO domain_mappings (id, domain, vm_id, vm_port, created_at)
                 VALUES (:id, :domain, :vm, :port, :at) ON CONFLICT (domain) DO NOTHING
                 """).bind("id", m.id()).bind("domain", m.domain()).bind("vm", m.vmId()).bind("port", m.vmPort())
@@ -33,19 +31,19 @@ public final class SqlDomainStore implements DomainStore {
 
     @Override
     public boolean updateMappingPort(String domain, String vmId, int vmPort) {
-        return run(h -> h.createUpdate("UPDATE domain_mappings SET vm_port = :port WHERE domain = :domain AND vm_id = :vm")
+        return db.inTransaction(h -> h.createUpdate("UPDATE domain_mappings SET vm_port = :port WHERE domain = :domain AND vm_id = :vm")
                 .bind("port", vmPort).bind("domain", domain).bind("vm", vmId).execute()) > 0;
     }
 
     @Override
     public Optional<DomainMapping> findMapping(String domain) {
-        return read(h -> h.createQuery("SELECT * FROM domain_mappings WHERE domain = :domain").bind("domain", domain)
+        return db.read(h -> h.createQuery("SELECT * FROM domain_mappings WHERE domain = :domain").bind("domain", domain)
                 .map(SqlDomainStore::map).findOne());
     }
 
     @Override
     public List<DomainMapping> listMappings(String domain, int limit, int offset) {
-        return read(h -> {
+        return db.read(h -> {
             var q = h.createQuery("SELECT * FROM domain_mappings " + (domain == null ? "" : "WHERE domain = :domain ")
                     + "ORDER BY created_at, id LIMIT :limit OFFSET :offset");
             if (domain != null) q.bind("domain", domain);
@@ -55,39 +53,23 @@ public final class SqlDomainStore implements DomainStore {
 
     @Override
     public List<DomainMapping> mappingsForVm(String vmId) {
-        return read(h -> h.createQuery("SELECT * FROM domain_mappings WHERE vm_id = :vm ORDER BY created_at, id")
+        return db.read(h -> h.createQuery("SELECT * FROM domain_mappings WHERE vm_id = :vm ORDER BY created_at, id")
                 .bind("vm", vmId).map(SqlDomainStore::map).list());
     }
 
     @Override
     public boolean deleteMapping(String domain) {
-        return run(h -> h.createUpdate("DELETE FROM domain_mappings WHERE domain = :domain").bind("domain", domain)
+        return db.inTransaction(h -> h.createUpdate("DELETE FROM domain_mappings WHERE domain = :domain").bind("domain", domain)
                 .execute()) > 0;
     }
 
     @Override
     public int deleteMappingsForVm(String vmId) {
-        return run(h -> h.createUpdate("DELETE FROM domain_mappings WHERE vm_id = :vm").bind("vm", vmId).execute());
+        return db.inTransaction(h -> h.createUpdate("DELETE FROM domain_mappings WHERE vm_id = :vm").bind("vm", vmId).execute());
     }
 
     private static DomainMapping map(ResultSet rs, StatementContext ctx) throws SQLException {
         return new DomainMapping(rs.getString("id"), rs.getString("domain"), rs.getString("vm_id"), rs.getInt("vm_port"),
                 Instant.ofEpochMilli(rs.getLong("created_at")));
-    }
-
-    private <T> T read(HandleCallback<T, RuntimeException> work) {
-        try {
-            return db.jdbi().withHandle(work);
-        } catch (JdbiException e) {
-            throw new StoreUnavailableException("database operation failed: " + e.getMessage(), e);
-        }
-    }
-
-    private <T> T run(HandleCallback<T, RuntimeException> work) {
-        try {
-            return db.jdbi().inTransaction(work);
-        } catch (JdbiException e) {
-            throw new StoreUnavailableException("database operation failed: " + e.getMessage(), e);
-        }
     }
 }

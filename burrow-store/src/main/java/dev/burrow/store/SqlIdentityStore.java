@@ -8,7 +8,6 @@ import java.util.Optional;
 
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.HandleCallback;
-import org.jdbi.v3.core.JdbiException;
 import org.jdbi.v3.core.statement.StatementContext;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -20,7 +19,6 @@ import dev.burrow.core.access.Identity;
 import dev.burrow.core.access.SshKey;
 import dev.burrow.core.access.VmPermission;
 import dev.burrow.core.store.IdentityStore;
-import dev.burrow.core.store.StoreUnavailableException;
 
 /** {@link IdentityStore} over JDBI, portable across the {@link Dialect}s. Times are epoch milliseconds. */
 public final class SqlIdentityStore implements IdentityStore {
@@ -37,19 +35,19 @@ public final class SqlIdentityStore implements IdentityStore {
 
     @Override
     public void insertIdentity(Identity identity) {
-        run(h -> h.createUpdate("INSERT INTO identities (id, managed, created_at) VALUES (:id, :managed, :at)")
+        db.inTransaction(h -> h.createUpdate("INSERT INTO identities (id, managed, created_at) VALUES (:id, :managed, :at)")
                 .bind("id", identity.id()).bind("managed", identity.managed())
                 .bind("at", identity.createdAt().toEpochMilli()).execute());
     }
 
     @Override
     public Optional<Identity> findIdentity(String id) {
-        return read(h -> findIdentityIn(h, id));
+        return db.read(h -> findIdentityIn(h, id));
     }
 
     @Override
     public List<Identity> listIdentities(boolean includeManaged, int limit, int offset) {
-        return read(h -> {
+        return db.read(h -> {
             var q = h.createQuery("SELECT * FROM identities " + (includeManaged ? "" : "WHERE managed = :f ")
                     + "ORDER BY created_at, id LIMIT :limit OFFSET :offset");
             if (!includeManaged) q.bind("f", false);
@@ -59,7 +57,7 @@ public final class SqlIdentityStore implements IdentityStore {
 
     @Override
     public int countIdentities(boolean includeManaged) {
-        return read(h -> {
+        return db.read(h -> {
             var q = h.createQuery("SELECT COUNT(*) FROM identities" + (includeManaged ? "" : " WHERE managed = :f"));
             if (!includeManaged) q.bind("f", false);
             return q.mapTo(Integer.class).one();
@@ -68,7 +66,7 @@ public final class SqlIdentityStore implements IdentityStore {
 
     @Override
     public boolean deleteIdentity(String id) {
-        return run(h -> {
+        return db.inTransaction(h -> {
             // Children first, explicitly: correct even on a connection where SQLite's foreign keys are off.
             for (String table : List.of("vm_permissions", "access_tokens", "ssh_keys")) {
                 h.createUpdate("DELETE FROM " + table + " WHERE identity_id = :id").bind("id", id).execute();
@@ -81,7 +79,7 @@ public final class SqlIdentityStore implements IdentityStore {
 
     @Override
     public Optional<VmPermission> upsertPermission(VmPermission p) {
-        return run(h -> {
+        return db.inTransaction(h -> {
             if (findIdentityIn(h, p.identityId()).isEmpty()) return Optional.<VmPermission>empty();
             h.createUpdate("""
                     INSERT INTO vm_permissions (id, identity_id, vm_id, allowed_users, granted_at, granted_by)
@@ -97,7 +95,7 @@ public final class SqlIdentityStore implements IdentityStore {
 
     @Override
     public Optional<VmPermission> updatePermission(String identityId, String vmId, List<String> allowedUsers) {
-        return run(h -> {
+        return db.inTransaction(h -> {
             int n = h.createUpdate("UPDATE vm_permissions SET allowed_users = :users WHERE identity_id = :identity AND vm_id = :vm")
                     .bind("users", usersJson(allowedUsers)).bind("identity", identityId).bind("vm", vmId).execute();
             return n == 0 ? Optional.<VmPermission>empty() : findPermissionIn(h, identityId, vmId);
@@ -106,12 +104,12 @@ public final class SqlIdentityStore implements IdentityStore {
 
     @Override
     public Optional<VmPermission> findPermission(String identityId, String vmId) {
-        return read(h -> findPermissionIn(h, identityId, vmId));
+        return db.read(h -> findPermissionIn(h, identityId, vmId));
     }
 
     @Override
     public List<VmPermission> listPermissions(String identityId, int limit, int offset) {
-        return read(h -> h.createQuery("""
+        return db.read(h -> h.createQuery("""
                         SELECT * FROM vm_permissions WHERE identity_id = :identity
                         ORDER BY granted_at, id LIMIT :limit OFFSET :offset
                         """).bind("identity", identityId).bind("limit", limit).bind("offset", offset)
@@ -120,26 +118,26 @@ public final class SqlIdentityStore implements IdentityStore {
 
     @Override
     public int countPermissions(String identityId) {
-        return read(h -> h.createQuery("SELECT COUNT(*) FROM vm_permissions WHERE identity_id = :identity")
+        return db.read(h -> h.createQuery("SELECT COUNT(*) FROM vm_permissions WHERE identity_id = :identity")
                 .bind("identity", identityId).mapTo(Integer.class).one());
     }
 
     @Override
     public boolean deletePermission(String identityId, String vmId) {
-        return run(h -> h.createUpdate("DELETE FROM vm_permissions WHERE identity_id = :identity AND vm_id = :vm")
+        return db.inTransaction(h -> h.createUpdate("DELETE FROM vm_permissions WHERE identity_id = :identity AND vm_id = :vm")
                 .bind("identity", identityId).bind("vm", vmId).execute()) > 0;
     }
 
     @Override
     public int deletePermissionsForVm(String vmId) {
-        return run(h -> h.createUpdate("DELETE FROM vm_permissions WHERE vm_id = :vm").bind("vm", vmId).execute());
+        return db.inTransaction(h -> h.createUpdate("DELETE FROM vm_permissions WHERE vm_id = :vm").bind("vm", vmId).execute());
     }
 
     // ---- tokens ----
 
     @Override
     public boolean insertToken(AccessToken t) {
-        return run(h -> {
+        return db.inTransaction(h -> {
             if (findIdentityIn(h, t.identityId()).isEmpty()) return false;
             h.createUpdate("""
                     INSERT INTO access_tokens (id, identity_id, sha256, created_at, expires_at, revoked_at)
@@ -153,13 +151,13 @@ public final class SqlIdentityStore implements IdentityStore {
 
     @Override
     public Optional<AccessToken> findTokenByHash(String sha256) {
-        return read(h -> h.createQuery("SELECT * FROM access_tokens WHERE sha256 = :sha").bind("sha", sha256)
+        return db.read(h -> h.createQuery("SELECT * FROM access_tokens WHERE sha256 = :sha").bind("sha", sha256)
                 .map(SqlIdentityStore::mapToken).findOne());
     }
 
     @Override
     public List<AccessToken> listTokens(String identityId) {
-        return read(h -> h.createQuery("""
+        return db.read(h -> h.createQuery("""
                         SELECT * FROM access_tokens WHERE identity_id = :identity AND revoked_at IS NULL
                         ORDER BY created_at, id
                         """).bind("identity", identityId).map(SqlIdentityStore::mapToken).list());
@@ -167,7 +165,7 @@ public final class SqlIdentityStore implements IdentityStore {
 
     @Override
     public boolean revokeToken(String identityId, String tokenId, Instant at) {
-        return run(h -> h.createUpdate("""
+        return db.inTransaction(h -> h.createUpdate("""
                 UPDATE access_tokens SET revoked_at = :at WHERE id = :id AND identity_id = :identity AND revoked_at IS NULL
                 """).bind("at", at.toEpochMilli()).bind("id", tokenId).bind("identity", identityId).execute()) > 0;
     }
@@ -176,7 +174,7 @@ public final class SqlIdentityStore implements IdentityStore {
 
     @Override
     public KeyInsert insertSshKey(SshKey k) {
-        return run(h -> {
+        return db.inTransaction(h -> {
             if (findIdentityIn(h, k.identityId()).isEmpty()) return KeyInsert.NO_IDENTITY;
             int n = h.createUpdate("""
                     INSERT INTO ssh_keys (id, identity_id, public_key, fingerprint, comment, created_at)
@@ -190,19 +188,19 @@ public final class SqlIdentityStore implements IdentityStore {
 
     @Override
     public Optional<SshKey> findSshKeyByFingerprint(String fingerprint) {
-        return read(h -> h.createQuery("SELECT * FROM ssh_keys WHERE fingerprint = :fp").bind("fp", fingerprint)
+        return db.read(h -> h.createQuery("SELECT * FROM ssh_keys WHERE fingerprint = :fp").bind("fp", fingerprint)
                 .map(SqlIdentityStore::mapKey).findOne());
     }
 
     @Override
     public List<SshKey> listSshKeys(String identityId) {
-        return read(h -> h.createQuery("SELECT * FROM ssh_keys WHERE identity_id = :identity ORDER BY created_at, id")
+        return db.read(h -> h.createQuery("SELECT * FROM ssh_keys WHERE identity_id = :identity ORDER BY created_at, id")
                 .bind("identity", identityId).map(SqlIdentityStore::mapKey).list());
     }
 
     @Override
     public boolean deleteSshKey(String identityId, String keyId) {
-        return run(h -> h.createUpdate("DELETE FROM ssh_keys WHERE id = :id AND identity_id = :identity")
+        return db.inTransaction(h -> h.createUpdate("DELETE FROM ssh_keys WHERE id = :id AND identity_id = :identity")
                 .bind("id", keyId).bind("identity", identityId).execute()) > 0;
     }
 
@@ -262,23 +260,6 @@ public final class SqlIdentityStore implements IdentityStore {
             return JSON.readValue(json, USERS);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("stored allowed users are unreadable: " + e.getOriginalMessage(), e);
-        }
-    }
-
-    /** Outside a transaction, as in SqlVmStore: with SQLite's IMMEDIATE mode every BEGIN takes the write lock. */
-    private <T> T read(HandleCallback<T, RuntimeException> work) {
-        try {
-            return db.jdbi().withHandle(work);
-        } catch (JdbiException e) {
-            throw new StoreUnavailableException("database operation failed: " + e.getMessage(), e);
-        }
-    }
-
-    private <T> T run(HandleCallback<T, RuntimeException> work) {
-        try {
-            return db.jdbi().inTransaction(work);
-        } catch (JdbiException e) {
-            throw new StoreUnavailableException("database operation failed: " + e.getMessage(), e);
         }
     }
 }

@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.Optional;
 
 import org.jdbi.v3.core.Handle;
-import org.jdbi.v3.core.JdbiException;
 import org.jdbi.v3.core.statement.StatementContext;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -16,7 +15,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.burrow.core.store.ApiKeyStore;
 import dev.burrow.core.store.SnapshotStore;
-import dev.burrow.core.store.StoreUnavailableException;
 import dev.burrow.core.store.VmQuery;
 import dev.burrow.core.store.VmStore;
 import dev.burrow.core.vm.Snapshot;
@@ -38,7 +36,7 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
 
     @Override
     public boolean insert(Vm vm, VmEvent event, IdempotencyKey key) {
-        return run(h -> {
+        return db.inTransaction(h -> {
             if (key != null) {
                 int claimed = h.createUpdate("""
                         INSERT INTO idempotency_keys (idem_key, request_hash, vm_id, created_at)
@@ -65,7 +63,7 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
 
     @Override
     public Optional<IdempotencyKey> findIdempotencyKey(String key) {
-        return read(h -> h.createQuery("SELECT idem_key, request_hash, vm_id FROM idempotency_keys WHERE idem_key = :key")
+        return db.read(h -> h.createQuery("SELECT idem_key, request_hash, vm_id FROM idempotency_keys WHERE idem_key = :key")
                 .bind("key", key)
                 .map((rs, ctx) -> new IdempotencyKey(rs.getString(1), rs.getString(2), rs.getString(3)))
                 .findOne());
@@ -73,7 +71,7 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
 
     @Override
     public Optional<Vm> update(Vm vm, VmEvent event) {
-        return run(h -> {
+        return db.inTransaction(h -> {
             int n = h.createUpdate("""
                     UPDATE vms SET status = :status, status_reason = :reason, spec = :spec, updated_at = :updated,
                                    driver_handle = :handle, version = version + 1
@@ -94,12 +92,12 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
 
     @Override
     public Optional<Vm> find(String id) {
-        return read(h -> findIn(h, id));
+        return db.read(h -> findIn(h, id));
     }
 
     @Override
     public List<Vm> list(VmQuery query) {
-        List<Vm> rows = read(h -> h.createQuery("SELECT * FROM vms "
+        List<Vm> rows = db.read(h -> h.createQuery("SELECT * FROM vms "
                         + (query.includeDeleted() ? "" : "WHERE status <> 'deleted' ")
                         + "ORDER BY created_at DESC, id LIMIT :limit")
                 .bind("limit", query.labels().isEmpty() ? query.limit() : Integer.MAX_VALUE)
@@ -114,13 +112,13 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
 
     @Override
     public void touch(String id, Instant at) {
-        run(h -> h.createUpdate("UPDATE vms SET last_activity_at = :at WHERE id = :id AND last_activity_at < :at")
+        db.inTransaction(h -> h.createUpdate("UPDATE vms SET last_activity_at = :at WHERE id = :id AND last_activity_at < :at")
                 .bind("id", id).bind("at", at.toEpochMilli()).execute());
     }
 
     @Override
     public void touchNetwork(String id, Instant at) {
-        run(h -> {
+        db.inTransaction(h -> {
             long ms = at.toEpochMilli();
             h.createUpdate("""
                     UPDATE vms SET last_network_activity_at = :at
@@ -133,7 +131,7 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
 
     @Override
     public List<VmEvent> events(String vmId, int limit) {
-        return read(h -> h.createQuery("SELECT * FROM vm_events WHERE vm_id = :id ORDER BY id DESC LIMIT :limit")
+        return db.read(h -> h.createQuery("SELECT * FROM vm_events WHERE vm_id = :id ORDER BY id DESC LIMIT :limit")
                 .bind("id", vmId).bind("limit", limit)
                 .map(SqlVmStore::mapEvent).list()).reversed();
     }
@@ -142,7 +140,7 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
 
     @Override
     public void insertSnapshot(Snapshot snap) {
-        run(h -> h.createUpdate("""
+        db.inTransaction(h -> h.createUpdate("""
                 INSERT INTO snapshots (id, name, source_vm_id, image, source_spec, created_at, persistence_type,
                                        persistence_priority, last_used_at, template_hash, failure_reason, default_user)
                 VALUES (:id, :name, :source, :image, :spec, :at, :ptype, :prio, :used, :hash, :failure, :user)
@@ -156,19 +154,19 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
 
     @Override
     public Optional<Snapshot> findSnapshot(String id) {
-        return read(h -> h.createQuery("SELECT * FROM snapshots WHERE id = :id").bind("id", id)
+        return db.read(h -> h.createQuery("SELECT * FROM snapshots WHERE id = :id").bind("id", id)
                 .map(SqlVmStore::mapSnapshot).findOne());
     }
 
     @Override
     public List<Snapshot> listSnapshots() {
-        return read(h -> h.createQuery("SELECT * FROM snapshots ORDER BY created_at DESC, id")
+        return db.read(h -> h.createQuery("SELECT * FROM snapshots ORDER BY created_at DESC, id")
                 .map(SqlVmStore::mapSnapshot).list());
     }
 
     @Override
     public Optional<Snapshot> findSnapshotByTemplate(String templateHash) {
-        return read(h -> h.createQuery("""
+        return db.read(h -> h.createQuery("""
                 SELECT * FROM snapshots WHERE template_hash = :hash AND failure_reason IS NULL
                 ORDER BY created_at DESC, id LIMIT 1
                 """).bind("hash", templateHash).map(SqlVmStore::mapSnapshot).findOne());
@@ -176,12 +174,12 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
 
     @Override
     public boolean deleteSnapshot(String id) {
-        return run(h -> h.createUpdate("DELETE FROM snapshots WHERE id = :id").bind("id", id).execute()) > 0;
+        return db.inTransaction(h -> h.createUpdate("DELETE FROM snapshots WHERE id = :id").bind("id", id).execute()) > 0;
     }
 
     @Override
     public boolean updateSnapshot(Snapshot snap) {
-        return run(h -> h.createUpdate("""
+        return db.inTransaction(h -> h.createUpdate("""
                 UPDATE snapshots SET name = :name, persistence_type = :ptype, persistence_priority = :prio WHERE id = :id
                 """).bind("id", snap.id()).bind("name", snap.name()).bind("ptype", snap.persistence().wireType())
                 .bind("prio", snap.persistence().priority()).execute()) > 0;
@@ -189,7 +187,7 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
 
     @Override
     public boolean touchSnapshot(String id, Instant at) {
-        return run(h -> h.createUpdate("UPDATE snapshots SET last_used_at = :at WHERE id = :id").bind("id", id)
+        return db.inTransaction(h -> h.createUpdate("UPDATE snapshots SET last_used_at = :at WHERE id = :id").bind("id", id)
                 .bind("at", at.toEpochMilli()).execute()) > 0;
     }
 
@@ -206,7 +204,7 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
 
     @Override
     public void upsert(ApiKey key) {
-        run(h -> {
+        db.inTransaction(h -> {
             h.createUpdate("DELETE FROM api_keys WHERE id = :id OR sha256 = :sha").bind("id", key.id())
                     .bind("sha", key.sha256()).execute();
             h.createUpdate("INSERT INTO api_keys (id, name, sha256, admin, created_at) VALUES (:id, :name, :sha, :admin, :at)")
@@ -218,7 +216,7 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
 
     @Override
     public Optional<ApiKey> findByHash(String sha256) {
-        return read(h -> h.createQuery("SELECT id, name, sha256, admin FROM api_keys WHERE sha256 = :sha")
+        return db.read(h -> h.createQuery("SELECT id, name, sha256, admin FROM api_keys WHERE sha256 = :sha")
                 .bind("sha", sha256)
                 .map((rs, ctx) -> new ApiKey(rs.getString("id"), rs.getString("name"), rs.getString("sha256"),
                         rs.getBoolean("admin")))
@@ -227,7 +225,7 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
 
     /** Names allowed by the vms.status CHECK constraint, read back from the live schema (drift test). */
     public String schemaSql() {
-        return run(h -> db.dialect() == Dialect.SQLITE
+        return db.inTransaction(h -> db.dialect() == Dialect.SQLITE
                 ? h.createQuery("SELECT sql FROM sqlite_master WHERE name = 'vms'").mapTo(String.class).one()
                 : h.createQuery("""
                         SELECT string_agg(pg_get_constraintdef(c.oid), ' ') FROM pg_constraint c
@@ -285,26 +283,6 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
             return JSON.readValue(json, VmSpec.class);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("stored VM spec is unreadable: " + e.getOriginalMessage(), e);
-        }
-    }
-
-    /**
-     * Reads run outside a transaction: with SQLite's IMMEDIATE mode every BEGIN takes the write lock, and
-     * WAL lets plain reads proceed while one writer writes.
-     */
-    private <T> T read(org.jdbi.v3.core.HandleCallback<T, RuntimeException> work) {
-        try {
-            return db.jdbi().withHandle(work);
-        } catch (JdbiException e) {
-            throw new StoreUnavailableException("database operation failed: " + e.getMessage(), e);
-        }
-    }
-
-    private <T> T run(org.jdbi.v3.core.HandleCallback<T, RuntimeException> work) {
-        try {
-            return db.jdbi().inTransaction(work);
-        } catch (JdbiException e) {
-            throw new StoreUnavailableException("database operation failed: " + e.getMessage(), e);
         }
     }
 
