@@ -49,18 +49,8 @@ public final class OciImages {
             umoci("init", "--layout", layoutDir.toString());
         }
         umoci("new", "--image", image);
-        Path bundle;
+        Path bundle = unpackToTemp(image);
         try {
-            bundle = Files.createTempDirectory("burrow-oci-bundle-");
-            Files.delete(bundle); // umoci unpack insists on creating the bundle directory itself
-        } catch (IOException e) {
-            throw new DriverException("cannot create a temp bundle dir: " + e.getMessage(), e);
-        }
-        try {
-            List<String> unpack = new ArrayList<>(List.of("unpack"));
-            if (!runningAsRoot()) unpack.add("--rootless");
-            unpack.addAll(List.of("--image", image, bundle.toString()));
-            umoci(unpack.toArray(String[]::new));
             BuiltinImages.writeBusyboxRootfs(bundle.resolve("rootfs"));
             umoci("repack", "--image", image, bundle.toString());
 
@@ -85,18 +75,8 @@ public final class OciImages {
         String image = layoutDir + ":" + tag;
         var random = new java.util.Random(tag.hashCode() ^ layers);
         for (int i = 0; i < layers; i++) {
-            Path bundle;
+            Path bundle = unpackToTemp(image);
             try {
-                bundle = Files.createTempDirectory("burrow-oci-bundle-");
-                Files.delete(bundle);
-            } catch (IOException e) {
-                throw new DriverException("cannot create a temp bundle dir: " + e.getMessage(), e);
-            }
-            try {
-                List<String> unpack = new ArrayList<>(List.of("unpack"));
-                if (!runningAsRoot()) unpack.add("--rootless");
-                unpack.addAll(List.of("--image", image, bundle.toString()));
-                umoci(unpack.toArray(String[]::new));
                 byte[] data = new byte[bytesPerLayer];
                 random.nextBytes(data);
                 Files.write(bundle.resolve("rootfs").resolve("payload-" + i + ".bin"), data);
@@ -109,6 +89,27 @@ public final class OciImages {
         }
         umoci("gc", "--layout", layoutDir.toString());
         return manifestDigest(layoutDir, tag);
+    }
+
+    /** {@code umoci unpack}s {@code image} into a new temp bundle dir, which the caller removes. */
+    private static Path unpackToTemp(String image) {
+        Path bundle;
+        try {
+            bundle = Files.createTempDirectory("burrow-oci-bundle-");
+            Files.delete(bundle); // umoci unpack insists on creating the bundle directory itself
+        } catch (IOException e) {
+            throw new DriverException("cannot create a temp bundle dir: " + e.getMessage(), e);
+        }
+        List<String> unpack = new ArrayList<>(List.of("unpack"));
+        if (!runningAsRoot()) unpack.add("--rootless");
+        unpack.addAll(List.of("--image", image, bundle.toString()));
+        try {
+            umoci(unpack.toArray(String[]::new));
+        } catch (RuntimeException e) {
+            HostCommand.of("rm", "-rf", "--one-file-system", bundle.toString()).run();
+            throw e;
+        }
+        return bundle;
     }
 
     /** Sizes of the layers (in order) of the manifest {@code tag} names in the layout: what a registry pull fetches. */
