@@ -2,7 +2,6 @@ package dev.burrow.server.net;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -144,7 +143,7 @@ class VmDomainsTest {
                     .getBytes(StandardCharsets.US_ASCII));
             out.flush();
             InputStream in = s.getInputStream();
-            assertThat(readHead(in)).startsWith("HTTP/1.1 101");
+            assertThat(VmPortsTest.readHead(in)).startsWith("HTTP/1.1 101");
             for (String msg : List.of("over-tls-1\n", "over-tls-2\n")) {
                 out.write(msg.getBytes(StandardCharsets.US_ASCII));
                 out.flush();
@@ -412,18 +411,6 @@ class VmDomainsTest {
                     .getBytes(StandardCharsets.US_ASCII));
             return new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         }
-    }
-
-    private static String readHead(InputStream in) throws IOException {
-        ByteArrayOutputStream b = new ByteArrayOutputStream();
-        while (true) {
-            int c = in.read();
-            if (c < 0) break;
-            b.write(c);
-            String s = b.toString(StandardCharsets.US_ASCII);
-            if (s.endsWith("\r\n\r\n")) return s;
-        }
-        return b.toString(StandardCharsets.US_ASCII);
     }
 
     private static void exec(String vm, String command) {

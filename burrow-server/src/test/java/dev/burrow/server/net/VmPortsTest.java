@@ -173,7 +173,8 @@ class VmPortsTest {
         }
     }
 
-    private static String readHead(InputStream in) throws IOException {
+    /** An HTTP response head, read byte by byte up to the blank line, so the stream is left at the body (or frames). */
+    static String readHead(InputStream in) throws IOException {
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         while (true) {
             int c = in.read();
