@@ -1,6 +1,7 @@
 package dev.burrow.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,6 +21,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.burrow.core.testing.HostRequirements;
 import dev.burrow.driver.runc.OciImages;
+import dev.burrow.driver.runc.testing.BlobGate;
 import dev.burrow.driver.runc.testing.TestRegistry;
 
 /**
@@ -70,9 +72,12 @@ class ImagePullTest {
     @Test
     void concurrentCreatesShareOneVisiblePullWithMeasuredProgress() throws Exception {
         Path imageDir = Files.createTempDirectory(work, "images-");
-        String ref = registry.ref("team/big:v1");
         ExecutorService pool = Executors.newFixedThreadPool(3);
-        try (TestServer srv = server(imageDir, c -> c)) {
+        // three blobs through (the config for skopeo inspect, then two of the copy's, one at least a layer: there is
+        // one config), the rest held until the test has seen the pull from the outside: three VMs pulling at once
+        // and a sample with some bytes but not all
+        try (BlobGate gate = BlobGate.closed(registry, 3); TestServer srv = server(imageDir, c -> c)) {
+            String ref = gate.ref("team/big:v1");
             List<Future<TestServer.Response>> creates = new ArrayList<>();
             long t0 = System.nanoTime();
             for (int i = 0; i < 3; i++) creates.add(pool.submit(() -> srv.post("/v1/vms", "{\"image\":\"" + ref + "\"}")));
@@ -81,6 +86,7 @@ class ImagePullTest {
             List<JsonNode> samples = new ArrayList<>();
             int maxPulling = 0;
             int maxPullsOfRef = 0;
+            long openAnywayAt = System.nanoTime() + Duration.ofMinutes(2).toNanos();
             while (creates.stream().anyMatch(f -> !f.isDone())) {
                 JsonNode list = srv.get("/v1/vms").json();
                 int pulling = 0;
@@ -96,6 +102,9 @@ class ImagePullTest {
                     if (p.get("image").asText().equals(ref) && !p.get("phase").asText().equals("ready")) pullsOfRef++;
                 }
                 maxPullsOfRef = Math.max(maxPullsOfRef, pullsOfRef);
+                boolean seenMidPull = samples.stream().anyMatch(ImagePullTest::partial);
+                // (after two minutes the gate opens anyway, so a broken pull fails the assertions below, not the build)
+                if ((maxPulling == 3 && seenMidPull) || System.nanoTime() > openAnywayAt) gate.open();
                 Thread.sleep(15);
             }
             long pullMs = (System.nanoTime() - t0) / 1_000_000;
@@ -117,8 +126,7 @@ class ImagePullTest {
                 assertThat(s.get("bytesDone").asLong()).isBetween(0L, expectedTotal);
                 assertThat(s.get("layersDone").asInt()).isBetween(0, expectedLayers);
             }
-            long partial = measured.stream().filter(s -> s.get("bytesDone").asLong() > 0
-                    && s.get("bytesDone").asLong() < expectedTotal).count();
+            long partial = measured.stream().filter(ImagePullTest::partial).count();
             System.out.printf("pull figures: %d bytes in %d layers, create of 3 VMs %d ms, %d samples, %d partial%n",
                     expectedTotal, expectedLayers, pullMs, measured.size(), partial);
             assertThat(measured.stream().mapToLong(s -> s.get("bytesDone").asLong()).max().orElse(-1))
@@ -241,20 +249,27 @@ class ImagePullTest {
     @Test
     void theCliShowsTheBarWhileCreateWaitsForThePull() throws Exception {
         Path imageDir = Files.createTempDirectory(work, "images-");
-        try (TestServer srv = server(imageDir, c -> c)) {
-            String ref = registry.ref("team/big:v1");
+        String total = "/" + String.format(java.util.Locale.ROOT, "%.1f MB", expectedTotal / 1_000_000.0);
+        try (BlobGate gate = BlobGate.closed(registry, 1); TestServer srv = server(imageDir, c -> c)) {
+            String ref = gate.ref("team/big:v1");
             Path err = work.resolve("cli-" + System.nanoTime() + ".err");
             String javaBin = ProcessHandle.current().info().command().orElse("java");
             Process p = new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"), "dev.burrow.server.Main",
                     "vm", "create", "--url", srv.url(), "--api-key", TestServer.KEY, "--image", ref)
                     .redirectError(err.toFile()).redirectOutput(ProcessBuilder.Redirect.PIPE).start();
+            // the config passes (skopeo inspect reads it to resolve the digest and the total); the copy is held
+            // until the bar has shown the pull with its measured total
+            await().atMost(Duration.ofMinutes(2)).until(() -> {
+                String shown = Files.readString(err);
+                return shown.contains("pulling " + ref) && shown.contains(total) || !p.isAlive();
+            });
+            gate.open();
             String out = new String(p.getInputStream().readAllBytes()).strip();
             assertThat(p.waitFor()).as(Files.readString(err)).isZero();
             assertThat(out).matches("[a-z0-9]{20}");
             String bar = Files.readString(err);
             // not a terminal: plain lines, one per phase at least, with the measured total
-            assertThat(bar).contains("pulling " + ref).contains("/" + String.format(java.util.Locale.ROOT, "%.1f MB",
-                    expectedTotal / 1_000_000.0)).contains("layers ").contains("[").doesNotContain("\r");
+            assertThat(bar).contains("pulling " + ref).contains(total).contains("layers ").contains("[").doesNotContain("\r");
             assertThat(srv.delete("/v1/vms/" + out).status()).isEqualTo(200);
         }
     }
@@ -263,8 +278,8 @@ class ImagePullTest {
     void onATerminalTheBarIsOneLineRedrawnWithCarriageReturns() throws Exception {
         HostRequirements.requireCommand("script");
         Path imageDir = Files.createTempDirectory(work, "images-");
-        try (TestServer srv = server(imageDir, c -> c)) {
-            String ref = registry.ref("team/big:v1");
+        try (BlobGate gate = BlobGate.closed(registry, 1); TestServer srv = server(imageDir, c -> c)) {
+            String ref = gate.ref("team/big:v1");
             String javaBin = ProcessHandle.current().info().command().orElse("java");
             Path cp = work.resolve("cp-" + System.nanoTime());
             Files.writeString(cp, System.getProperty("java.class.path"));
@@ -275,6 +290,10 @@ class ImagePullTest {
             Process p = new ProcessBuilder("script", "-qefc", cmd, typescript.toString())
                     .redirectErrorStream(true).redirectOutput(work.resolve("script-" + System.nanoTime() + ".log").toFile())
                     .start();
+            // the layers are held until the terminal has shown the bar (script -f flushes every write)
+            await().atMost(Duration.ofMinutes(2)).until(() -> !p.isAlive() || Files.exists(typescript)
+                    && Files.readString(typescript).contains("\rpulling " + ref) && Files.readString(typescript).contains("%"));
+            gate.open();
             assertThat(p.waitFor()).isZero();
             String shown = Files.readString(typescript);
             assertThat(shown).contains("\rpulling " + ref).contains("%").containsPattern("[a-z0-9]{20}");
@@ -306,6 +325,11 @@ class ImagePullTest {
             assertThat(s2.call("GET", "/v1/vms", null).json().get("totalCount").asInt()).isZero();
             assertThat(events.status()).isEqualTo(404);
         }
+    }
+
+    private static boolean partial(JsonNode sample) {
+        long done = sample.path("bytesDone").asLong(-1);
+        return sample.has("bytesTotal") && done > 0 && done < expectedTotal;
     }
 
     private static String awaitPulled(TestServer srv, String ref) throws InterruptedException {
