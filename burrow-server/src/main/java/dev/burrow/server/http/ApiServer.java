@@ -1,14 +1,18 @@
 package dev.burrow.server.http;
 
+import java.time.Duration;
 import java.util.Map;
 import java.util.UUID;
 
 import org.eclipse.jetty.http.UriCompliance;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.ServerConnector;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.burrow.api.ErrorBody;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.server.http.RouteTable.Access;
 import dev.burrow.server.metrics.BurrowMetrics;
 import dev.burrow.server.tracing.Tracing;
 import io.javalin.Javalin;
@@ -18,26 +22,38 @@ import io.javalin.http.HttpResponseException;
 import io.javalin.json.JavalinJackson;
 
 /**
- * The HTTP surface: Javalin with one JSON mapper, bearer auth on every {@code /v1} and {@code /identity} route, the
+ * The HTTP surface: Javalin with one JSON mapper, each route behind the access its {@link RouteTable} entry declares, the
  * {@code {error, message}} body on every failure, {@code /openapi.json} and health routes.
  */
 public final class ApiServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ApiServer.class);
     /** Request bodies above this are refused with 413 (a 64 MiB file is ~86 MiB as base64 JSON). */
     public static final long MAX_BODY_BYTES = 96L * 1024 * 1024;
+    /** How long a connection may stay idle (between requests, or with a read or write stalled). */
+    static final Duration IDLE_TIMEOUT = Duration.ofSeconds(120);
 
     private final Javalin app;
-    private final RouteTable table = new RouteTable();
+    private final RouteTable table;
     private final java.util.List<io.javalin.event.HandlerMetaInfo> registered = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final java.util.List<io.javalin.event.WsHandlerMetaInfo> registeredWs = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     public ApiServer(String host, int port, Auth auth, java.util.List<ApiModule> modules, String version, BurrowMetrics metrics,
                      Tracing tracing, Readiness readiness) {
+        this.table = new RouteTable(auth);
         HttpObservability observe = new HttpObservability(metrics, tracing, table);
         this.app = Javalin.create(cfg -> {
             cfg.jsonMapper(new JavalinJackson(Json.MAPPER, false));
-            cfg.jetty.host = host;
-            cfg.jetty.port = port;
+            // Keep-alive connections are closed by the client first: Jetty's default idle timeout (30 s) equals the
+            // JDK HttpClient's keep-alive timeout, so a client could send its next request on a connection the server
+            // was closing at that moment and get no answer at all ("header parser received no bytes"). Go's
+            // client keeps idle connections 90 s, the JDK's and Node's less.
+            cfg.jetty.addConnector((server, http) -> {
+                ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
+                connector.setHost(host);
+                connector.setPort(port);
+                connector.setIdleTimeout(IDLE_TIMEOUT.toMillis());
+                return connector;
+            });
             cfg.http.maxRequestSize = MAX_BODY_BYTES;
             cfg.startup.showJavalinBanner = false;
             // The vendor SDK sends file paths as one percent-encoded segment (%2F inside); Jetty's default
@@ -51,24 +67,20 @@ public final class ApiServer implements AutoCloseable {
             cfg.events.handlerAdded(registered::add);
             cfg.events.wsHandlerAdded(registeredWs::add);
 
-            // First of the before hooks, so the request's time and span include authentication.
+            // Before every handler, so the request's time and span include authentication (each route's own,
+            // applied by the route table).
             cfg.routes.before(observe::before);
-            cfg.routes.before("/v1/*", auth::check);
-            cfg.routes.before("/identity/*", auth::check);
-            // A WebSocket upgrade skips the HTTP before-handlers; browsers cannot set its headers, so the key may also
-            // come as ?access_token= there.
-            cfg.routes.wsBeforeUpgrade("/v1/*", auth::checkUpgrade);
             for (ApiModule m : modules) m.register(cfg.routes, table);
-            table.add(cfg.routes, HandlerType.GET, "/openapi.json", "This document", null, null, false,
+            table.add(cfg.routes, HandlerType.GET, "/openapi.json", "This document", null, null, Access.PUBLIC,
                     ctx -> ctx.json(table.openApi(version)));
-            table.add(cfg.routes, HandlerType.GET, "/healthz", "Process is alive", null, null, false,
+            table.add(cfg.routes, HandlerType.GET, "/healthz", "Process is alive", null, null, Access.PUBLIC,
                     ctx -> ctx.json(Map.of("status", "ok")));
             table.add(cfg.routes, HandlerType.GET, "/readyz", "Store and driver are usable (503 NOT_READY when not)",
-                    null, null, false, ctx -> ready(ctx, readiness));
+                    null, null, Access.PUBLIC, ctx -> ready(ctx, readiness));
             // Unauthenticated like /healthz, as Prometheus scrapers expect; it carries counts and timings, no
             // ids or secrets. Bind the server to loopback or firewall the port when the API must not be public.
             table.add(cfg.routes, HandlerType.GET, "/metrics", "Prometheus metrics (text exposition format)", null,
-                    null, false, ctx -> ctx.contentType(metrics.contentType()).result(metrics.scrape()));
+                    null, Access.PUBLIC, ctx -> ctx.contentType(metrics.contentType()).result(metrics.scrape()));
             cfg.routes.after(observe::after);
 
             cfg.routes.exception(BurrowException.class, (e, ctx) -> burrowError(e, ctx));

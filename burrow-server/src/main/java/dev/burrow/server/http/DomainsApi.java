@@ -6,6 +6,7 @@ import dev.burrow.api.DomainApiTypes.DomainMappingInfo;
 import dev.burrow.api.DomainApiTypes.MappingRequest;
 import dev.burrow.core.domain.DomainMapping;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.server.http.RouteTable.Access;
 import dev.burrow.server.proxy.DomainMappings;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
@@ -30,7 +31,7 @@ public final class DomainsApi implements ApiModule {
     public void register(RoutesConfig cfg, RouteTable table) {
         table.add(cfg, HandlerType.GET, BASE,
                 "List domain mappings, oldest first, as a JSON array (limit, offset, domain)", null,
-                DomainMappingInfo[].class, true, ctx -> {
+                DomainMappingInfo[].class, Access.API_KEY, ctx -> {
                     int limit = intQuery(ctx, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT);
                     int offset = intQuery(ctx, "offset", 0, 0, Integer.MAX_VALUE);
                     String domain = ctx.queryParam("domain");
@@ -39,7 +40,7 @@ public final class DomainsApi implements ApiModule {
                 });
         table.add(cfg, HandlerType.POST, BASE + "/{domain}",
                 "Map a domain to a VM port (vmId, vmPort default 443); the same VM again changes the port, another VM is 409",
-                MappingRequest.class, DomainMappingInfo.class, true, ctx -> {
+                MappingRequest.class, DomainMappingInfo.class, Access.API_KEY, ctx -> {
                     MappingRequest r = VmApi.requiredBody(ctx, MappingRequest.class);
                     if (r.deploymentId() != null) {
                         throw BurrowException.badRequest("UNSUPPORTED_FIELD",
@@ -55,7 +56,7 @@ public final class DomainsApi implements ApiModule {
                     }
                     ctx.json(info(domains.map(domain, r.vmId(), r.vmPort())));
                 });
-        table.add(cfg, HandlerType.DELETE, BASE + "/{domain}", "Remove a domain mapping", null, null, true, ctx -> {
+        table.add(cfg, HandlerType.DELETE, BASE + "/{domain}", "Remove a domain mapping", null, null, Access.API_KEY, ctx -> {
             domains.unmap(ctx.pathParam("domain"));
             ctx.json(Map.of());
         });

@@ -19,6 +19,7 @@ import dev.burrow.core.access.Identities;
 import dev.burrow.core.access.Identity;
 import dev.burrow.core.access.SshKey;
 import dev.burrow.core.access.VmPermission;
+import dev.burrow.server.http.RouteTable.Access;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
@@ -43,58 +44,58 @@ public final class IdentityApi implements ApiModule {
     @Override
     public void register(RoutesConfig cfg, RouteTable table) {
         table.add(cfg, HandlerType.GET, BASE, "List identities, oldest first (limit, offset, includeManaged)", null,
-                ListIdentitiesResponse.class, true, ctx -> {
+                ListIdentitiesResponse.class, Access.API_KEY, ctx -> {
                     boolean managed = boolQuery(ctx, "includeManaged");
                     var page = identities.list(managed, limit(ctx), offset(ctx));
                     ctx.json(new ListIdentitiesResponse(page.items().stream().map(IdentityApi::info).toList(),
                             page.offset(), page.total()));
                 });
-        table.add(cfg, HandlerType.POST, BASE, "Create an identity (no body)", null, IdentityInfo.class, true,
+        table.add(cfg, HandlerType.POST, BASE, "Create an identity (no body)", null, IdentityInfo.class, Access.API_KEY,
                 ctx -> ctx.json(info(identities.create())));
         table.add(cfg, HandlerType.DELETE, ONE, "Delete an identity with its permissions, tokens and SSH keys", null,
-                null, true, ctx -> {
+                null, Access.API_KEY, ctx -> {
                     identities.delete(identity(ctx));
                     ctx.json(Map.of());
                 });
 
         table.add(cfg, HandlerType.GET, ONE + "/permissions/vm", "List the identity's VM permissions (limit, offset)",
-                null, ListVmPermissionsResponse.class, true, ctx -> {
+                null, ListVmPermissionsResponse.class, Access.API_KEY, ctx -> {
                     var page = identities.permissions(identity(ctx), limit(ctx), offset(ctx));
                     ctx.json(new ListVmPermissionsResponse(page.items().stream().map(IdentityApi::info).toList(),
                             page.offset(), page.total()));
                 });
         table.add(cfg, HandlerType.GET, ONE + "/permissions/vm/{vm_id}", "Get the identity's permission on a VM", null,
-                VmPermissionInfo.class, true,
+                VmPermissionInfo.class, Access.API_KEY,
                 ctx -> ctx.json(info(identities.permission(identity(ctx), ctx.pathParam("vm_id")))));
         table.add(cfg, HandlerType.POST, ONE + "/permissions/vm/{vm_id}",
                 "Grant SSH access to a VM (allowedUsers null: any Linux user); granting again replaces allowedUsers",
-                VmPermissionRequest.class, VmPermissionInfo.class, true, ctx -> {
+                VmPermissionRequest.class, VmPermissionInfo.class, Access.API_KEY, ctx -> {
                     var req = VmApi.optionalBody(ctx, VmPermissionRequest.class);
                     ctx.json(info(identities.grant(identity(ctx), ctx.pathParam("vm_id"),
                             req == null ? null : req.allowedUsers(), Auth.keyId(ctx))));
                 });
         table.add(cfg, HandlerType.PUT, ONE + "/permissions/vm/{vm_id}",
                 "Change which Linux users an existing permission allows", VmPermissionRequest.class,
-                VmPermissionInfo.class, true, ctx -> {
+                VmPermissionInfo.class, Access.API_KEY, ctx -> {
                     // Required: an empty PUT would otherwise widen the permission to every user by accident.
                     var req = VmApi.requiredBody(ctx, VmPermissionRequest.class);
                     ctx.json(info(identities.updatePermission(identity(ctx), ctx.pathParam("vm_id"), req.allowedUsers())));
                 });
         table.add(cfg, HandlerType.DELETE, ONE + "/permissions/vm/{vm_id}", "Revoke the identity's access to a VM",
-                null, null, true, ctx -> {
+                null, null, Access.API_KEY, ctx -> {
                     identities.revokePermission(identity(ctx), ctx.pathParam("vm_id"));
                     ctx.json(Map.of());
                 });
 
         table.add(cfg, HandlerType.GET, ONE + "/tokens", "List the identity's tokens that were not revoked", null,
-                ListTokensResponse.class, true, ctx -> {
+                ListTokensResponse.class, Access.API_KEY, ctx -> {
                     Instant now = identities.now();
                     ctx.json(new ListTokensResponse(identities.tokens(identity(ctx)).stream()
                             .map(t -> new TokenInfo(t.id(), t.createdAt(), t.expiresAt(), !t.activeAt(now))).toList()));
                 });
         table.add(cfg, HandlerType.POST, ONE + "/tokens",
                 "Issue an access token (the secret is shown once); optional {expiresInSeconds} or {expiresAt}",
-                CreateTokenRequest.class, CreateTokenResponse.class, true, ctx -> {
+                CreateTokenRequest.class, CreateTokenResponse.class, Access.API_KEY, ctx -> {
                     var req = VmApi.optionalBody(ctx, CreateTokenRequest.class);
                     var issued = identities.issueToken(identity(ctx), req == null ? null : req.expiresInSeconds(),
                             req == null ? null : instant(req.expiresAt(), "expiresAt"));
@@ -103,23 +104,23 @@ public final class IdentityApi implements ApiModule {
                 });
         table.add(cfg, HandlerType.DELETE, ONE + "/tokens/{token}",
                 "Revoke a token by its id; it is refused at once, on open SSH sessions' next channel too", null, null,
-                true, ctx -> {
+                Access.API_KEY, ctx -> {
                     identities.revokeToken(identity(ctx), ctx.pathParam("token"));
                     ctx.json(Map.of());
                 });
 
         table.add(cfg, HandlerType.GET, ONE + "/ssh-keys", "List the identity's SSH public keys", null,
-                ListSshKeysResponse.class, true,
+                ListSshKeysResponse.class, Access.API_KEY,
                 ctx -> ctx.json(new ListSshKeysResponse(identities.sshKeys(identity(ctx)).stream()
                         .map(IdentityApi::info).toList())));
         table.add(cfg, HandlerType.POST, ONE + "/ssh-keys",
                 "Register an SSH public key ({publicKey: 'ssh-ed25519 AAAA… comment'}; ed25519, rsa >= 2048, ecdsa)",
-                AddSshKeyRequest.class, SshKeyInfo.class, true, ctx -> {
+                AddSshKeyRequest.class, SshKeyInfo.class, Access.API_KEY, ctx -> {
                     var req = VmApi.requiredBody(ctx, AddSshKeyRequest.class);
                     if (req.publicKey() == null) throw ApiException.badRequest("INVALID_PUBLIC_KEY", "'publicKey' is required");
                     ctx.json(info(identities.addSshKey(identity(ctx), req.publicKey())));
                 });
-        table.add(cfg, HandlerType.DELETE, ONE + "/ssh-keys/{key_id}", "Remove an SSH public key", null, null, true,
+        table.add(cfg, HandlerType.DELETE, ONE + "/ssh-keys/{key_id}", "Remove an SSH public key", null, null, Access.API_KEY,
                 ctx -> {
                     identities.deleteSshKey(identity(ctx), ctx.pathParam("key_id"));
                     ctx.json(Map.of());

@@ -10,6 +10,7 @@ import dev.burrow.core.driver.PullProgress;
 import dev.burrow.core.error.BurrowException;
 import dev.burrow.core.image.ImageCache;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
+import dev.burrow.server.http.RouteTable.Access;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
@@ -31,7 +32,7 @@ public final class ImagesApi implements ApiModule {
     public void register(RoutesConfig cfg, RouteTable table) {
         table.add(cfg, HandlerType.GET, "/v1/images",
                 "Cached images (references, digest, size on disk, last use, VMs and snapshots made from them) and the "
-                        + "pulls under way with their progress", null, ImageApiTypes.ListImagesResponse.class, true,
+                        + "pulls under way with their progress", null, ImageApiTypes.ListImagesResponse.class, Access.API_KEY,
                 ctx -> ctx.json(new ImageApiTypes.ListImagesResponse(
                         cache().list().stream().sorted(Comparator.comparing(CachedImage::lastUsedAt).reversed())
                                 .map(ImagesApi::cachedInfo).toList(),
@@ -39,12 +40,12 @@ public final class ImagesApi implements ApiModule {
         table.add(cfg, HandlerType.POST, "/v1/images",
                 "Pull an image ahead of the creates that need it (joins a pull of the same reference under way); answers "
                         + "202 at once with the pull, whose progress GET /v1/images shows",
-                ImageApiTypes.PullImageRequest.class, ImageApiTypes.ImagePull.class, true, this::pull);
+                ImageApiTypes.PullImageRequest.class, ImageApiTypes.ImagePull.class, Access.API_KEY, this::pull);
         table.add(cfg, HandlerType.GET, "/v1/images/{digest}", "A cached image by digest", null,
-                ImageApiTypes.CachedImage.class, true, ctx -> ctx.json(cachedInfo(find(ctx))));
+                ImageApiTypes.CachedImage.class, Access.API_KEY, ctx -> ctx.json(cachedInfo(find(ctx))));
         table.add(cfg, HandlerType.DELETE, "/v1/images/{digest}",
                 "Delete a cached image and everything kept for it (409 IMAGE_IN_USE while a VM or snapshot depends on it "
-                        + "or a create is using it)", null, ImageApiTypes.DeleteImageResponse.class, true, ctx -> {
+                        + "or a create is using it)", null, ImageApiTypes.DeleteImageResponse.class, Access.API_KEY, ctx -> {
                     CachedImage image = find(ctx);
                     cache().delete(image.digest());
                     ctx.json(new ImageApiTypes.DeleteImageResponse(image.digest(), true));

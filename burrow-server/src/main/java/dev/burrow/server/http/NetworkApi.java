@@ -6,6 +6,7 @@ import dev.burrow.core.driver.NetworkInfo;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.net.NetworkPolicy;
 import dev.burrow.core.vm.Vm;
+import dev.burrow.server.http.RouteTable.Access;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
@@ -23,7 +24,7 @@ public final class NetworkApi implements ApiModule {
     @Override
     public void register(RoutesConfig cfg, RouteTable table) {
         table.add(cfg, HandlerType.GET, "/v1/vms/{vm_id}/network", "A VM's address, gateway and network policy", null,
-                VmNetworkResponse.class, true, ctx -> {
+                VmNetworkResponse.class, Access.API_KEY, ctx -> {
                     String id = VmApi.vmId(ctx);
                     NetworkInfo info = lifecycle.networkInfo(id);
                     ctx.json(response(lifecycle.get(id), info));
@@ -31,7 +32,7 @@ public final class NetworkApi implements ApiModule {
         table.add(cfg, HandlerType.PUT, "/v1/vms/{vm_id}/network",
                 "Replace a VM's network policy (egress allow-all/deny-all, allow/deny CIDRs and domains, bandwidth and "
                         + "connection limits); applied at once to a running VM, omitted fields take their defaults",
-                NetworkPolicyBody.class, VmNetworkResponse.class, true, this::replace);
+                NetworkPolicyBody.class, VmNetworkResponse.class, Access.API_KEY, this::replace);
     }
 
     private void replace(Context ctx) {

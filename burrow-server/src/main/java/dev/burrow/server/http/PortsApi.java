@@ -8,6 +8,7 @@ import dev.burrow.core.error.BurrowException;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.vm.PortMapping;
 import dev.burrow.core.vm.Vm;
+import dev.burrow.server.http.RouteTable.Access;
 import dev.burrow.server.proxy.DomainMappings;
 import dev.burrow.server.proxy.PreviewProxy;
 import dev.burrow.server.proxy.PreviewTokens;
@@ -36,7 +37,7 @@ public final class PortsApi implements ApiModule {
         table.add(cfg, HandlerType.GET, "/v1/vms/{vm_id}/ports",
                 "A VM's exposed ports: preview URLs (host-routed, path-routed, HTTPS) and, for private ones, their tokens;"
                         + " and the custom domains mapped to it",
-                null, VmPortsResponse.class, true, ctx -> {
+                null, VmPortsResponse.class, Access.API_KEY, ctx -> {
                     Vm vm = lifecycle.get(VmApi.vmId(ctx));
                     var ports = vm.spec().ports().stream().map(p -> new VmPortsResponse.ExposedPort(
                             p.port(), p.targetPort(), p.publicAccess(), proxy.hostUrl(vm.id(), p.port()),

@@ -26,6 +26,7 @@ import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.process.ManagedProcess;
 import dev.burrow.core.process.OutputBuffer;
 import dev.burrow.core.process.ProcessManager;
+import dev.burrow.server.http.RouteTable.Access;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
@@ -71,25 +72,25 @@ public final class ProcessApi implements ApiModule {
     public void register(RoutesConfig cfg, RouteTable table) {
         table.add(cfg, HandlerType.POST, BASE, "Start a process detached: {command} (via /bin/sh -c) or {argv}, env, workdir, "
                 + "user, tty, cols, rows, timeoutMs (kills it when it expires; status timed_out). Answers the process; "
-                + "a suspended VM is resumed first", StartProcessRequest.class, ProcessInfo.class, true, this::start);
+                + "a suspended VM is resumed first", StartProcessRequest.class, ProcessInfo.class, Access.API_KEY, this::start);
         table.add(cfg, HandlerType.GET, BASE, "List the VM's processes: running ones and recently ended ones (kept for late readers)",
-                null, ListProcessesResponse.class, true, ctx -> {
+                null, ListProcessesResponse.class, Access.API_KEY, ctx -> {
                     String vmId = vm(ctx);
                     ctx.json(new ListProcessesResponse(processes.list(vmId).stream().map(ProcessApi::info).toList()));
                 });
         table.add(cfg, HandlerType.GET, ONE, "A process: status running, exited, killed or timed_out; exitCode once ended",
-                null, ProcessInfo.class, true, ctx -> ctx.json(info(process(ctx))));
+                null, ProcessInfo.class, Access.API_KEY, ctx -> ctx.json(info(process(ctx))));
         table.add(cfg, HandlerType.DELETE, ONE, "Kill the process (and what it started) if it runs, and forget it", null,
-                ProcessInfo.class, true, this::delete);
-        table.add(cfg, HandlerType.GET, ONE + "/output", STREAM_DOC, null, ProcessOutput.class, true, this::output);
+                ProcessInfo.class, Access.API_KEY, this::delete);
+        table.add(cfg, HandlerType.GET, ONE + "/output", STREAM_DOC, null, ProcessOutput.class, Access.API_KEY, this::output);
         table.add(cfg, HandlerType.POST, ONE + "/stdin", "Write to stdin: {data, encoding: utf8|base64, eof} (eof closes "
-                + "stdin after the data; on a terminal it types Ctrl-D)", StdinRequest.class, StdinResponse.class, true, this::stdin);
+                + "stdin after the data; on a terminal it types Ctrl-D)", StdinRequest.class, StdinResponse.class, Access.API_KEY, this::stdin);
         table.add(cfg, HandlerType.POST, ONE + "/signal", "Send a signal: {signal: \"TERM\" | 15}", SignalRequest.class,
-                ProcessInfo.class, true, this::signal);
+                ProcessInfo.class, Access.API_KEY, this::signal);
         table.add(cfg, HandlerType.POST, ONE + "/wait", "Wait for the process to end (?timeoutMs=, default 30000, at most "
-                + "300000); answers the process, still running if it did not end in time", null, ProcessInfo.class, true, this::await);
+                + "300000); answers the process, still running if it did not end in time", null, ProcessInfo.class, Access.API_KEY, this::await);
         table.add(cfg, HandlerType.POST, ONE + "/resize", "Resize a tty process's terminal: {cols, rows}", ResizeRequest.class,
-                ProcessInfo.class, true, ctx -> {
+                ProcessInfo.class, Access.API_KEY, ctx -> {
                     ManagedProcess p = process(ctx);
                     ResizeRequest r = VmApi.requiredBody(ctx, ResizeRequest.class);
                     p.resize(size(r.cols(), "cols", 80), size(r.rows(), "rows", 24));

@@ -9,39 +9,82 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Handler;
 import io.javalin.http.HandlerType;
+import io.javalin.websocket.WsConfig;
 
 /**
- * Every HTTP route is registered through here, which both adds it to Javalin and records it for
- * {@code GET /openapi.json}; request and response schemas are derived from the wire records, so the
- * document cannot describe a field the code does not have. A test compares this table with Javalin's own
- * list of handlers.
+ * Every HTTP route is registered through here, which adds it to Javalin behind the access it declares and records it
+ * for {@code GET /openapi.json}; request and response schemas are derived from the wire records, so the document
+ * cannot describe a field the code does not have. A test compares this table with Javalin's own list of handlers,
+ * and another calls every route without a key.
+ *
+ * <p>Access is part of the declaration and applied here, to that route alone: there are no path-prefix filters a new
+ * route could fall outside of. A route without an API key must also be on {@link #PUBLIC}, so making one public takes
+ * two deliberate edits.
  */
 public final class RouteTable {
+    /** Who may call a route. */
+    public enum Access {
+        /** No credential: probes, scrapes and the API description, listed in {@link #PUBLIC}. */
+        PUBLIC,
+        /** {@code Authorization: Bearer <API key>} (a WebSocket upgrade may also send it as {@code ?access_token=}). */
+        API_KEY
+    }
+
+    /**
+     * The only routes served without a key (method and path as declared). The preview proxy and the SSH gateway are
+     * separate listeners with their own token checks and are not routes of this table.
+     */
+    public static final Set<String> PUBLIC = Set.of("GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json");
+
+    /** One route; a WebSocket route is the {@code GET} that upgrades. */
     public record Route(HandlerType method, String path, String summary, Class<?> request, Class<?> response,
-                        boolean authenticated) { }
+                        Access access, boolean webSocket) {
+        public boolean authenticated() {
+            return access != Access.PUBLIC;
+        }
+    }
 
     private final List<Route> routes = new ArrayList<>();
+    private final Auth auth;
+
+    public RouteTable(Auth auth) {
+        this.auth = auth;
+    }
 
     public void add(RoutesConfig cfg, HandlerType method, String path, String summary, Class<?> request,
-                    Class<?> response, boolean authenticated, Handler handler) {
-        routes.add(new Route(method, path, summary, request, response, authenticated));
-        cfg.addHttpHandler(method, path, handler);
+                    Class<?> response, Access access, Handler handler) {
+        routes.add(new Route(method, path, summary, request, response, checkedAccess(method, path, access), false));
+        cfg.addHttpHandler(method, path, access == Access.PUBLIC ? handler : ctx -> {
+            auth.check(ctx);
+            handler.handle(ctx);
+        });
     }
 
     /**
      * A WebSocket route. OpenAPI has no WebSocket operation, so it is described as the {@code GET} that upgrades,
-     * with the message protocol in its summary.
+     * with the message protocol in its summary. A WebSocket upgrade skips HTTP handlers, so the key is checked before
+     * the upgrade of this path; browsers cannot set headers there, so it may also come as {@code ?access_token=}.
      */
-    public void addWs(RoutesConfig cfg, String path, String summary, java.util.function.Consumer<io.javalin.websocket.WsConfig> ws) {
-        routes.add(new Route(HandlerType.GET, path, summary, null, null, true));
+    public void addWs(RoutesConfig cfg, String path, String summary, Access access, Consumer<WsConfig> ws) {
+        routes.add(new Route(HandlerType.GET, path, summary, null, null, checkedAccess(HandlerType.GET, path, access), true));
+        if (access != Access.PUBLIC) cfg.wsBeforeUpgrade(path, auth::checkUpgrade);
         cfg.ws(path, ws);
+    }
+
+    private static Access checkedAccess(HandlerType method, String path, Access access) {
+        if (access == Access.PUBLIC && !PUBLIC.contains(method.name() + " " + path)) {
+            throw new IllegalStateException(method + " " + path + " is declared public but is not in RouteTable.PUBLIC");
+        }
+        return access;
     }
 
     public List<Route> routes() {

@@ -8,6 +8,7 @@ import java.util.function.BiFunction;
 import dev.burrow.api.SystemdApiTypes;
 import dev.burrow.core.service.ServiceManager;
 import dev.burrow.core.vm.ServiceSpec;
+import dev.burrow.server.http.RouteTable.Access;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
@@ -28,34 +29,34 @@ public final class SystemdApi implements ApiModule {
     public void register(RoutesConfig cfg, RouteTable table) {
         String base = "/v1/vms/{vm_id}/systemd";
         table.add(cfg, HandlerType.GET, base + "/services", "List the VM's services with their state", null,
-                SystemdApiTypes.ServiceList.class, true, ctx -> ctx.json(new SystemdApiTypes.ServiceList(
+                SystemdApiTypes.ServiceList.class, Access.API_KEY, ctx -> ctx.json(new SystemdApiTypes.ServiceList(
                         services.list(VmApi.vmId(ctx)).stream().map(v -> new SystemdApiTypes.ServiceSummary(v.spec().name(),
                                 v.spec().mode().name().toLowerCase(java.util.Locale.ROOT), v.spec().enable(), v.activeState(),
                                 v.subState())).toList())));
         table.add(cfg, HandlerType.POST, base + "/services",
                 "Add a service (409 SERVICE_ALREADY_EXISTS for a taken name); started now when enabled and the VM runs",
-                SystemdApiTypes.ServiceRequest.class, SystemdApiTypes.CreateServiceResponse.class, true, this::add);
+                SystemdApiTypes.ServiceRequest.class, SystemdApiTypes.CreateServiceResponse.class, Access.API_KEY, this::add);
         table.add(cfg, HandlerType.DELETE, base + "/services/{service_id}",
                 "Stop a service (and those that require it) and remove it", null,
-                SystemdApiTypes.DeleteServiceResponse.class, true, ctx -> {
+                SystemdApiTypes.DeleteServiceResponse.class, Access.API_KEY, ctx -> {
                     var o = services.remove(VmApi.vmId(ctx), ctx.pathParam("service_id"));
                     ctx.json(new SystemdApiTypes.DeleteServiceResponse(o.success(), o.message()));
                 });
         table.add(cfg, HandlerType.GET, base + "/services/{service_id}/status",
                 "A service's state: activeState, subState (systemd's words) and a description with its last result", null,
-                SystemdApiTypes.ServiceStatus.class, true, this::status);
+                SystemdApiTypes.ServiceStatus.class, Access.API_KEY, this::status);
         table.add(cfg, HandlerType.GET, base + "/services/{service_id}/logs",
                 "A service's output, one entry per line, oldest first (query: lines, default 100; since, ISO-8601 or epoch seconds)",
-                null, SystemdApiTypes.ServiceLogs.class, true, this::logs);
+                null, SystemdApiTypes.ServiceLogs.class, Access.API_KEY, this::logs);
         table.add(cfg, HandlerType.POST, base + "/start", "Start services (and the services they require)",
-                SystemdApiTypes.ServiceIdsRequest.class, SystemdApiTypes.ServiceResults.class, true,
+                SystemdApiTypes.ServiceIdsRequest.class, SystemdApiTypes.ServiceResults.class, Access.API_KEY,
                 ctx -> many(ctx, services::start));
         table.add(cfg, HandlerType.POST, base + "/stop",
                 "Stop services (TERM, KILL after timeoutSec or 10 s) and the services that require them",
-                SystemdApiTypes.ServiceIdsRequest.class, SystemdApiTypes.ServiceResults.class, true,
+                SystemdApiTypes.ServiceIdsRequest.class, SystemdApiTypes.ServiceResults.class, Access.API_KEY,
                 ctx -> many(ctx, services::stop));
         table.add(cfg, HandlerType.POST, base + "/restart", "Restart services (start limits are reset)",
-                SystemdApiTypes.ServiceIdsRequest.class, SystemdApiTypes.ServiceResults.class, true,
+                SystemdApiTypes.ServiceIdsRequest.class, SystemdApiTypes.ServiceResults.class, Access.API_KEY,
                 ctx -> many(ctx, services::restart));
     }
 

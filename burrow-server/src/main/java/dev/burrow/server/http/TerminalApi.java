@@ -28,6 +28,7 @@ import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.process.ManagedProcess;
 import dev.burrow.core.process.OutputBuffer;
 import dev.burrow.core.process.TerminalManager;
+import dev.burrow.server.http.RouteTable.Access;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
@@ -81,35 +82,35 @@ public final class TerminalApi implements ApiModule {
 
     @Override
     public void register(RoutesConfig cfg, RouteTable table) {
-        table.add(cfg, HandlerType.GET, BASE, "List the VM's terminals", null, ListTerminalsResponse.class, true, ctx -> {
+        table.add(cfg, HandlerType.GET, BASE, "List the VM's terminals", null, ListTerminalsResponse.class, Access.API_KEY, ctx -> {
             String vmId = vm(ctx);
             ctx.json(new ListTerminalsResponse(terminals.list(vmId).stream()
                     .map(t -> new TerminalSummary(t.id(), status(t), t.startedAt())).toList()));
         });
         table.add(cfg, HandlerType.POST, BASE, "Open a named terminal: a login shell (or {command} via /bin/sh -c) with a "
                 + "pty of {cols}x{rows}; attach to it at .../{name}/ws", CreateTerminalRequest.class, TerminalInfo.class,
-                true, this::create);
+                Access.API_KEY, this::create);
         table.add(cfg, HandlerType.DELETE, ONE, "End the terminal's shell and forget the terminal", null, TerminalInfo.class,
-                true, ctx -> {
+                Access.API_KEY, ctx -> {
                     String vmId = vm(ctx);
                     ManagedProcess t = terminals.remove(vmId, ctx.pathParam("terminal_id"));
                     t.awaitEnd(Duration.ofSeconds(5));
                     ctx.json(info(t));
                 });
         table.add(cfg, HandlerType.GET, ONE + "/logs", "The terminal's text, one entry per line with the time it was "
-                + "written (escape sequences removed; the last 5000 lines)", null, TerminalLogsResponse.class, true, ctx -> {
+                + "written (escape sequences removed; the last 5000 lines)", null, TerminalLogsResponse.class, Access.API_KEY, ctx -> {
                     ManagedProcess t = terminal(ctx);
                     ctx.json(new TerminalLogsResponse(TerminalManager.logOf(t).lines().stream()
                             .map(l -> new TerminalLogLine(l.line(), l.timestamp())).toList()));
                 });
         table.add(cfg, HandlerType.GET, ONE + "/xterm-256color", "The terminal's raw output still kept (escape sequences "
-                + "included), to replay into a terminal emulator", null, TerminalOutputResponse.class, true, ctx -> {
+                + "included), to replay into a terminal emulator", null, TerminalOutputResponse.class, Access.API_KEY, ctx -> {
                     ManagedProcess t = terminal(ctx);
                     OutputBuffer out = t.stdout();
                     OutputBuffer.Chunk c = out.read(-1, out.capacity());
                     ctx.json(new TerminalOutputResponse(new String(c.data(), StandardCharsets.UTF_8)));
                 });
-        table.addWs(cfg, ONE + "/ws", WS_DOC, this::websocket);
+        table.addWs(cfg, ONE + "/ws", WS_DOC, Access.API_KEY, this::websocket);
     }
 
     private void create(Context ctx) {

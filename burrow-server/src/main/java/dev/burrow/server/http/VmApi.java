@@ -33,6 +33,7 @@ import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmSpec;
 import dev.burrow.core.vm.VmStatus;
 import dev.burrow.server.git.GitCheckouts;
+import dev.burrow.server.http.RouteTable.Access;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
@@ -72,80 +73,80 @@ public final class VmApi implements ApiModule {
     @Override
     public void register(RoutesConfig cfg, RouteTable table) {
         table.add(cfg, HandlerType.POST, "/v1/vms", "Create a VM and start it", CreateVmRequest.class,
-                CreateVmResponse.class, true, this::create);
+                CreateVmResponse.class, Access.API_KEY, this::create);
         table.add(cfg, HandlerType.GET, "/v1/vms", "List VMs (filter with label.<key>=<value>)", null,
-                ListVmsResponse.class, true, this::list);
+                ListVmsResponse.class, Access.API_KEY, this::list);
         // Before /v1/vms/{vm_id}: Javalin tries routes in the order they were added, and 'snapshots' would
         // otherwise be taken for a VM id.
         table.add(cfg, HandlerType.GET, "/v1/vms/snapshots", "List disk snapshots, newest first", null,
-                SnapshotResponses.ListSnapshotsResponse.class, true, this::listSnapshots);
+                SnapshotResponses.ListSnapshotsResponse.class, Access.API_KEY, this::listSnapshots);
         table.add(cfg, HandlerType.POST, "/v1/vms/snapshots",
                 "Build a snapshot from a template (cached by the template's hash and discriminator unless skipCache; "
                         + "template.baseImage.dockerfileContent is built as a Dockerfile)",
-                SnapshotResponses.CreateSnapshotRequest.class, SnapshotResponses.CreateSnapshotResponse.class, true,
+                SnapshotResponses.CreateSnapshotRequest.class, SnapshotResponses.CreateSnapshotResponse.class, Access.API_KEY,
                 this::createSnapshot);
         table.add(cfg, HandlerType.PATCH, "/v1/vms/snapshots/{snapshot_id}",
                 "Rename a snapshot ('name', null clears it) and/or change its persistence (sticky with priority, or persistent)",
-                SnapshotResponses.PatchSnapshotRequest.class, SnapshotResponses.PatchSnapshotResponse.class, true,
+                SnapshotResponses.PatchSnapshotRequest.class, SnapshotResponses.PatchSnapshotResponse.class, Access.API_KEY,
                 this::patchSnapshot);
         table.add(cfg, HandlerType.DELETE, "/v1/vms/snapshots/{snapshot_id}",
                 "Delete a snapshot (409 SNAPSHOT_IN_USE while a VM made from it exists)", null,
-                SnapshotResponses.DeleteSnapshotResponse.class, true, ctx -> {
+                SnapshotResponses.DeleteSnapshotResponse.class, Access.API_KEY, ctx -> {
                     String id = ctx.pathParam("snapshot_id");
                     lifecycle.deleteSnapshot(id, CAUSE);
                     ctx.json(new SnapshotResponses.DeleteSnapshotResponse(id));
                 });
         table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/snapshot",
                 "Snapshot a VM's disk (a running VM is frozen for the moment it takes); create from it with snapshotId",
-                SnapshotResponses.SnapshotRequest.class, SnapshotResponses.SnapshotResponse.class, true, this::snapshot);
+                SnapshotResponses.SnapshotRequest.class, SnapshotResponses.SnapshotResponse.class, Access.API_KEY, this::snapshot);
         table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/fork",
                 "Make 'count' new running VMs (1-" + LifecycleCoordinator.MAX_FORKS + ") from a copy of this VM's disk; the source is untouched",
-                SnapshotResponses.ForkRequest.class, SnapshotResponses.ForkResponse.class, true, this::fork);
+                SnapshotResponses.ForkRequest.class, SnapshotResponses.ForkResponse.class, Access.API_KEY, this::fork);
         table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/resize",
                 "Change a VM's vCPUs and memory (applied live to a running VM); omitted fields are kept",
-                SnapshotResponses.ResizeRequest.class, SnapshotResponses.ResizeResponse.class, true, this::resize);
-        table.add(cfg, HandlerType.GET, "/v1/vms/{vm_id}", "Get a VM", null, VmInfo.class, true,
+                SnapshotResponses.ResizeRequest.class, SnapshotResponses.ResizeResponse.class, Access.API_KEY, this::resize);
+        table.add(cfg, HandlerType.GET, "/v1/vms/{vm_id}", "Get a VM", null, VmInfo.class, Access.API_KEY,
                 ctx -> ctx.json(info(lifecycle.get(vmId(ctx)))));
         table.add(cfg, HandlerType.DELETE, "/v1/vms/{vm_id}", "Delete a VM and release everything it holds", null,
-                LifecycleResponses.IdResponse.class, true, ctx -> {
+                LifecycleResponses.IdResponse.class, Access.API_KEY, ctx -> {
                     Vm vm = lifecycle.delete(vmId(ctx), CAUSE);
                     ctx.json(new LifecycleResponses.IdResponse(vm.id(), "deleted"));
                 });
         table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/start", "Start a stopped VM or resume a suspended one",
-                LifecycleResponses.StartRequest.class, LifecycleResponses.StartResponse.class, true, ctx -> {
+                LifecycleResponses.StartRequest.class, LifecycleResponses.StartResponse.class, Access.API_KEY, ctx -> {
                     optionalBody(ctx, LifecycleResponses.StartRequest.class);
                     Vm vm = lifecycle.start(vmId(ctx), CAUSE);
                     ctx.json(new LifecycleResponses.StartResponse(vm.id(), List.of(), null, state(vm)));
                 });
         table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/stop", "Stop a VM gracefully; its disk is kept", null,
-                LifecycleResponses.StopResponse.class, true, ctx -> {
+                LifecycleResponses.StopResponse.class, Access.API_KEY, ctx -> {
                     Vm vm = lifecycle.stop(vmId(ctx), CAUSE);
                     ctx.json(new LifecycleResponses.StopResponse(vm.id(), vm.id(), state(vm)));
                 });
         table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/kill", "Stop a VM at once (SIGKILL); its disk is kept",
-                null, LifecycleResponses.IdResponse.class, true, ctx -> {
+                null, LifecycleResponses.IdResponse.class, Access.API_KEY, ctx -> {
                     Vm vm = lifecycle.kill(vmId(ctx), CAUSE);
                     ctx.json(new LifecycleResponses.IdResponse(vm.id(), state(vm)));
                 });
         table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/suspend", "Freeze a VM's processes; memory is kept", null,
-                LifecycleResponses.SuspendResponse.class, true, ctx -> {
+                LifecycleResponses.SuspendResponse.class, Access.API_KEY, ctx -> {
                     Vm vm = lifecycle.suspend(vmId(ctx), CAUSE);
                     ctx.json(new LifecycleResponses.SuspendResponse(vm.id(), vm.id(), null, state(vm)));
                 });
         table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/exec-await",
                 "Run a shell command in the VM and wait for it (a suspended VM is resumed first)",
-                ExecAwaitRequest.class, ExecAwaitResponse.class, true, this::execAwait);
+                ExecAwaitRequest.class, ExecAwaitResponse.class, Access.API_KEY, this::execAwait);
         table.add(cfg, HandlerType.GET, "/v1/vms/{vm_id}/files/<path>",
                 "Read a file ({content, encoding}) or list a directory ({files}); the path may be percent-encoded whole",
-                null, FileResponses.FileContent.class, true, this::readFile);
+                null, FileResponses.FileContent.class, Access.API_KEY, this::readFile);
         table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/ping",
-                "Record activity on a VM (keeps its idle timeout from firing)", null, PingResponse.class, true, ctx -> {
+                "Record activity on a VM (keeps its idle timeout from firing)", null, PingResponse.class, Access.API_KEY, ctx -> {
                     Vm vm = lifecycle.ping(vmId(ctx));
                     ctx.json(new PingResponse(vm.id(), state(vm), java.time.Instant.now()));
                 });
         table.add(cfg, HandlerType.GET, "/v1/vms/{vm_id}/events",
                 "The VM's status changes, oldest first: intent and outcome of every transition and who caused it",
-                null, VmEventsResponse.class, true, ctx -> {
+                null, VmEventsResponse.class, Access.API_KEY, ctx -> {
                     int limit = QueryParams.intParam(ctx, "limit", 1000, 1, 10_000);
                     var list = lifecycle.events(vmId(ctx), limit).stream().map(e -> new VmEventView(e.id(), e.at(),
                             e.from() == null ? null : e.from().dbName(), e.to().dbName(), e.op(), e.cause(), e.detail(),
@@ -154,7 +155,7 @@ public final class VmApi implements ApiModule {
                 });
         table.add(cfg, HandlerType.GET, "/v1/events",
                 "Server-sent events: every VM transition as it commits (event 'transition', JSON data)", null, null,
-                true, ctx -> {
+                Access.API_KEY, ctx -> {
                     String accept = ctx.header("Accept");
                     if (accept == null || !accept.contains("text/event-stream")) {
                         throw new BurrowException(BurrowException.Kind.BAD_REQUEST, "NOT_ACCEPTABLE",
@@ -164,7 +165,7 @@ public final class VmApi implements ApiModule {
                 });
         table.add(cfg, HandlerType.PUT, "/v1/vms/{vm_id}/files/<path>",
                 "Write a file ({content, encoding: base64|utf8}), creating parent directories",
-                FileResponses.WriteFileRequest.class, null, true, this::writeFile);
+                FileResponses.WriteFileRequest.class, null, Access.API_KEY, this::writeFile);
     }
 
     // ---- handlers ----
