@@ -142,7 +142,13 @@ public final class RuncCli {
 
     public List<ContainerState> list() {
         if (!Files.isDirectory(root)) return List.of();
-        HostCommand.Result r = command("list", "--format", "json").check();
+        // runc lists its state directory, then reads each container's state: a container deleted in between fails
+        // the whole listing with "no such file or directory". Concurrent deletes are normal; list again.
+        HostCommand.Result r = command("list", "--format", "json").run();
+        for (int attempt = 1; !r.ok() && r.stderr().contains("no such file or directory") && attempt < 5; attempt++) {
+            r = command("list", "--format", "json").run();
+        }
+        if (!r.ok()) throw new DriverException(r.describeFailure());
         JsonNode node = read(r.stdout());
         List<ContainerState> result = new ArrayList<>();
         // runc prints "null", not "[]", when there are no containers.

@@ -537,9 +537,9 @@ public final class NodeNetwork implements AutoCloseable {
         HostCommand.of(args).stdin((String.join("\n", commands) + "\n").getBytes(StandardCharsets.UTF_8)).timeout(TIMEOUT).check();
     }
 
-    /** One nft transaction: all of it applies or none. */
+    /** One nft transaction: all of it applies or none (group-committed with concurrent callers' scripts). */
     static void nft(String script) {
-        HostCommand.of("nft", "-f", "-").stdin(script.getBytes(StandardCharsets.UTF_8)).timeout(TIMEOUT).check();
+        NftTransactions.apply(script, TIMEOUT);
     }
 
     private static List<String> concat(List<String> head, String[] tail) {
