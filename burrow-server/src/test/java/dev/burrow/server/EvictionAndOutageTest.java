@@ -34,7 +34,7 @@ class EvictionAndOutageTest {
             // 40 MiB > 24 MiB: stopped sticky VMs go, lowest priority first, until the disks fit (30 MiB after the
             // first eviction is still over, so the priority-9 one goes too); never the persistent one, nor the
             // running priority-0 one
-            await().atMost(Duration.ofSeconds(20)).until(() -> srv.get("/v1/vms/" + low).status() == 404
+            await().atMost(Duration.ofSeconds(60)).until(() -> srv.get("/v1/vms/" + low).status() == 404
                     && srv.get("/v1/vms/" + high).status() == 404);
             var store = new dev.burrow.store.SqlVmStore(srv.server.database());
             var lowDeleted = store.events(low, 100).stream().filter(e -> e.to().dbName().equals("deleted")).findFirst().orElseThrow();

@@ -63,25 +63,31 @@ class LifecycleLoopsTest {
     void idleVmIsSuspendedThenHibernatedAndAccessBringsItBack() {
         String id = srv.createVm("{\"idleTimeoutSeconds\":1}");
         srv.post("/v1/vms/" + id + "/exec-await", "{\"command\":\"echo kept > /root/f\"}");
-        await().atMost(Duration.ofSeconds(15)).until(() -> status(id).equals("suspended"));
+        await().atMost(Duration.ofSeconds(60)).until(() -> status(id).equals("suspended"));
         assertThat(events(id)).anySatisfy(e -> {
             assertThat(e.to()).isEqualTo(VmStatus.SUSPENDED);
             assertThat(e.cause()).isEqualTo("idle");
         });
         // still idle while suspended: hibernated (processes gone, disk kept), state still "suspended"
-        await().atMost(Duration.ofSeconds(15)).until(() -> status(id).equals("hibernated"));
+        await().atMost(Duration.ofSeconds(60)).until(() -> status(id).equals("hibernated"));
         assertThat(srv.get("/v1/vms/" + id).json().get("state").asText()).isEqualTo("suspended");
         // access starts it again transparently, with its disk
         var r = srv.post("/v1/vms/" + id + "/exec-await", "{\"command\":\"cat /root/f\"}").json();
         assertThat(r.get("stdout").asText()).isEqualTo("kept\n");
-        assertThat(status(id)).isEqualTo("running");
+        // it ran again after the hibernation (with a 1 s idle timeout it may already be on its way to sleep again)
+        List<VmEvent> chain = events(id);
+        int hibernated = -1;
+        for (int i = 0; i < chain.size(); i++) if (chain.get(i).to() == VmStatus.HIBERNATED) hibernated = i;
+        assertThat(chain.subList(hibernated + 1, chain.size())).as(chain.toString()).anyMatch(e -> e.to() == VmStatus.RUNNING);
         srv.delete("/v1/vms/" + id);
     }
 
     @Test
     void pingAndExecKeepAVmAwakeAndTheTimerSurvivesResume() throws Exception {
-        String id = srv.createVm("{\"idleTimeoutSeconds\":2}");
-        Instant until = Instant.now().plusSeconds(4);
+        // pings every 0.5 s against a 6 s timeout: a loaded machine may slow a round trip by seconds without the
+        // test mistaking that for an idle VM
+        String id = srv.createVm("{\"idleTimeoutSeconds\":6}");
+        Instant until = Instant.now().plusSeconds(9);
         while (Instant.now().isBefore(until)) {
             assertThat(srv.post("/v1/vms/" + id + "/ping", null).status()).isEqualTo(200);
             assertThat(status(id)).isEqualTo("running");
@@ -90,7 +96,7 @@ class LifecycleLoopsTest {
         srv.post("/v1/vms/" + id + "/suspend", null);
         srv.post("/v1/vms/" + id + "/start", null);
         // resumed by the API, idle again: suspended again by the same timer
-        await().atMost(Duration.ofSeconds(15)).until(() -> status(id).equals("suspended"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> status(id).equals("suspended"));
         srv.delete("/v1/vms/" + id);
     }
 
@@ -121,12 +127,15 @@ class LifecycleLoopsTest {
         // the VM's processes die behind Burrow's back
         HostCommand.of("runc", "--root", "/run/burrow/" + srv.server.nodeId(), "kill", "--all", "burrow-" + crashed, "KILL")
                 .check();
-        await().atMost(Duration.ofSeconds(15)).until(() -> status(crashed).equals("stopped"));
+        await().atMost(Duration.ofSeconds(60)).until(() -> status(crashed).equals("stopped"));
         var info = srv.get("/v1/vms/" + crashed).json();
         assertThat(info.get("statusReason").asText()).startsWith("crashed");
         assertThat(events(crashed).get(events(crashed).size() - 1).cause()).isEqualTo("reconciler");
         // the deliberately suspended one is left alone, and a crashed VM can be started again
-        assertThat(status(suspended)).isEqualTo("suspended");
+        // (this server hibernates a VM suspended for 2 s: on a slow machine that may already have happened)
+        var left = srv.get("/v1/vms/" + suspended).json();
+        assertThat(left.get("status").asText()).as(left.toString()).isIn("suspended", "hibernated");
+        assertThat(events(suspended)).noneMatch(e -> "reconciler".equals(e.cause()));
         assertThat(srv.post("/v1/vms/" + crashed + "/start", null).status()).isEqualTo(200);
         assertThat(srv.post("/v1/vms/" + crashed + "/exec-await", "{\"command\":\"echo up\"}").json()
                 .get("stdout").asText()).isEqualTo("up\n");
@@ -140,7 +149,7 @@ class LifecycleLoopsTest {
         String orphan = VmId.generate();
         srv.server.driver().create(new SandboxSpec(orphan, "builtin:busybox", 1, 128, 64, Map.of(), null, orphan));
         assertThat(srv.server.driver().list()).anyMatch(r -> r.vmId().equals(orphan));
-        await().atMost(Duration.ofSeconds(20)).until(() -> srv.server.driver().list().stream().noneMatch(r -> r.vmId().equals(orphan)));
+        await().atMost(Duration.ofSeconds(60)).until(() -> srv.server.driver().list().stream().noneMatch(r -> r.vmId().equals(orphan)));
         assertThat(HostInspection.leftovers(orphan, srv.dataDir, srv.server.nodeId())).isEmpty();
     }
 
@@ -155,7 +164,7 @@ class LifecycleLoopsTest {
                 vm.node(), vm.driver(), vm.driverHandle(), vm.version()),
                 VmEvent.of(id, old, VmStatus.RUNNING, VmStatus.STOPPING, "stop", "test", null, null)).orElseThrow();
         // the host still runs it: the intent settles on running
-        await().atMost(Duration.ofSeconds(15)).until(() -> status(id).equals("running"));
+        await().atMost(Duration.ofSeconds(60)).until(() -> status(id).equals("running"));
         assertThat(srv.get("/v1/vms/" + id).json().get("statusReason").asText()).contains("interrupted");
         assertThat(srv.delete("/v1/vms/" + id).status()).isEqualTo(200);
         assertThat(HostInspection.leftovers(id, srv.dataDir, srv.server.nodeId())).isEmpty();
@@ -208,11 +217,11 @@ class LifecycleLoopsTest {
                 // stream closed at the end of the test
             }
         });
-        await().atMost(Duration.ofSeconds(5)).until(() -> srv.server.events().subscribers() > 0);
+        await().atMost(Duration.ofSeconds(60)).until(() -> srv.server.events().subscribers() > 0);
         String id = srv.createVm("{}");
         srv.post("/v1/vms/" + id + "/suspend", null);
         srv.delete("/v1/vms/" + id);
-        await().atMost(Duration.ofSeconds(10)).until(() -> received.stream().filter(e -> e.contains(id)).count() >= 6);
+        await().atMost(Duration.ofSeconds(60)).until(() -> received.stream().filter(e -> e.contains(id)).count() >= 6);
         List<String> mine = received.stream().filter(e -> e.contains(id)).toList();
         assertThat(mine.get(0)).contains("\"to\":\"creating\"").contains("\"cause\":\"api\"");
         assertThat(mine).anyMatch(e -> e.contains("\"to\":\"suspended\""));

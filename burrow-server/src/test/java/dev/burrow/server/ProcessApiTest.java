@@ -25,7 +25,7 @@ import dev.burrow.core.process.ManagedProcess;
 class ProcessApiTest {
     static TestServer srv;
     static String vm;
-    private static final Duration T = Duration.ofSeconds(20);
+    private static final Duration T = Duration.ofSeconds(60);
 
     @BeforeAll
     static void start() {
@@ -216,16 +216,16 @@ class ProcessApiTest {
     @Test
     void ttyProcessesHaveATerminalThatResizes() {
         // the size is there from the command's first instruction (not applied by runc after exec)
-        String pid = startProcess("{\"command\":\"stty size; read x; stty size\",\"tty\":true,\"cols\":100,\"rows\":30}")
-                .get("id").asText();
+        String pid = startProcess("{\"command\":\"stty size; while read x; do stty size; done\",\"tty\":true,"
+                + "\"cols\":100,\"rows\":30}").get("id").asText();
         Awaitility.await().atMost(T).untilAsserted(() -> assertThat(srv.get(path(pid) + "/output").body()).contains("30 100"));
         assertThat(srv.post(path(pid) + "/resize", "{\"cols\":132,\"rows\":43}").status()).isEqualTo(200);
-        try {
-            Thread.sleep(200); // host pty -> SIGWINCH -> runc -> the container's terminal
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        srv.post(path(pid) + "/stdin", "{\"data\":\"\\n\"}");
+        // host pty -> SIGWINCH -> runc -> the container's terminal: ask until the new size arrived
+        Awaitility.await().atMost(T).pollInterval(Duration.ofMillis(300)).untilAsserted(() -> {
+            srv.post(path(pid) + "/stdin", "{\"data\":\"\\n\"}");
+            assertThat(output(pid).get("stdout").asText()).contains("43 132");
+        });
+        srv.post(path(pid) + "/stdin", "{\"data\":\"\\u0004\"}"); // ^D on a terminal: end of input
         assertThat(await(pid).get("exitCode").asInt()).isZero();
         assertThat(output(pid).get("stdout").asText()).contains("43 132");
         assertThat(output(pid).get("stderr").asText()).isEmpty();

@@ -27,7 +27,7 @@ import dev.burrow.core.testing.HostRequirements;
  * small static sender compiled here (busybox has none) to the socket Burrow gives them in NOTIFY_SOCKET.
  */
 class ServiceNotifyTest {
-    private static final Duration WAIT = Duration.ofSeconds(40);
+    private static final Duration WAIT = Duration.ofSeconds(60);
     private static String sender;
 
     @BeforeAll
@@ -133,7 +133,7 @@ class ServiceNotifyTest {
                             + "echo stopped pinging; exec sleep 1000",
                             ",\"watchdogSec\":2,\"restartPolicy\":{\"policy\":\"always\",\"restartSec\":0.5,\"startLimitBurst\":0}"),
                     svc("steady", "service", "echo usec=$WATCHDOG_USEC; echo $$ > /tmp/steady.pid; "
-                            + "while :; do sdnotify WATCHDOG=1 2>/dev/null; sleep 0.5; done", ",\"watchdogSec\":2"),
+                            + "while :; do sdnotify WATCHDOG=1 2>/dev/null; sleep 0.5; done", ",\"watchdogSec\":4"),
                     svc("silent", "service", "exec sleep 1000", ",\"watchdogSec\":1")));
             await().atMost(WAIT).untilAsserted(() -> {
                 expectState(srv, vm, "silent", "failed/failed");
@@ -145,12 +145,12 @@ class ServiceNotifyTest {
             assertThat(flaky).contains("stopped pinging").contains("watchdog: no WATCHDOG=1 for 2s")
                     .contains("exited: result watchdog");
             expectState(srv, vm, "steady", "active/running");
-            assertThat(logs(srv, vm, "steady")).contains("usec=2000000").doesNotContain("watchdog");
+            assertThat(logs(srv, vm, "steady")).contains("usec=4000000").doesNotContain("watchdog");
             String pid = sh(srv, vm, "cat /tmp/steady.pid");
 
             // suspended for longer than the watchdog interval: the frozen time does not count
             assertThat(srv.post("/v1/vms/" + vm + "/suspend", null).status()).isEqualTo(200);
-            sleep(4000);
+            sleep(5000);
             assertThat(srv.post("/v1/vms/" + vm + "/start", null).status()).isEqualTo(200);
             sleep(3000);
             expectState(srv, vm, "steady", "active/running");
@@ -158,7 +158,7 @@ class ServiceNotifyTest {
 
             // a server restart: while nobody listens the supervisor does not judge; afterwards pings count again
             srv.server.close();
-            sleep(4000);
+            sleep(5000);
             restarted = TestServer.start("builtin:busybox", srv.dataDir);
             TestServer srv2 = restarted;
             sleep(6000);

@@ -16,7 +16,7 @@ import com.fasterxml.jackson.databind.JsonNode;
  * and a server restart in the middle of it all.
  */
 class ServicesApiTest {
-    private static final Duration WAIT = Duration.ofSeconds(30);
+    private static final Duration WAIT = Duration.ofSeconds(60);
 
     static JsonNode status(TestServer srv, String vm, String svc) {
         var r = srv.get("/v1/vms/" + vm + "/systemd/services/" + svc + "/status");

@@ -110,7 +110,7 @@ class TerminalApiTest {
         }
 
         void await(String text) {
-            Awaitility.await().atMost(Duration.ofSeconds(15)).until(() -> screen().contains(text));
+            Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> screen().contains(text));
         }
     }
 
@@ -133,11 +133,13 @@ class TerminalApiTest {
         one.control("{\"type\":\"input\",\"data\":\"stty size\\n\"}");
         one.await("24 80");
         one.control("{\"type\":\"resize\",\"cols\":120,\"rows\":40}");
-        Thread.sleep(200); // host pty -> SIGWINCH -> runc -> the container's terminal
-        one.type("stty size\n");
-        one.await("40 120");
+        // the resize travels host pty -> SIGWINCH -> runc -> the container's terminal: ask until it arrived
+        Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(300)).until(() -> {
+            one.type("stty size\n");
+            return one.screen().contains("40 120");
+        });
         one.control("{\"type\":\"bogus\"}");
-        Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> one.texts().contains("\"error\""));
+        Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> one.texts().contains("\"error\""));
 
         // a second viewer (browser-style, key in the query) gets the scrollback, then live output
         Viewer two = Viewer.attach("main", true);

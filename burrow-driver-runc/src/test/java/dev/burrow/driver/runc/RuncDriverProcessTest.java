@@ -65,10 +65,14 @@ class RuncDriverProcessTest {
             out.await("TERM=xterm\r\n");
             assertThat(out.text()).contains("/dev/pts/").contains("30 100");
             p.resize(132, 43);
-            Thread.sleep(200); // the resize travels host pty -> SIGWINCH to runc -> container pty
-            in.write("stty size\n".getBytes(StandardCharsets.UTF_8));
-            in.flush();
-            out.await("43 132");
+            // the resize travels host pty -> SIGWINCH to runc -> container pty: ask until it arrived
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (!out.text().contains("43 132")) {
+                if (System.nanoTime() > deadline) throw new AssertionError("no resize in output: " + out.text());
+                in.write("stty size\n".getBytes(StandardCharsets.UTF_8));
+                in.flush();
+                Thread.sleep(300);
+            }
             in.write("exit 3\n".getBytes(StandardCharsets.UTF_8));
             in.flush();
             assertThat(p.waitFor(Duration.ofSeconds(10))).isEqualTo(OptionalInt.of(3));

@@ -56,6 +56,6 @@ class ReadinessTest {
             release.countDown();
         }
         // once the stuck probe returns, the next probe runs afresh and passes
-        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> readiness.check().ready());
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> readiness.check().ready());
     }
 }

@@ -136,7 +136,9 @@ class VmDomainsTest {
         TestServer.Response w = server.put("/v1/vms/" + vm + "/files/%2Fws.sh",
                 Json.MAPPER.writeValueAsString(Map.of("content", script, "encoding", "utf8")));
         assertThat(w.status()).as(w.toString()).isEqualTo(200);
-        exec(vm, "chmod +x /ws.sh && (setsid nc -ll -p 9000 -e /ws.sh >/dev/null 2>&1 &) ; sleep 0.5");
+        // returns once the listener is there (9000 = 0x2328, state 0A = LISTEN in /proc/net/tcp or tcp6)
+        exec(vm, "chmod +x /ws.sh && (setsid nc -ll -p 9000 -e /ws.sh >/dev/null 2>&1 &) ; "
+                + "until cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -q ':2328 [0-9A-F]*:0000 0A'; do sleep 0.05; done");
         try (SSLSocket s = tlsSocket("ws.burrow.test", server.server.previewProxy().tlsPort())) {
             OutputStream out = s.getOutputStream();
             out.write(("GET /socket HTTP/1.1\r\nHost: ws.burrow.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")

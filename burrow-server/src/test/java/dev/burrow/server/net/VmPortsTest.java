@@ -90,7 +90,9 @@ class VmPortsTest {
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
-        exec(vm, "chmod +x /ws.sh && (setsid nc -ll -p 9000 -e /ws.sh >/dev/null 2>&1 &) ; sleep 0.5");
+        // returns once the listener is there (9000 = 0x2328, state 0A = LISTEN in /proc/net/tcp or tcp6)
+        exec(vm, "chmod +x /ws.sh && (setsid nc -ll -p 9000 -e /ws.sh >/dev/null 2>&1 &) ; "
+                + "until cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -q ':2328 [0-9A-F]*:0000 0A'; do sleep 0.05; done");
         try (Socket s = new Socket("127.0.0.1", proxyPort())) {
             s.setSoTimeout(10_000);
             OutputStream out = s.getOutputStream();

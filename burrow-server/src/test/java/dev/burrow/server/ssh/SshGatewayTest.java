@@ -134,9 +134,13 @@ class SshGatewayTest {
                 type(pty, "stty size\n");
                 awaitScreen(screen, "30 100");
                 pty.resize(132, 43);
-                Thread.sleep(300);
-                type(pty, "stty size\n");
-                awaitScreen(screen, "43 132");
+                // the resize travels ssh -> gateway -> runc -> the VM's terminal: ask until it arrived
+                long deadline = System.currentTimeMillis() + 60_000;
+                while (!screen.toString().contains("43 132")) {
+                    if (System.currentTimeMillis() > deadline) throw new AssertionError("no resize on screen: " + screen);
+                    type(pty, "stty size\n");
+                    Thread.sleep(300);
+                }
                 type(pty, "exit 6\n");
                 assertThat(ssh.waitFor(20, TimeUnit.SECONDS)).isTrue();
                 assertThat(ssh.exitValue()).isEqualTo(6);
@@ -151,7 +155,7 @@ class SshGatewayTest {
     }
 
     private static void awaitScreen(StringBuffer screen, String expected) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + 20_000;
+        long deadline = System.currentTimeMillis() + 60_000;
         while (!screen.toString().contains(expected)) {
             if (System.currentTimeMillis() > deadline) throw new AssertionError("no '" + expected + "' on screen: " + screen);
             Thread.sleep(50);
@@ -277,7 +281,7 @@ class SshGatewayTest {
             assertThat(body).isEqualTo("served-from-vm\n");
             // forwarded traffic is the VM's network activity
             java.time.Instant seen = null;
-            for (int i = 0; i < 100 && seen == null; i++) {
+            for (int i = 0; i < 1200 && seen == null; i++) {
                 var v = srv.get("/v1/vms/" + vm).json().get("lastNetworkActivity");
                 if (v != null && !v.isNull() && !java.time.Instant.parse(v.asText()).isBefore(forwardStarted.minusMillis(5))) {
                     seen = java.time.Instant.parse(v.asText());
