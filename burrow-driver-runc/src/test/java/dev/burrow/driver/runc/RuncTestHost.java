@@ -165,11 +165,12 @@ final class RuncTestHost implements AutoCloseable {
 
     /**
      * Loop devices backed by this data dir's btrfs image. Autoclear detaches them when the filesystem is
-     * unmounted, which the kernel may finish a moment after umount returns; hence the short wait.
+     * unmounted, which the kernel may finish a while after umount returns (seconds on a loaded machine); hence the
+     * wait, which ends as soon as none is left.
      */
     List<String> loopDevices() {
         Path image = dataDir.resolve("btrfs.img");
-        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (true) {
             HostCommand.Result r = HostCommand.of("losetup", "-j", image.toString()).run();
             List<String> found = r.stdout().lines().filter(l -> !l.isBlank()).map(l -> "loop device " + l).toList();
