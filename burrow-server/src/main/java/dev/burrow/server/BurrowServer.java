@@ -384,7 +384,8 @@ public final class BurrowServer implements AutoCloseable {
         if (upstreams.isEmpty()) {
             throw new IllegalArgumentException("no DNS server for VMs: /etc/resolv.conf names none; give --vm-dns");
         }
-        return new dev.burrow.driver.runc.NetworkSettings(dev.burrow.core.net.Ipv4Cidr.parse(subnet), upstreams);
+        return new dev.burrow.driver.runc.NetworkSettings(dev.burrow.core.net.Ipv4Cidr.parse(subnet), upstreams,
+                n.allowPrivate().stream().map(dev.burrow.core.net.Ipv4Cidr::parse).toList());
     }
 
     private static RuncDriverConfig storageConfig(RuncDriverConfig base, ServerConfig.Storage storage) {

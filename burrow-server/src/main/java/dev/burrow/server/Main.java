@@ -89,6 +89,9 @@ public final class Main implements Runnable {
         String vmSubnet;
         @Option(names = "--vm-dns", description = "Upstream DNS server (host or host:port) of the VMs' DNS forwarder; repeatable (default: /etc/resolv.conf).")
         java.util.List<String> vmDns;
+        @Option(names = "--vm-allow-private", paramLabel = "CIDR",
+                description = "IPv4 range VMs may reach although it is private (RFC 1918, 100.64.0.0/10), link-local (169.254.0.0/16) or a network attached to the host; repeatable (default: none).")
+        java.util.List<String> vmAllowPrivate;
         @Option(names = "--ssh-port", defaultValue = "" + ServerConfig.Ssh.DEFAULT_PORT,
                 description = "Port of the SSH gateway (default ${DEFAULT-VALUE}; -1: off).")
         int sshPort;
@@ -159,7 +162,11 @@ public final class Main implements Runnable {
                     throw new CommandLine.ParameterException(spec.commandLine(), "--vm-subnet: " + e.getMessage());
                 }
             }
-            cfg = cfg.withNetwork(new ServerConfig.Network(vmNetwork.equals("on"), vmSubnet, vmDns));
+            try {
+                cfg = cfg.withNetwork(new ServerConfig.Network(vmNetwork.equals("on"), vmSubnet, vmDns, vmAllowPrivate));
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--vm-allow-private: " + e.getMessage());
+            }
             try {
                 var tls = previewTlsCert == null && previewTlsKey == null && previewTlsDir == null ? null
                         : new ServerConfig.Tls(previewTlsPort, previewTlsCert, previewTlsKey, previewTlsDir);

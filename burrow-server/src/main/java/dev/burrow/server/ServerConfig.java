@@ -94,15 +94,19 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
      * VM networking: {@code enabled} false gives VMs a loopback-only namespace (no bridge, no nftables needed);
      * {@code subnet} null means the range recorded in the data dir, or on first start a free /20 picked from
      * 10.192.0.0/10 (so servers sharing a host do not collide); {@code dnsUpstreams} empty means the host's
-     * {@code /etc/resolv.conf} nameservers.
+     * {@code /etc/resolv.conf} nameservers; {@code allowPrivate} are IPv4 CIDRs VMs may reach although they are
+     * private, link-local or attached to the host ({@code --vm-allow-private}), normalized here (a bad one is an
+     * {@link IllegalArgumentException}).
      */
-    public record Network(boolean enabled, String subnet, java.util.List<String> dnsUpstreams) {
+    public record Network(boolean enabled, String subnet, java.util.List<String> dnsUpstreams, java.util.List<String> allowPrivate) {
         public Network {
             dnsUpstreams = dnsUpstreams == null ? java.util.List.of() : java.util.List.copyOf(dnsUpstreams);
+            allowPrivate = allowPrivate == null ? java.util.List.of()
+                    : allowPrivate.stream().map(c -> dev.burrow.core.net.Ipv4Cidr.parse(c.strip()).toString()).distinct().toList();
         }
 
         public static Network defaults() {
-            return new Network(true, null, java.util.List.of());
+            return new Network(true, null, java.util.List.of(), java.util.List.of());
         }
     }
 

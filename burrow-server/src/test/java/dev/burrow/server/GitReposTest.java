@@ -85,7 +85,7 @@ class GitReposTest {
         awaitPort("127.0.0.1", hostPort, hostDaemon, work.resolve("host-daemon.log"));
         url = "git://repo." + OutsideNetwork.DOMAIN + ":9418/repo.git";
         srv = TestServer.start("builtin:busybox", null,
-                cfg -> cfg.withNetwork(new ServerConfig.Network(true, null, List.of(outside.dnsUpstream()))));
+                cfg -> cfg.withNetwork(new ServerConfig.Network(true, null, List.of(outside.dnsUpstream()), List.of(outside.link()))));
     }
 
     private static void awaitPort(String host, int port, Process daemon, Path log) throws Exception {
@@ -304,7 +304,7 @@ class GitReposTest {
     @Test
     void withoutVmNetworkingACloneFailsClearly() {
         try (TestServer offline = TestServer.start("builtin:busybox", null,
-                cfg -> cfg.withNetwork(new ServerConfig.Network(false, null, List.of())))) {
+                cfg -> cfg.withNetwork(new ServerConfig.Network(false, null, List.of(), List.of())))) {
             var r = offline.post("/v1/vms", "{\"gitRepos\":[{\"repo\":\"git://" + outside.address + ":9418/repo.git\",\"path\":\"/w\"}]}");
             assertThat(r.status()).as(r.body()).isEqualTo(400);
             assertThat(r.json().get("code").asText()).isEqualTo("GIT_CLONE_FAILED");

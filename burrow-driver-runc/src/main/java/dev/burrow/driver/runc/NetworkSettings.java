@@ -10,12 +10,15 @@ import dev.burrow.core.net.Ipv4Cidr;
 
 /**
  * VM networking of one node: the IPv4 range VM addresses come from (the first address is the node's bridge,
- * the gateway and DNS server of its VMs) and the DNS servers the node's DNS forwarder asks.
+ * the gateway and DNS server of its VMs), the DNS servers the node's DNS forwarder asks, and the private ranges
+ * the operator opened to VMs.
  *
  * @param subnet       a private range no route of the host already covers; its prefix is between /12 and /28
  * @param dnsUpstreams where VM DNS queries go once the VM's policy allows the name
+ * @param allowPrivate ranges VMs may reach although they are private, link-local or attached to the host
+ *                     ({@code --vm-allow-private}); the host's own addresses and other VMs stay out of reach
  */
-public record NetworkSettings(Ipv4Cidr subnet, List<InetSocketAddress> dnsUpstreams) {
+public record NetworkSettings(Ipv4Cidr subnet, List<InetSocketAddress> dnsUpstreams, List<Ipv4Cidr> allowPrivate) {
     public static final String DEFAULT_SUBNET = "10.213.0.0/16";
 
     public NetworkSettings {
@@ -24,6 +27,7 @@ public record NetworkSettings(Ipv4Cidr subnet, List<InetSocketAddress> dnsUpstre
         }
         dnsUpstreams = List.copyOf(dnsUpstreams);
         if (dnsUpstreams.isEmpty()) throw new IllegalArgumentException("at least one upstream DNS server is needed");
+        allowPrivate = allowPrivate == null ? List.of() : List.copyOf(allowPrivate);
     }
 
     /** A route of the host to a range (not the default route, not local or broadcast entries). */

@@ -44,7 +44,7 @@ public final class CreateExecBench implements Callable<Integer> {
         Path work = Files.createTempDirectory(Path.of("/var/tmp"), "burrow-bench-");
         String key = "bench-" + Long.toHexString(System.nanoTime());
         var cfg = new ServerConfig("127.0.0.1", 0, work.resolve("server"), null, null, null, imageDir.toAbsolutePath(),
-                image, key, false).withNetwork(new ServerConfig.Network(!"off".equals(vmNetwork), null, List.of()));
+                image, key, false).withNetwork(new ServerConfig.Network(!"off".equals(vmNetwork), null, List.of(), List.of()));
         List<Double> api = new ArrayList<>();
         List<Double> raw = new ArrayList<>();
         try (BurrowServer server = BurrowServer.start(cfg)) {

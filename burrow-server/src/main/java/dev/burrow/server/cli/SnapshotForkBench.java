@@ -41,7 +41,7 @@ public final class SnapshotForkBench implements Callable<Integer> {
             var cfg = new ServerConfig("127.0.0.1", 0, work.resolve("server"), null, null, null, imageDir.toAbsolutePath(),
                     image, key, false)
                     .withStorage(new ServerConfig.Storage(storage, ServerConfig.Storage.DEFAULT_BTRFS_IMAGE_MB))
-                    .withNetwork(new ServerConfig.Network(false, null, List.of()));
+                    .withNetwork(new ServerConfig.Network(false, null, List.of(), List.of()));
             try (BurrowServer server = BurrowServer.start(cfg)) {
                 System.out.println(storage + ": preparing image " + image + " (not timed)...");
                 server.driver().prepareImage(image, (phase, f) -> { });

@@ -61,7 +61,7 @@ class AptDepsTest {
         assertThat(Files.readString(repo.resolve("Packages"))).contains("Package: " + PACKAGE);
         sources = "deb [trusted=yes] http://" + outside.address + ":" + outside.httpPort + "/apt ./\n";
         server = TestServer.start("builtin:debian", null,
-                cfg -> cfg.withNetwork(new ServerConfig.Network(true, null, List.of(outside.dnsUpstream()))));
+                cfg -> cfg.withNetwork(new ServerConfig.Network(true, null, List.of(outside.dnsUpstream()), List.of(outside.link()))));
     }
 
     @AfterAll

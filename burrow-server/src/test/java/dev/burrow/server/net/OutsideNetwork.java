@@ -19,6 +19,10 @@ import java.util.List;
  * nothing else. Names starting with {@code big.} have {@value #BIG_ANSWERS} addresses (the first one the outside's):
  * over UDP their answer comes truncated (TC, no records), as a real server does when they do not fit. The outside
  * namespace has no route to the VM subnet, so a VM reaching it proves the host masquerades VM traffic.
+ *
+ * <p>Its /30 is a network attached to the host, which VMs may not reach unless the server names it with
+ * {@code --vm-allow-private} ({@link #link()}). A test may give the namespace more addresses ({@link #addAddress})
+ * and names other answers ({@link #answer}).
  */
 public final class OutsideNetwork implements AutoCloseable {
     public static final String DOMAIN = "outside.test";
@@ -37,6 +41,7 @@ public final class OutsideNetwork implements AutoCloseable {
     private final Thread dnsThread;
     private final Thread dnsTcpThread;
     private final List<String> queries = java.util.Collections.synchronizedList(new ArrayList<>());
+    private final java.util.Map<String, List<String>> answers = new java.util.concurrent.ConcurrentHashMap<>();
 
     private OutsideNetwork() throws IOException {
         String tag = Integer.toString(RANDOM.nextInt(36 * 36 * 36 * 36), 36);
@@ -78,6 +83,21 @@ public final class OutsideNetwork implements AutoCloseable {
 
     public static OutsideNetwork create() throws IOException {
         return new OutsideNetwork();
+    }
+
+    /** The /30 joining the namespace to the host, for the server's {@code --vm-allow-private}. */
+    public String link() {
+        return hostAddress + "/30";
+    }
+
+    /** Another address of the namespace (its web server answers there too); the test routes it from the host. */
+    public void addAddress(String a) {
+        run("ip", "-n", netns, "addr", "add", a + "/32", "dev", "lo");
+    }
+
+    /** From now on the DNS server answers {@code name} (lowercase, no final dot) with these A records. */
+    public void answer(String name, List<String> addresses) {
+        answers.put(name, List.copyOf(addresses));
     }
 
     /** The web server's document root (served at {@code http://address:httpPort/}). */
@@ -156,7 +176,8 @@ public final class OutsideNetwork implements AutoCloseable {
         boolean ours = n.equals(DOMAIN) || n.endsWith("." + DOMAIN);
         boolean big = ours && n.startsWith("big.");
         boolean truncated = big && !tcp;
-        int count = !ours || qtype != 1 || truncated ? 0 : big ? BIG_ANSWERS : 1;
+        List<String> given = answers.get(n);
+        int count = !ours || qtype != 1 || truncated ? 0 : given != null ? given.size() : big ? BIG_ANSWERS : 1;
         byte[] r = new byte[qEnd + 16 * count];
         System.arraycopy(q, 0, r, 0, qEnd);
         r[2] = (byte) (0x84 | (truncated ? 0x02 : 0) | (q[2] & 0x01)); // QR, AA, TC, RD copied
@@ -172,7 +193,8 @@ public final class OutsideNetwork implements AutoCloseable {
             r[a + 5] = 1;                // class IN
             r[a + 9] = 60;               // TTL 60 s
             r[a + 11] = 4;               // rdlength
-            String[] o = (i == 0 ? address : "192.0.2." + i).split("\\."); // the others in TEST-NET-1, never used
+            // the others in TEST-NET-2, never used (not TEST-NET-1: a test host may sit on that one)
+            String[] o = (given != null ? given.get(i) : i == 0 ? address : "198.51.100." + i).split("\\.");
             for (int k = 0; k < 4; k++) r[a + 12 + k] = (byte) Integer.parseInt(o[k]);
         }
         return r;

@@ -43,7 +43,7 @@ class VmNetworkTest {
         HostRequirements.requireCommand("busybox");
         outside = OutsideNetwork.create();
         server = TestServer.start("builtin:busybox", null,
-                cfg -> cfg.withNetwork(new ServerConfig.Network(true, null, List.of(outside.dnsUpstream()))));
+                cfg -> cfg.withNetwork(new ServerConfig.Network(true, null, List.of(outside.dnsUpstream()), List.of(outside.link()))));
     }
 
     @AfterAll

@@ -23,6 +23,13 @@ import dev.burrow.core.net.NetworkPolicy;
  * servers, and before answering it lets the VM through to the addresses an allowed name resolved to, so that
  * domain allow-lists work under a deny-all default. Queries from addresses that are not a VM are refused.
  *
+ * <p>Addresses no VM may reach ({@link Clients#blocked}: private, link-local, loopback, the host's, other VMs')
+ * are taken out of every answer, whatever the VM's policy, so they never enter an allow set and a name whose DNS
+ * someone else controls cannot rebind a VM to them; a name left with no address answers with none (NOERROR, no
+ * A record). The rules refuse those destinations anyway; stripping keeps the allow sets clean and lets a
+ * client fail at once instead of trying an address it cannot reach. (DNSSEC signatures of a stripped RRset no
+ * longer verify; VMs' resolvers do not validate by default.)
+ *
  * <p>TCP (RFC 1035 4.2.2, RFC 7766): each message carries a two-byte length; a connection may carry several
  * queries, answered in order, and is closed after {@value #TCP_IDLE_MS} ms without one. A UDP answer the upstream
  * truncated (TC) is passed on as such, so the VM's resolver retries over TCP; a query that came over TCP is asked
@@ -39,6 +46,9 @@ final class DnsForwarder implements AutoCloseable {
     interface Clients {
         /** The policy of the VM with this address, or null when no VM has it. */
         NetworkPolicy policyFor(InetAddress client);
+
+        /** Whether no VM may reach {@code address}, so no answer may carry it. */
+        boolean blocked(Inet4Address address);
 
         /** Lets the VM reach {@code addresses} (resolved for an allowed name) for at least {@code ttlSeconds}. */
         void allowResolved(InetAddress client, List<Inet4Address> addresses, int ttlSeconds);
@@ -122,6 +132,12 @@ final class DnsForwarder implements AutoCloseable {
                 if (full != null) response = full;
             }
             if (response == null) return null;
+            byte[] stripped = DnsMessage.withoutAddresses(response, response.length, clients::blocked);
+            if (stripped != response) {
+                log.atDebug().addKeyValue("client", client.getHostAddress()).addKeyValue("name", name)
+                        .log("private addresses taken out of a VM's DNS answer");
+                response = stripped;
+            }
             if (policy.tracksResolvedAddresses()) {
                 DnsMessage.Answers a = DnsMessage.answers(response, response.length);
                 if (!a.addresses().isEmpty()) clients.allowResolved(client, a.addresses(), a.minTtl());

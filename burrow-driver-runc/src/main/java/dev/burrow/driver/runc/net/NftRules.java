@@ -12,14 +12,35 @@ import dev.burrow.core.net.NetworkPolicy;
  * gives the same rules, never duplicates.
  */
 final class NftRules {
+    /** The node's set of destinations closed to every VM. */
+    static final String PRIVATE = "private_dst";
+    /** The part of {@link #PRIVATE} the operator opened ({@code --vm-allow-private}). */
+    static final String PRIVATE_ALLOWED = "private_allowed";
+
     private NftRules() { }
+
+    /** Replaces the contents of the node's private sets (one transaction: no moment with an empty set). */
+    static String privateDestinations(String table, PrivateDestinations p) {
+        String t = "inet " + table;
+        List<String> s = new ArrayList<>();
+        s.add("flush set " + t + " " + PRIVATE);
+        s.add("add element " + t + " " + PRIVATE + " " + elements(p.blocked()));
+        s.add("flush set " + t + " " + PRIVATE_ALLOWED);
+        if (!p.excepted().isEmpty()) s.add("add element " + t + " " + PRIVATE_ALLOWED + " " + elements(p.excepted()));
+        s.add("");
+        return String.join("\n", s);
+    }
 
     /**
      * The node's tables. inet: VMs reach the host only for DNS on the gateway (so not the API, the SSH gateway, host
-     * loopback services or any other host address); bridge-to-bridge forwarding (VM to VM) is refused; nothing from
-     * outside starts a connection to a VM; egress of a VM goes through its own chain, found by source address in
-     * the {@code vms} verdict map; egress is masqueraded; the host sends VMs no ICMP redirects. bridge: a frame from a VM port must carry the port's own
-     * IPv4 address (IP and ARP); other protocols (IPv6 included) are dropped.
+     * loopback services or any other host address); bridge-to-bridge forwarding (VM to VM) is refused; forwarding
+     * to a private destination (the {@value #PRIVATE} set, see {@link PrivateDestinations}) is refused unless the
+     * operator opened it ({@value #PRIVATE_ALLOWED}), for every VM and every packet, before any VM's own chain
+     * could accept it; nothing from outside starts a connection to a VM; egress of a VM goes through its own chain,
+     * found by source address in the {@code vms} verdict map; egress is masqueraded; the host sends VMs no ICMP
+     * redirects. bridge: a frame from a VM port must carry the port's own IPv4 address (IP and ARP); other
+     * protocols (IPv6 included) are dropped. The two sets are declared empty here and filled by
+     * {@link #privateDestinations}, in the same transaction at start.
      */
     static String node(String table, String bridge, String vethPrefix, String gateway, String subnet) {
         String br = quote(bridge);
@@ -27,6 +48,8 @@ final class NftRules {
         return String.join("\n",
                 "add table " + t,
                 "add map " + t + " vms { type ipv4_addr : verdict; }",
+                "add set " + t + " " + PRIVATE + " { type ipv4_addr; flags interval; }",
+                "add set " + t + " " + PRIVATE_ALLOWED + " { type ipv4_addr; flags interval; }",
                 "add chain " + t + " refuse",
                 "flush chain " + t + " refuse",
                 // refused, not dropped: a denied connection fails at once instead of hanging until a timeout
@@ -43,6 +66,8 @@ final class NftRules {
                 "add rule " + t + " forward iifname " + br + " oifname " + br + " jump refuse",
                 "add rule " + t + " forward oifname " + br + " ct state established,related accept",
                 "add rule " + t + " forward oifname " + br + " drop",
+                // whatever the VM's policy: its chain comes after this, so no allow rule or resolved name opens these
+                "add rule " + t + " forward iifname " + br + " ip daddr != @" + PRIVATE_ALLOWED + " ip daddr @" + PRIVATE + " jump refuse",
                 "add rule " + t + " forward iifname " + br + " ip saddr vmap @vms",
                 "add rule " + t + " forward iifname " + br + " jump refuse",
                 // the host routes VM-to-VM packets (proxy ARP) only to refuse them: it must not redirect the VM
@@ -113,16 +138,11 @@ final class NftRules {
      * intervals in one set, and the outer range already covers them.
      */
     static String set(List<String> cidrs) {
-        List<Ipv4Cidr> parsed = cidrs.stream().map(Ipv4Cidr::parse).distinct().toList();
-        List<String> kept = new ArrayList<>();
-        for (Ipv4Cidr c : parsed) {
-            boolean covered = false;
-            for (Ipv4Cidr o : parsed) {
-                if (o != c && o.prefix() <= c.prefix() && o.overlaps(c) && !(o.equals(c))) covered = true;
-            }
-            if (!covered) kept.add(c.toString());
-        }
-        return "{ " + String.join(", ", kept) + " }";
+        return elements(cidrs.stream().map(Ipv4Cidr::parse).toList());
+    }
+
+    private static String elements(List<Ipv4Cidr> ranges) {
+        return "{ " + String.join(", ", PrivateDestinations.merged(ranges).stream().map(Ipv4Cidr::toString).toList()) + " }";
     }
 
     private static String quote(String s) {

@@ -15,6 +15,9 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,6 +55,8 @@ public final class NodeNetwork implements AutoCloseable {
     private static final Path SYS_NET = Path.of("/sys/class/net");
     /** Addresses resolved for an allowed domain stay open at least this long (resolvers cache past short TTLs). */
     private static final int MIN_RESOLVED_SECONDS = 300;
+    /** How often the host's routes are read again for the private destinations (networks attached since). */
+    private static final Duration PRIVATE_REFRESH = Duration.ofSeconds(5);
 
     /** What the container needs to join its network: the namespace to enter and the resolv.conf to mount. */
     public record Attachment(Path netns, Path resolvConf) { }
@@ -71,6 +76,9 @@ public final class NodeNetwork implements AutoCloseable {
     /** When each (vm, resolved address) element expires, to refresh it before it does. */
     private final Map<String, Long> resolvedUntil = new ConcurrentHashMap<>();
     private final DnsForwarder dns;
+    /** What no VM may reach; read at start, then every {@link #PRIVATE_REFRESH}, written to nft when it changes. */
+    private volatile PrivateDestinations privateDestinations;
+    private final ScheduledExecutorService routeWatcher;
 
     private NodeNetwork(NetworkSettings settings, String nodeId, Path stateDir) {
         this.settings = settings;
@@ -98,6 +106,11 @@ public final class NodeNetwork implements AutoCloseable {
             }
 
             @Override
+            public boolean blocked(Inet4Address address) {
+                return privateDestinations.blocks(address);
+            }
+
+            @Override
             public void allowResolved(InetAddress client, List<Inet4Address> addresses, int ttlSeconds) {
                 String vmId = vmByAddress.get(client.getHostAddress());
                 if (vmId != null) NodeNetwork.this.allowResolved(vmId, addresses, ttlSeconds);
@@ -114,8 +127,13 @@ public final class NodeNetwork implements AutoCloseable {
                 }
             }
         }
+        this.routeWatcher = Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().daemon().name("vm-network-routes-" + tag).factory());
+        routeWatcher.scheduleWithFixedDelay(this::refreshPrivateDestinations, PRIVATE_REFRESH.toMillis(),
+                PRIVATE_REFRESH.toMillis(), TimeUnit.MILLISECONDS);
         log.atInfo().addKeyValue("bridge", bridge).addKeyValue("subnet", settings.subnet())
-                .addKeyValue("dns_upstreams", settings.dnsUpstreams()).log("VM network ready");
+                .addKeyValue("dns_upstreams", settings.dnsUpstreams()).addKeyValue("allow_private", settings.allowPrivate())
+                .log("VM network ready");
     }
 
     /** Sets up (or adopts after a restart) the node's bridge, rules and DNS forwarder. */
@@ -324,6 +342,9 @@ public final class NodeNetwork implements AutoCloseable {
     }
 
     private void allowResolved(String vmId, List<Inet4Address> addresses, int ttlSeconds) {
+        // the forwarder strips these from answers already; a private address never enters an allow set regardless
+        PrivateDestinations closed = privateDestinations;
+        addresses = addresses.stream().filter(a -> !closed.blocks(a)).toList();
         int seconds = Math.max(MIN_RESOLVED_SECONDS, Math.min(ttlSeconds, 86_400));
         long now = System.currentTimeMillis();
         StringBuilder script = new StringBuilder();
@@ -353,7 +374,34 @@ public final class NodeNetwork implements AutoCloseable {
         }
         batch(null, "addr replace " + gw + "/" + settings.subnet().prefix() + " dev " + bridge, "link set dev " + bridge + " up");
         answerArpForTheSubnet();
-        nft(NftRules.node(table, bridge, "bv" + tag, gw, settings.subnet().toString()));
+        PrivateDestinations p = readPrivateDestinations();
+        // the sets are filled in the same transaction that adds the rule reading them: never a moment without
+        nft(NftRules.node(table, bridge, "bv" + tag, gw, settings.subnet().toString()) + NftRules.privateDestinations(table, p));
+        privateDestinations = p;
+    }
+
+    /** The private destinations from the host's routes as they are now. */
+    private PrivateDestinations readPrivateDestinations() {
+        HostCommand.Result r = HostCommand.of("ip", "-j", "-4", "route", "show", "table", "all").timeout(TIMEOUT).check();
+        try {
+            return PrivateDestinations.fromRoutes(JSON.readTree(r.stdout()), settings.subnet(), settings.allowPrivate());
+        } catch (IOException e) {
+            throw new DriverException("cannot parse the host's routes: " + e.getMessage(), e);
+        }
+    }
+
+    /** Rereads the host's routes; a network attached (or removed) since is closed (or dropped) in nft. */
+    private synchronized void refreshPrivateDestinations() {
+        try {
+            PrivateDestinations p = readPrivateDestinations();
+            if (p.equals(privateDestinations)) return;
+            nft(NftRules.privateDestinations(table, p));
+            privateDestinations = p;
+            log.atInfo().addKeyValue("bridge", bridge).addKeyValue("private", p.blocked())
+                    .log("private destinations of VMs changed with the host's routes");
+        } catch (RuntimeException e) {
+            log.atWarn().addKeyValue("bridge", bridge).log("cannot refresh the private destinations of VMs: " + e.getMessage());
+        }
     }
 
     /**
@@ -562,6 +610,12 @@ public final class NodeNetwork implements AutoCloseable {
      */
     @Override
     public void close() {
+        routeWatcher.shutdownNow();
+        try {
+            routeWatcher.awaitTermination(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         dns.close();
         boolean anyVm = !leases.isEmpty();
         if (!anyVm) {

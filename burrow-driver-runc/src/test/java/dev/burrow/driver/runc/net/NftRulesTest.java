@@ -6,6 +6,7 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
+import dev.burrow.core.net.Ipv4Cidr;
 import dev.burrow.core.net.NetworkPolicy;
 
 class NftRulesTest {
@@ -54,6 +55,24 @@ class NftRulesTest {
         for (String chain : List.of("refuse", "input", "forward", "postrouting")) {
             assertThat(s).contains("flush chain inet burrow_n1 " + chain);
         }
+    }
+
+    @Test
+    void privateDestinationsAreRefusedForEveryVmBeforeItsOwnChainUnlessOpened() {
+        List<String> lines = List.of(NftRules.node("burrow_n1", "bw-n1", "bvn1", "10.9.0.1", "10.9.0.0/20").split("\n"));
+        int vmToVm = indexOf(lines, "forward iifname \"bw-n1\" oifname \"bw-n1\" jump refuse");
+        int closed = indexOf(lines, "forward iifname \"bw-n1\" ip daddr != @private_allowed ip daddr @private_dst jump refuse");
+        int vmChains = indexOf(lines, "forward iifname \"bw-n1\" ip saddr vmap @vms");
+        assertThat(List.of(vmToVm, closed, vmChains)).isSorted().doesNotContain(-1);
+
+        var p = new PrivateDestinations(List.of(Ipv4Cidr.parse("10.0.0.0/8"), Ipv4Cidr.parse("10.9.0.0/20"),
+                Ipv4Cidr.parse("169.254.0.0/16")), List.of(), List.of(Ipv4Cidr.parse("169.254.169.254/32")));
+        assertThat(NftRules.privateDestinations("burrow_n1", p)).isEqualTo("flush set inet burrow_n1 private_dst\n"
+                + "add element inet burrow_n1 private_dst { 10.0.0.0/8, 169.254.0.0/16 }\n"
+                + "flush set inet burrow_n1 private_allowed\n"
+                + "add element inet burrow_n1 private_allowed { 169.254.169.254/32 }\n");
+        var none = new PrivateDestinations(List.of(Ipv4Cidr.parse("10.0.0.0/8")), List.of(), List.of());
+        assertThat(NftRules.privateDestinations("t", none)).endsWith("flush set inet t private_allowed\n");
     }
 
     @Test
