@@ -172,6 +172,9 @@ class VmNetworkTest {
                 assertThat(new String(s.getInputStream().readAllBytes())).contains("host-service");
             }
             List<String> targets = new ArrayList<>(hostAddresses());
+            // the host's end of the outside link is in a range the server opened (--vm-allow-private): the host's
+            // own addresses stay closed all the same
+            assertThat(targets).contains(outside.hostAddress);
             targets.add(gateway);
             for (String a : targets) {
                 JsonNode r = exec(vm, "wget -q -O - http://" + a + ":" + port + "/; echo rc=$?");
@@ -206,6 +209,11 @@ class VmNetworkTest {
         // nor by ping
         JsonNode ping = exec(a, "ping -c 1 -W 2 " + bAddress + "; echo rc=$?");
         assertThat(ping.get("stdout").asText()).as(ping.toString()).doesNotContain("rc=0");
+        // nor when its policy allows the whole VM range
+        String allowing = server.createVm("{\"network\":{\"egress\":\"deny-all\",\"allowCidrs\":[\"" + subnetOf(server) + "\"]}}");
+        JsonNode allowed = exec(allowing, "timeout 10 wget -q -O - http://" + bAddress + ":8081/ 2>&1; echo rc=$?");
+        assertThat(allowed.get("stdout").asText()).as(allowed.toString()).doesNotContain("vm-b").contains("Connection refused");
+        deleteAndExpectNothingLeft(allowing);
         deleteAndExpectNothingLeft(a);
         deleteAndExpectNothingLeft(b);
     }
