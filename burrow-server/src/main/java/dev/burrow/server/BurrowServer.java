@@ -192,7 +192,8 @@ public final class BurrowServer implements AutoCloseable {
                         new dev.burrow.server.http.DomainsApi(domains),
                         new dev.burrow.server.http.ImagesApi(lifecycle)),
                 VERSION, metrics, tracing,
-                readiness);
+                readiness, new dev.burrow.server.http.ErrorResponses(java.util.List.of(dataDir,
+                        config.resolvedImageDir(), driverConfig.runcRoot())));
     }
 
     public static BurrowServer start(ServerConfig config) {

@@ -82,7 +82,9 @@ public final class ImageCache implements AutoCloseable {
                 result.join();
                 return Optional.empty();
             } catch (CompletionException e) {
-                return Optional.of(e.getCause() == null ? e.getMessage() : e.getCause().getMessage());
+                // A failure of the host (unpacking, the image store) is logged with its detail; the client gets none
+                // of its paths or command lines.
+                return Optional.of(BurrowException.clientMessage(e.getCause() == null ? e : e.getCause()));
             }
         }
     }

@@ -184,8 +184,7 @@ public final class LifecycleCoordinator {
                     driverImageRef = cachedLease.await().ref();
                 } catch (RuntimeException e) {
                     cachedLease.close();
-                    if (!(e instanceof BurrowException be) || (be.kind() != BurrowException.Kind.BAD_REQUEST
-                            && be.kind() != BurrowException.Kind.NOT_FOUND)) {
+                    if (!(e instanceof BurrowException be) || be.status() >= 500) {
                         notifyCreateRejected(spec, cause, e.getMessage());
                     }
                     throw e;
@@ -236,11 +235,10 @@ public final class LifecycleCoordinator {
                     pullingNow.remove(id);
                     Vm current = store.find(id).orElseThrow();
                     if (current.status() == VmStatus.PULLING) {
-                        boolean clientMistake = e instanceof BurrowException be
-                                && (be.kind() == BurrowException.Kind.BAD_REQUEST || be.kind() == BurrowException.Kind.NOT_FOUND);
+                        boolean clientMistake = e instanceof BurrowException be && be.status() < 500;
                         // A client's mistake (unknown image) is not a failed create in the metrics; a registry or
                         // unpack failure is (a duration marks an outcome).
-                        write(current, VmStatus.DELETED, "create failed: pulling image " + image + " failed: " + e.getMessage(),
+                        write(current, VmStatus.DELETED, "create failed: pulling image " + image + " failed: " + BurrowException.clientMessage(e),
                                 "create", cause, clientMistake ? null : elapsed(t0));
                     }
                 }
@@ -332,7 +330,7 @@ public final class LifecycleCoordinator {
             // Leave a deleted tombstone only when the host is really clean; otherwise FAILED keeps the
             // VM visible so delete (or the reconciler) can finish the job.
             boolean clean = destroyQuietly(id);
-            write(vm, clean ? VmStatus.DELETED : VmStatus.FAILED, "create failed: " + e.getMessage(), "create",
+            write(vm, clean ? VmStatus.DELETED : VmStatus.FAILED, "create failed: " + BurrowException.clientMessage(e), "create",
                     cause, elapsed(t0));
             throw e;
         }
@@ -455,7 +453,7 @@ public final class LifecycleCoordinator {
             try {
                 driver.destroy(id);
             } catch (RuntimeException e) {
-                write(intent, VmStatus.FAILED, "delete failed: " + e.getMessage(), "delete", cause, elapsed(t0));
+                write(intent, VmStatus.FAILED, "delete failed: " + BurrowException.clientMessage(e), "delete", cause, elapsed(t0));
                 throw e;
             }
             Failpoints.hit("delete.after-driver");
@@ -1035,7 +1033,7 @@ public final class LifecycleCoordinator {
         } catch (RuntimeException e) {
             VmStatus actual = settle(vm.id());
             log.warn("vm_id={} op={} driver call failed, host says {}: {}", vm.id(), op, actual, e.getMessage());
-            write(pending, actual, op + " failed: " + e.getMessage(), op, cause, elapsed(t0));
+            write(pending, actual, op + " failed: " + BurrowException.clientMessage(e), op, cause, elapsed(t0));
             throw e;
         }
         Failpoints.hit(op + ".after-driver");

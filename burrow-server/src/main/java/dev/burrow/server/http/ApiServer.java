@@ -2,7 +2,6 @@ package dev.burrow.server.http;
 
 import java.time.Duration;
 import java.util.Map;
-import java.util.UUID;
 
 import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.server.HttpConnectionFactory;
@@ -10,7 +9,6 @@ import org.eclipse.jetty.server.ServerConnector;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import dev.burrow.api.ErrorBody;
 import dev.burrow.core.error.BurrowException;
 import dev.burrow.server.http.RouteTable.Access;
 import dev.burrow.server.metrics.BurrowMetrics;
@@ -23,7 +21,8 @@ import io.javalin.json.JavalinJackson;
 
 /**
  * The HTTP surface: Javalin with one JSON mapper, each route behind the access its {@link RouteTable} entry declares, the
- * {@code {error, message}} body on every failure, {@code /openapi.json} and health routes.
+ * {@code {error, code, message, description}} body on every failure (written by {@link ErrorResponses}),
+ * {@code /openapi.json} and health routes.
  */
 public final class ApiServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ApiServer.class);
@@ -38,7 +37,7 @@ public final class ApiServer implements AutoCloseable {
     private final java.util.List<io.javalin.event.WsHandlerMetaInfo> registeredWs = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     public ApiServer(String host, int port, Auth auth, java.util.List<ApiModule> modules, String version, BurrowMetrics metrics,
-                     Tracing tracing, Readiness readiness) {
+                     Tracing tracing, Readiness readiness, ErrorResponses errors) {
         this.table = new RouteTable(auth);
         HttpObservability observe = new HttpObservability(metrics, tracing, table);
         this.app = Javalin.create(cfg -> {
@@ -76,32 +75,27 @@ public final class ApiServer implements AutoCloseable {
             table.add(cfg.routes, HandlerType.GET, "/healthz", "Process is alive", null, null, Access.PUBLIC,
                     ctx -> ctx.json(Map.of("status", "ok")));
             table.add(cfg.routes, HandlerType.GET, "/readyz", "Store and driver are usable (503 NOT_READY when not)",
-                    null, null, Access.PUBLIC, ctx -> ready(ctx, readiness));
+                    null, null, Access.PUBLIC, ctx -> ready(ctx, readiness, errors));
             // Unauthenticated like /healthz, as Prometheus scrapers expect; it carries counts and timings, no
             // ids or secrets. Bind the server to loopback or firewall the port when the API must not be public.
             table.add(cfg.routes, HandlerType.GET, "/metrics", "Prometheus metrics (text exposition format)", null,
                     null, Access.PUBLIC, ctx -> ctx.contentType(metrics.contentType()).result(metrics.scrape()));
             cfg.routes.after(observe::after);
 
-            cfg.routes.exception(BurrowException.class, (e, ctx) -> burrowError(e, ctx));
+            cfg.routes.exception(BurrowException.class, errors::burrow);
             cfg.routes.exception(HttpResponseException.class, (e, ctx) -> {
                 // An oversized body is left unread; the connection cannot be reused, so say so instead of
                 // letting the client send its next request into a socket Jetty is about to close.
                 if (e.getStatus() == 413) ctx.header("Connection", "close");
-                error(ctx, e.getStatus(), codeFor(e.getStatus()), e.getMessage(), null);
+                errors.status(ctx, e.getStatus(), e.getMessage());
             });
-            cfg.routes.exception(Exception.class, (e, ctx) -> {
-                String ref = UUID.randomUUID().toString().substring(0, 8);
-                log.error("unhandled error ref={} {} {}", ref, ctx.method(), ctx.path(), e);
-                error(ctx, 500, "INTERNAL_ERROR", "internal error (ref " + ref + "; see the server log)", null);
-            });
+            cfg.routes.exception(Exception.class, errors::unhandled);
             cfg.routes.error(404, ctx -> {
                 if (ctx.result() == null || ctx.result().isEmpty()) {
-                    error(ctx, 404, "NOT_FOUND", "no route for " + ctx.method() + " " + ctx.path(), null);
+                    errors.status(ctx, 404, "no route for " + ctx.method() + " " + ctx.path());
                 }
             });
-            cfg.routes.error(405, ctx -> error(ctx, 405, "METHOD_NOT_ALLOWED",
-                    ctx.method() + " is not allowed on " + ctx.path(), null));
+            cfg.routes.error(405, ctx -> errors.status(ctx, 405, ctx.method() + " is not allowed on " + ctx.path()));
         });
     }
 
@@ -133,7 +127,7 @@ public final class ApiServer implements AutoCloseable {
         app.stop();
     }
 
-    private static void ready(Context ctx, Readiness readiness) {
+    private static void ready(Context ctx, Readiness readiness, ErrorResponses errors) {
         Readiness.Result r = readiness.check();
         if (r.ready()) {
             ctx.json(Map.of("status", "ready", "checks", r.checks()));
@@ -143,43 +137,7 @@ public final class ApiServer implements AutoCloseable {
         r.failures().forEach((name, failure) -> why.append(' ').append(name).append(": ").append(failure).append(';'));
         why.setLength(why.length() - 1);
         log.warn("/readyz: {}", why);
-        error(ctx, 503, "NOT_READY", why.toString(), null);
+        ErrorResponses.write(ctx, 503, "NOT_READY", errors.scrub(why.toString()), null);
     }
 
-    private static void burrowError(BurrowException e, Context ctx) {
-        int status = switch (e.kind()) {
-            case BAD_REQUEST -> 400;
-            case UNAUTHORIZED -> 401;
-            case NOT_FOUND -> 404;
-            case CONFLICT -> 409;
-            case TOO_LARGE -> 413;
-            case UNAVAILABLE -> 503;
-            case INTERNAL -> 500;
-        };
-        if (status >= 500) log.error("{} {} failed: {} {}", ctx.method(), ctx.path(), e.code(), e.getMessage(), e.getCause());
-        String vmId = null;
-        try {
-            vmId = ctx.pathParamMap().get("vm_id");
-        } catch (RuntimeException ignored) {
-            // no path params on this route
-        }
-        error(ctx, status, e.code(), e.getMessage(), vmId);
-    }
-
-    private static void error(Context ctx, int status, String code, String message, String vmId) {
-        ctx.status(status).json(ErrorBody.of(code, message, vmId));
-    }
-
-    private static String codeFor(int status) {
-        return switch (status) {
-            case 400 -> "BAD_REQUEST";
-            case 401 -> "UNAUTHORIZED";
-            case 403 -> "FORBIDDEN";
-            case 404 -> "NOT_FOUND";
-            case 405 -> "METHOD_NOT_ALLOWED";
-            case 413 -> "PAYLOAD_TOO_LARGE";
-            case 415 -> "UNSUPPORTED_MEDIA_TYPE";
-            default -> status >= 500 ? "INTERNAL_ERROR" : "BAD_REQUEST";
-        };
-    }
 }

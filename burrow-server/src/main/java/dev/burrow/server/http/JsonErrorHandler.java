@@ -12,24 +12,17 @@ import org.eclipse.jetty.util.Callback;
 import com.fasterxml.jackson.core.JsonProcessingException;
 
 import dev.burrow.api.ErrorBody;
+import dev.burrow.core.error.ErrorCode;
 
 /**
  * Errors Jetty raises before a request reaches Javalin (an illegal URI such as {@code %00}, a malformed
- * header) get the same {@code {error, message}} JSON body as every other failure, never an HTML page.
+ * header) get the same {@code {error, code, message, description}} JSON body as every other failure, never an HTML page.
  */
 final class JsonErrorHandler extends ErrorHandler {
     @Override
     protected void generateResponse(Request request, Response response, int code, String message, Throwable cause,
                                     Callback callback) {
-        String error = switch (code) {
-            case 400 -> "BAD_REQUEST";
-            case 404 -> "NOT_FOUND";
-            case 405 -> "METHOD_NOT_ALLOWED";
-            case 413 -> "PAYLOAD_TOO_LARGE";
-            case 414 -> "URI_TOO_LONG";
-            case 431 -> "HEADERS_TOO_LARGE";
-            default -> code >= 500 ? "INTERNAL_ERROR" : "BAD_REQUEST";
-        };
+        String error = ErrorCode.forStatus(code).name();
         String text = message == null || message.isBlank() ? "request rejected (HTTP " + code + ")" : message;
         byte[] body;
         try {

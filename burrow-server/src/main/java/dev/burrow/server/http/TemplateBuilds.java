@@ -19,6 +19,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.burrow.api.CreateVmRequest;
+import dev.burrow.core.driver.DriverException;
 import dev.burrow.core.driver.ExecRequest;
 import dev.burrow.core.driver.ExecResult;
 import dev.burrow.core.driver.ProcessSpec;
@@ -356,11 +357,22 @@ public final class TemplateBuilds {
 
     /**
      * Records the failed attempt and answers with a 400 that says why (an image that cannot be pulled, a step that
-     * fails, a build VM that cannot be made); only an unavailable server (store outage, no capacity) stays a 503.
+     * fails, a build VM that cannot be made); only an unavailable server (store outage, no capacity) or registry stays a
+     * 5xx. A host failure is answered without its detail (host paths, command lines), which goes to the log.
      */
     private RuntimeException failed(String name, String vmId, VmSpec spec, Persistence persistence, String hash,
                                     String reason, RuntimeException error) {
-        if (error instanceof BurrowException b && b.kind() == BurrowException.Kind.UNAVAILABLE) return b;
+        // the server or the registry is unavailable: the client may retry as it is, so it stays a 5xx
+        if (error instanceof BurrowException b && (b.kind() == BurrowException.Kind.UNAVAILABLE
+                || b.kind() == BurrowException.Kind.BAD_GATEWAY)) {
+            return b;
+        }
+        if (!(error instanceof BurrowException b) || b instanceof DriverException
+                || b.kind() == BurrowException.Kind.INTERNAL) {
+            // a host failure: its message names host paths or a tool's command line, which stay in the log
+            log.warn("op=template-build template_hash={} host failure: {}", hash, reason, error);
+            reason = "the host failed to build it (the server log has the details)";
+        }
         try {
             lifecycle.recordFailedSnapshot(name, vmId, spec, persistence, hash, reason);
         } catch (RuntimeException e) {
