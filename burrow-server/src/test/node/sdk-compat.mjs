@@ -78,6 +78,22 @@ try {
   out.identity.afterDelete = e.message;
 }
 
+// Typed errors: a code the SDK knows arrives as its class; Burrow's own codes show their description.
+try {
+  await fs.vms.create({ users: [{ name: "sdkhome", home: "/home/../etc" }] });
+  out.knownCode = "no error";
+} catch (e) {
+  out.knownCode = { name: e.constructor.name, message: e.message };
+}
+try {
+  await vm.resize({ vcpuCount: 0 });
+  out.unknownCode = "no error";
+} catch (e) {
+  out.unknownCode = { name: e.constructor.name, message: e.message };
+}
+out.sdkErrorCodes = Object.fromEntries(
+  Object.entries(Errors.FREESTYLE_ERROR_CODE_MAP).map(([code, cls]) => [code, cls.statusCode]));
+
 await fs.vms.delete({ vmId: created.vmId });
 try {
   await vm.getInfo();

@@ -11,7 +11,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 import dev.burrow.core.store.VmQuery;
+import dev.burrow.core.testing.HostRequirements;
 import dev.burrow.core.vm.Vm;
+import dev.burrow.driver.runc.testing.TestRegistry;
+import dev.burrow.server.http.Json;
 
 /** Every malformed request is a 4xx with {error, message}, changes nothing and leaks nothing. */
 class BadInputTest {
@@ -37,7 +40,16 @@ class BadInputTest {
         assertThat(r.json().get("error").asText()).as(r.toString()).isEqualTo(code);
         assertThat(r.json().get("code").asText()).isEqualTo(code);
         assertThat(r.json().get("message").asText()).isNotBlank();
+        // the vendor SDK prints description for a code it has no class for
+        assertThat(r.json().get("description").asText()).isEqualTo(r.json().get("message").asText());
         assertThat(r.body()).doesNotContain("Exception").doesNotContain("\tat ");
+        assertNoHostDetail(r);
+    }
+
+    /** No path of the server's data dir and no runc command line reaches the client. */
+    static void assertNoHostDetail(TestServer.Response r) {
+        assertThat(r.body()).as(r.toString()).doesNotContain(srv.dataDir.toString()).doesNotContain("--root")
+                .doesNotContain("runc exec").doesNotContain("skopeo");
     }
 
     @ParameterizedTest(name = "create {0} -> {1} {2}")
@@ -101,11 +113,31 @@ class BadInputTest {
             "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"readySignal\":\"yes\"}]}} | 400 | BAD_REQUEST",
             "{\"systemd\":{\"patchedServices\":[{\"name\":\"ssh\"}]}} | 400 | UNSUPPORTED_FIELD",
             "{} trailing                                 | 400 | BAD_REQUEST",
+            "{\"vcpuCount\":\"\\u0000\"}                | 400 | BAD_REQUEST",
+            "{\"memSizeMb\":\"\"}                     | 400 | BAD_REQUEST",
+            "{\"waitForReadySignal\":\" \"}           | 400 | BAD_REQUEST",
+            "{\"vcpuCount\":1,\"vcpuCount\":1}          | 400 | BAD_REQUEST",
+            "{\"vcpuCount\":123456789012345678901234567890} | 400 | BAD_REQUEST",
+            "{\"workdir\":\"/a/%LONG%\"}             | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"workdir\":\"/a\\u0000b\"}            | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"labels\":{\"a\\u0000b\":\"x\"}}     | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"labels\":{\"a\":\"x\\u0000\"}}      | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"users\":[{\"name\":\"a\",\"home\":\"/home/../etc\"}]} | 400 | USER_HOME_INVALID",
+            "{\"users\":[{\"name\":\"a\",\"home\":\"/home/%LONG%\"}]} | 400 | USER_HOME_INVALID",
+            "{\"users\":[{\"name\":\"a\\u0000\"}]}   | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\\u0000\",\"mode\":\"service\",\"exec\":[\"true\"]}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"systemd\":{\"services\":[{\"name\":\"a\",\"mode\":\"service\",\"exec\":[\"true\"],\"workdir\":\"/%LONG%\"}]}} | 400 | CREATE_VM_BAD_REQUEST",
+            "{\"image\":\"oci:/etc:v1\"}              | 400 | INVALID_IMAGE",
+            "{\"image\":\"127.0.0.1:1/nothing/here:v1\"} | 502 | REGISTRY_UNAVAILABLE",
     })
     void badCreateBodies(String body, int status, String code) {
-        int before = vmCount();
+        // a create that waits for a pull has a VM row (listed as pulling) whose failure leaves a deleted tombstone
+        boolean pulls = code.equals("REGISTRY_UNAVAILABLE");
+        int before = pulls ? liveVmCount() : vmCount();
+        // a path component one byte over NAME_MAX
+        body = body.replace("%LONG%", "x".repeat(256));
         assertError(srv.post("/v1/vms", body), status, code);
-        assertThat(vmCount()).isEqualTo(before);
+        assertThat(pulls ? liveVmCount() : vmCount()).isEqualTo(before);
     }
 
     @Test
@@ -158,6 +190,97 @@ class BadInputTest {
     }
 
     @Test
+    void anImageTheRegistryDoesNotHaveIsNotFoundAndCreatesNothing() {
+        HostRequirements.requireCommand(TestRegistry.BINARY);
+        int before = liveVmCount();
+        try (TestRegistry registry = TestRegistry.start()) {
+            var r = srv.post("/v1/vms", "{\"image\":\"" + registry.ref("nothing/here:v1") + "\"}");
+            assertError(r, 404, "IMAGE_NOT_FOUND");
+            assertThat(r.json().get("message").asText()).contains("nothing/here");
+        }
+        // a registry that does not answer is a gateway failure whose message says the registry is the trouble
+        var down = srv.post("/v1/vms", "{\"image\":\"127.0.0.1:1/nothing/here:v1\"}");
+        assertError(down, 502, "REGISTRY_UNAVAILABLE");
+        assertThat(down.json().get("message").asText()).contains("registry 127.0.0.1:1 refused the connection");
+        assertThat(liveVmCount()).isEqualTo(before);
+    }
+
+    @Test
+    void aCommandLongerThanOneArgumentMayHoldRunsWhole() {
+        // 200 KB: over Linux's 128 KiB limit for one argv string, so it cannot be `sh -c <command>`
+        String payload = "y".repeat(200_000);
+        String command = "x=" + payload + "; echo ${#x}; read line; echo \"stdin:[$line]\"; exit 3";
+        var r = srv.post("/v1/vms/" + vmId + "/exec-await", Json.MAPPER.createObjectNode().put("command", command).toString());
+        assertThat(r.status()).as(r.toString().substring(0, Math.min(300, r.toString().length()))).isEqualTo(200);
+        assertThat(r.json().get("stdout").asText()).isEqualTo("200000\nstdin:[]\n");
+        assertThat(r.json().get("statusCode").asInt()).isEqualTo(3);
+        // the same through the SDK's vm.user() header, which runs it as an interactive process
+        var asRoot = srv.call("POST", "/v1/vms/" + vmId + "/exec-await",
+                Json.MAPPER.createObjectNode().put("command", command).toString(), TestServer.KEY,
+                java.util.Map.of("X-Freestyle-Vm-Linux-User-Id", "root"));
+        assertThat(asRoot.json().get("stdout").asText()).isEqualTo("200000\nstdin:[]\n");
+        assertThat(asRoot.json().get("statusCode").asInt()).isEqualTo(3);
+    }
+
+    @Test
+    void overlongWorkdirsAreClientErrorsOnEveryRoute() {
+        String longDir = "/tmp/" + "d".repeat(300);
+        assertError(srv.post("/v1/vms/" + vmId + "/processes",
+                "{\"argv\":[\"true\"],\"workdir\":\"" + longDir + "\"}"), 400, "BAD_REQUEST");
+        assertError(srv.post("/v1/vms/" + vmId + "/terminals",
+                "{\"workdir\":\"" + longDir + "\"}"), 400, "BAD_REQUEST");
+        assertError(srv.post("/v1/vms/" + vmId + "/systemd/services",
+                "{\"name\":\"w\",\"mode\":\"oneshot\",\"exec\":[\"true\"],\"workdir\":\"" + longDir + "\"}"), 400,
+                "SERVICE_BAD_REQUEST");
+        assertThat(srv.get("/v1/vms/" + vmId + "/systemd/services").json().get("services")).isEmpty();
+    }
+
+    @Test
+    void aSnapshotPatchWithWrongTypesIsRefusedAndChangesNothing() {
+        var snap = srv.post("/v1/vms/" + vmId + "/snapshot", "{\"name\":\"keep\"}");
+        assertThat(snap.status()).as(snap.toString()).isEqualTo(200);
+        String sid = snap.json().get("snapshotId").asText();
+        try {
+            String path = "/v1/vms/snapshots/" + sid;
+            for (String body : List.of("{\"name\":123}", "{\"name\":[\"a\"]}", "{\"name\":\"a\\u0000\"}",
+                    "{\"persistence\":\"sticky\"}", "{\"persistence\":{\"priority\":\"high\"}}")) {
+                assertError(srv.call("PATCH", path, body), 400, "UPDATE_SNAPSHOT_BAD_REQUEST");
+            }
+            assertError(srv.post("/v1/vms/" + vmId + "/snapshot", "{\"name\":\"a\\u0000b\"}"), 400, "BAD_REQUEST");
+            assertError(srv.post("/v1/vms/snapshots", "{\"name\":\"a\\u0000b\"}"), 400, "CREATE_SNAPSHOT_BAD_REQUEST");
+            var names = srv.get("/v1/vms/snapshots").body();
+            assertThat(names).contains("\"keep\"").doesNotContain("a\\u0000");
+        } finally {
+            srv.delete("/v1/vms/snapshots/" + sid);
+        }
+    }
+
+    @Test
+    void writingIntoAFullDiskIsDiskFullWithoutAHostPath() {
+        if (!srv.server.lifecycle().capabilities().diskQuota()) {
+            assertError(srv.post("/v1/vms", "{\"rootfsSizeMb\":64}"), 400, "UNSUPPORTED_FIELD");
+            return;
+        }
+        String id = srv.createVm("{\"rootfsSizeMb\":64}");
+        try {
+            var fill = srv.post("/v1/vms/" + id + "/exec-await",
+                    "{\"command\":\"dd if=/dev/zero of=/root/fill bs=1M count=100 2>/dev/null; echo done\"}");
+            assertThat(fill.json().get("stdout").asText()).isEqualTo("done\n");
+            String content = java.util.Base64.getEncoder().encodeToString(new byte[4 * 1024 * 1024]);
+            var r = srv.put("/v1/vms/" + id + "/files/%2Froot%2Fmore",
+                    "{\"content\":\"" + content + "\",\"encoding\":\"base64\"}");
+            assertError(r, 409, "DISK_FULL");
+            assertThat(r.json().get("message").asText()).contains("/root/more");
+            // nothing half-written is left, and the VM works again once space is freed
+            assertThat(srv.get("/v1/vms/" + id + "/files/%2Froot%2Fmore").status()).isEqualTo(404);
+            srv.post("/v1/vms/" + id + "/exec-await", "{\"command\":\"rm /root/fill\"}");
+            assertThat(srv.put("/v1/vms/" + id + "/files/%2Froot%2Fmore", "{\"content\":\"ok\"}").status()).isEqualTo(200);
+        } finally {
+            srv.delete("/v1/vms/" + id);
+        }
+    }
+
+    @Test
     void execBodiesAreValidated() {
         assertError(srv.post("/v1/vms/" + vmId + "/exec-await", null), 400, "BAD_REQUEST");
         assertError(srv.post("/v1/vms/" + vmId + "/exec-await", "{\"command\":\"\"}"), 400, "BAD_REQUEST");
@@ -193,6 +316,8 @@ class BadInputTest {
     @Test
     void imagesRoutesRefuseMalformedInputAndChangeNothing() {
         int before = srv.get("/v1/images").json().get("images").size();
+        // other tests of this class may have pulled (and failed) before: only this test's requests must add none
+        int pullsBefore = srv.get("/v1/images").json().get("pulls").size();
         assertError(srv.post("/v1/images", "{}"), 400, "PULL_IMAGE_BAD_REQUEST");
         assertError(srv.post("/v1/images", "{not json"), 400, "BAD_REQUEST");
         assertError(srv.post("/v1/images", "{\"image\":\"no such scheme:::\"}"), 400, "INVALID_IMAGE");
@@ -201,7 +326,7 @@ class BadInputTest {
         assertError(srv.get("/v1/images/sha256:" + "0".repeat(64)), 404, "IMAGE_NOT_FOUND");
         assertError(srv.delete("/v1/images/sha256:" + "0".repeat(64)), 404, "IMAGE_NOT_FOUND");
         assertThat(srv.get("/v1/images").json().get("images").size()).isEqualTo(before);
-        assertThat(srv.get("/v1/images").json().get("pulls").size()).isZero();
+        assertThat(srv.get("/v1/images").json().get("pulls").size()).isEqualTo(pullsBefore);
     }
 
     @Test
@@ -262,6 +387,11 @@ class BadInputTest {
         }
         // none of the refused requests left a service behind
         assertThat(srv.get(base + "/services").json().get("services")).isEmpty();
+    }
+
+    /** VMs not deleted: a failed pull leaves its create's row as a deleted tombstone. */
+    static int liveVmCount() {
+        return srv.server.lifecycle().list(new VmQuery(false, java.util.Map.of(), 0)).size();
     }
 
     static int vmCount() {

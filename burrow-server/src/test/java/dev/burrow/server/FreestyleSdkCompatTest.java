@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.testing.HostRequirements;
 import dev.burrow.server.http.Json;
 
@@ -65,6 +66,22 @@ class FreestyleSdkCompatTest {
             assertThat(out.get("notFound").asText()).isEqualTo("VmNotFoundError");
             assertThat(out.get("fileNotFound").asText()).isEqualTo("FileNotFoundError");
             assertThat(out.get("afterDelete").asText()).isEqualTo("VmNotFoundError");
+            // a code the SDK knows arrives as its typed error; one it does not shows Burrow's description, not "undefined"
+            assertThat(out.get("knownCode").get("name").asText()).isEqualTo("UserHomeInvalidError");
+            assertThat(out.get("knownCode").get("message").asText()).startsWith("USER_HOME_INVALID: ").contains("sdkhome");
+            assertThat(out.get("unknownCode").get("name").asText()).isEqualTo("Error");
+            assertThat(out.get("unknownCode").get("message").asText())
+                    .startsWith("Unknown error code: RESIZE_VM_BAD_REQUEST - ").contains("vcpuCount").doesNotContain("undefined");
+            // the registry's claim about each code (the SDK's name and status, or Burrow's own) holds for this SDK
+            JsonNode sdkCodes = out.get("sdkErrorCodes");
+            for (ErrorCode code : ErrorCode.values()) {
+                if (code.sdk) {
+                    assertThat(sdkCodes.has(code.name())).as(code + " is the SDK's").isTrue();
+                    assertThat(sdkCodes.get(code.name()).asInt()).as(code + " status").isEqualTo(code.status);
+                } else {
+                    assertThat(sdkCodes.has(code.name())).as(code + " is Burrow's own").isFalse();
+                }
+            }
 
             JsonNode dm = out.get("domains");
             assertThat(dm.get("mapped").get("domain").asText()).isEqualTo("sdk.burrow.test");

@@ -36,6 +36,7 @@ import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.driver.SandboxNetns;
 import dev.burrow.core.driver.SandboxProcess;
 import dev.burrow.core.driver.SandboxSpec;
+import dev.burrow.core.driver.ShellCommand;
 import dev.burrow.core.driver.SandboxState;
 import dev.burrow.core.error.BurrowException;
 import dev.burrow.core.lifecycle.Failpoints;
@@ -212,7 +213,7 @@ public final class RuncDriver implements SandboxDriver {
 
     @Override
     public void validateImageRef(String imageRef) {
-        ImageRef.parse(imageRef);
+        images.validate(imageRef);
     }
 
     @Override
@@ -457,7 +458,13 @@ public final class RuncDriver implements SandboxDriver {
         argv.addAll(List.of("--pid-file", pidFile.toString()));
         if (request.workdir() != null && !request.workdir().isBlank()) argv.addAll(List.of("--cwd", request.workdir()));
         request.env().forEach((k, v) -> argv.addAll(List.of("--env", k + "=" + v)));
-        argv.addAll(List.of(cid, "/bin/sh", "-c", request.command()));
+        argv.add(cid);
+        argv.addAll(ShellCommand.argv(request.command()));
+        if (!ShellCommand.inline(request.command()) && request.stdin() != null) {
+            throw BurrowException.badRequest("INVALID_COMMAND", "a command over " + ShellCommand.MAX_INLINE_BYTES
+                    + " bytes cannot be combined with stdin: write it to a file in the VM and run that");
+        }
+        byte[] stdin = ShellCommand.inline(request.command()) ? request.stdin() : ShellCommand.stdin(request.command());
         ContainerExec.Running running = locked(vmId, () -> {
             ContainerState s = runc.state(cid).orElse(null);
             if (s == null && !Files.exists(vmDir(vmId))) throw vmNotFound(vmId);
@@ -467,7 +474,7 @@ public final class RuncDriver implements SandboxDriver {
             } catch (IOException e) {
                 throw new DriverException("cannot create " + pidFile.getParent() + ": " + e.getMessage(), e);
             }
-            return ContainerExec.start(argv, request.stdin(), request.maxOutputBytes());
+            return ContainerExec.start(argv, stdin, request.maxOutputBytes());
         });
         try {
             long timeoutMs = request.timeout() == null ? 0 : Math.max(1, request.timeout().toMillis());
@@ -485,11 +492,19 @@ public final class RuncDriver implements SandboxDriver {
         }
     }
 
+    /** Linux's MAX_ARG_STRLEN (32 pages), NUL included. */
+    private static final int ARG_MAX_BYTES = 128 * 1024;
+
     @Override
     public SandboxProcess spawn(String vmId, ProcessSpec spec) {
         checkId(vmId);
         for (String arg : spec.argv()) {
             if (arg.indexOf('\0') >= 0) throw BurrowException.badRequest("INVALID_COMMAND", "a command argument contains a NUL byte");
+            // MAX_ARG_STRLEN: execve in the VM would fail with E2BIG after runc started, as a host error
+            if (arg.length() >= ARG_MAX_BYTES / 3 && arg.getBytes(java.nio.charset.StandardCharsets.UTF_8).length >= ARG_MAX_BYTES) {
+                throw BurrowException.badRequest("INVALID_COMMAND", "a command argument is over " + ARG_MAX_BYTES
+                        + " bytes, Linux's limit for one argument: pass long input on stdin or in a file");
+            }
         }
         spec.env().forEach(RuncSpec::validateEnv);
         if (spec.workdir() != null && !spec.workdir().isBlank()) RuncSpec.validateWorkdir(spec.workdir());

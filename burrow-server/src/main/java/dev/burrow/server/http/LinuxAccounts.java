@@ -8,6 +8,8 @@ import java.util.regex.Pattern;
 
 import dev.burrow.api.AccountApiTypes;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
+import dev.burrow.core.vm.GuestPath;
 
 /**
  * The create fields {@code users} and {@code groups} as one POSIX shell script run in the VM at create (before
@@ -48,6 +50,12 @@ final class LinuxAccounts {
             boolean system = Boolean.TRUE.equals(u.system());
             text(u.gecos(), f + ".gecos", false);
             text(u.home(), f + ".home", true);
+            String home = u.home() == null ? "" : GuestPath.normalized(u.home());
+            if (home == null) {
+                throw BurrowException.of(ErrorCode.USER_HOME_INVALID, "User '" + u.name() + "' has invalid home path: "
+                        + f + ".home must be an absolute path without '..' (components of at most "
+                        + GuestPath.MAX_COMPONENT_BYTES + " bytes)");
+            }
             text(u.shell(), f + ".shell", true);
             List<String> extra = new ArrayList<>();
             if (u.groups() != null) {
@@ -58,7 +66,7 @@ final class LinuxAccounts {
             }
             sb.append("add_user ").append(q(u.name())).append(' ').append(id(u.uid(), f + ".uid")).append(' ')
                     .append(system ? 1 : 0).append(' ').append(q(u.gecos() == null ? "" : u.gecos())).append(' ')
-                    .append(q(u.home() == null ? "" : u.home())).append(' ').append(q(u.shell() == null ? "" : u.shell()))
+                    .append(q(home)).append(' ').append(q(u.shell() == null ? "" : u.shell()))
                     .append(' ').append(q(String.join(" ", extra))).append('\n');
         }
         return sb.toString();

@@ -26,6 +26,7 @@ import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.process.ManagedProcess;
 import dev.burrow.core.process.OutputBuffer;
 import dev.burrow.core.process.ProcessManager;
+import dev.burrow.core.vm.GuestPath;
 import dev.burrow.server.http.RouteTable.Access;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
@@ -124,8 +125,8 @@ public final class ProcessApi implements ApiModule {
             }
         }
         if (r.user() != null && (r.user().isBlank() || r.user().length() > 256)) throw bad("'user' must be a user name or uid[:gid]");
-        if (r.workdir() != null && (!r.workdir().startsWith("/") || r.workdir().indexOf('\0') >= 0)) {
-            throw bad("'workdir' must be an absolute path");
+        if (r.workdir() != null && GuestPath.problem(r.workdir()) != null) {
+            throw bad("'workdir' " + GuestPath.problem(r.workdir()));
         }
         boolean tty = Boolean.TRUE.equals(r.tty());
         if (!tty && (r.cols() != null || r.rows() != null)) throw bad("'cols' and 'rows' apply with tty: true only");

@@ -10,6 +10,7 @@ import java.util.regex.Pattern;
 import dev.burrow.api.SystemdApiTypes;
 import dev.burrow.core.error.BurrowException;
 import dev.burrow.core.service.ServiceManager;
+import dev.burrow.core.vm.GuestPath;
 import dev.burrow.core.vm.ServiceSpec;
 
 /**
@@ -86,8 +87,8 @@ final class ServiceRequests {
         }
         if (r.user() != null && !USER.matcher(r.user()).matches()) throw bad(code, field + ".user is not a valid user name: " + quote(r.user()));
         if (r.group() != null && !USER.matcher(r.group()).matches()) throw bad(code, field + ".group is not a valid group name: " + quote(r.group()));
-        if (r.workdir() != null && (!r.workdir().startsWith("/") || r.workdir().indexOf('\0') >= 0 || r.workdir().length() > 4096)) {
-            throw bad(code, field + ".workdir must be an absolute path");
+        if (r.workdir() != null && GuestPath.problem(r.workdir()) != null) {
+            throw bad(code, field + ".workdir " + GuestPath.problem(r.workdir()));
         }
         boolean ready = Boolean.TRUE.equals(r.readySignal());
         if (ready && mode == ServiceSpec.Mode.ONESHOT) {

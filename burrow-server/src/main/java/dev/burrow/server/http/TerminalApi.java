@@ -28,6 +28,7 @@ import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.process.ManagedProcess;
 import dev.burrow.core.process.OutputBuffer;
 import dev.burrow.core.process.TerminalManager;
+import dev.burrow.core.vm.GuestPath;
 import dev.burrow.server.http.RouteTable.Access;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
@@ -123,8 +124,8 @@ public final class TerminalApi implements ApiModule {
         if (r.user() != null && (r.user().isBlank() || r.user().length() > 256)) {
             throw BurrowException.badRequest("BAD_REQUEST", "'user' must be a user name or uid[:gid]");
         }
-        if (r.workdir() != null && (!r.workdir().startsWith("/") || r.workdir().indexOf('\0') >= 0)) {
-            throw BurrowException.badRequest("BAD_REQUEST", "'workdir' must be an absolute path");
+        if (r.workdir() != null && GuestPath.problem(r.workdir()) != null) {
+            throw BurrowException.badRequest("BAD_REQUEST", "'workdir' " + GuestPath.problem(r.workdir()));
         }
         if (r.env() != null) {
             for (var e : r.env().entrySet()) {

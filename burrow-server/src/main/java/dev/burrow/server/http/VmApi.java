@@ -23,10 +23,13 @@ import dev.burrow.api.VmInfo;
 import dev.burrow.core.driver.ExecRequest;
 import dev.burrow.core.driver.ExecResult;
 import dev.burrow.core.driver.FileContent;
+import dev.burrow.core.driver.ShellCommand;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.lifecycle.CreateVmCommand;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.store.VmQuery;
+import dev.burrow.core.vm.GuestPath;
 import dev.burrow.core.vm.Persistence;
 import dev.burrow.core.vm.Snapshot;
 import dev.burrow.core.vm.Vm;
@@ -114,7 +117,12 @@ public final class VmApi implements ApiModule {
                 });
         table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/start", "Start a stopped VM or resume a suspended one",
                 LifecycleResponses.StartRequest.class, LifecycleResponses.StartResponse.class, Access.API_KEY, ctx -> {
-                    optionalBody(ctx, LifecycleResponses.StartRequest.class);
+                    var req = optionalBody(ctx, LifecycleResponses.StartRequest.class);
+                    // Accepted for the SDK and not acted on, but a value no VM could have is still the client's mistake.
+                    if (req != null) {
+                        checkStartFields(req.idleTimeoutSeconds(), req.readySignalTimeoutSeconds(),
+                                req.activityThresholdBytes(), ApiException::badRequest);
+                    }
                     Vm vm = lifecycle.start(vmId(ctx), CAUSE);
                     ctx.json(new LifecycleResponses.StartResponse(vm.id(), List.of(), null, state(vm)));
                 });
@@ -286,8 +294,8 @@ public final class VmApi implements ApiModule {
         String id = vmId(ctx);
         var req = optionalBody(ctx, SnapshotResponses.SnapshotRequest.class);
         String name = req == null ? null : req.name();
-        if (name != null && (name.isBlank() || name.length() > 255)) {
-            throw ApiException.badRequest("'name' must be 1 to 255 characters");
+        if (name != null && (name.isBlank() || name.length() > 255 || name.indexOf('\0') >= 0)) {
+            throw ApiException.badRequest("'name' must be 1 to 255 characters (no NUL)");
         }
         Persistence persistence = snapshotPersistence(req == null ? null : req.persistence(), "persistence");
         Snapshot snap = lifecycle.snapshot(id, name, persistence, null, null, CAUSE);
@@ -328,8 +336,8 @@ public final class VmApi implements ApiModule {
     private void createSnapshot(Context ctx) {
         var req = requiredBody(ctx, SnapshotResponses.CreateSnapshotRequest.class);
         if (req.template() == null) throw BurrowException.badRequest("CREATE_SNAPSHOT_BAD_REQUEST", "'template' is required");
-        if (req.name() != null && (req.name().isBlank() || req.name().length() > 255)) {
-            throw BurrowException.badRequest("CREATE_SNAPSHOT_BAD_REQUEST", "'name' must be 1 to 255 characters");
+        if (req.name() != null && (req.name().isBlank() || req.name().length() > 255 || req.name().indexOf('\0') >= 0)) {
+            throw BurrowException.badRequest("CREATE_SNAPSHOT_BAD_REQUEST", "'name' must be 1 to 255 characters (no NUL)");
         }
         Persistence persistence = snapshotPersistence(req.persistence(), "persistence");
         var result = builds.ensure(req.name(), req.template(), persistence);
@@ -341,10 +349,19 @@ public final class VmApi implements ApiModule {
         String id = ctx.pathParam("snapshot_id");
         var tree = requiredBody(ctx, com.fasterxml.jackson.databind.JsonNode.class);
         if (!tree.isObject()) throw ApiException.badRequest("the request body must be a JSON object");
-        var req = Json.MAPPER.convertValue(tree, SnapshotResponses.PatchSnapshotRequest.class);
+        SnapshotResponses.PatchSnapshotRequest req;
+        try {
+            req = Json.MAPPER.treeToValue(tree, SnapshotResponses.PatchSnapshotRequest.class);
+        } catch (MismatchedInputException e) {
+            throw BurrowException.of(ErrorCode.UPDATE_SNAPSHOT_BAD_REQUEST, "invalid value for '" + fieldOf(e) + "': "
+                    + e.getOriginalMessage());
+        } catch (JsonProcessingException e) {
+            throw BurrowException.of(ErrorCode.UPDATE_SNAPSHOT_BAD_REQUEST, "malformed request: " + e.getOriginalMessage());
+        }
         boolean hasName = tree.has("name");
-        if (hasName && req.name() != null && (req.name().isBlank() || req.name().length() > 255)) {
-            throw BurrowException.badRequest("UPDATE_SNAPSHOT_BAD_REQUEST", "'name' must be 1 to 255 characters or null");
+        if (hasName && req.name() != null && (req.name().isBlank() || req.name().length() > 255
+                || req.name().indexOf('\0') >= 0)) {
+            throw BurrowException.of(ErrorCode.UPDATE_SNAPSHOT_BAD_REQUEST, "'name' must be 1 to 255 characters (no NUL) or null");
         }
         Persistence persistence = req.persistence() == null ? null : snapshotPersistence(req.persistence(), "persistence");
         Snapshot snap = lifecycle.updateSnapshot(id, s -> {
@@ -461,9 +478,21 @@ public final class VmApi implements ApiModule {
      */
     private ExecResult execAs(String id, String user, String command, Duration timeout) {
         long t0 = System.nanoTime();
-        var spec = new dev.burrow.core.driver.ProcessSpec(List.of("/bin/sh", "-c", command), Map.of(), null, user, false, 0, 0, null);
+        var spec = new dev.burrow.core.driver.ProcessSpec(ShellCommand.argv(command), Map.of(), null, user, false, 0, 0, null);
         try (var p = lifecycle.spawn(id, spec, CAUSE)) {
-            p.stdin().close();
+            byte[] script = ShellCommand.stdin(command);
+            if (script != null) {
+                // Written from its own thread: the command may print more than a pipe holds before sh reads it all.
+                Thread.ofVirtual().start(() -> {
+                    try (var in = p.stdin()) {
+                        in.write(script);
+                    } catch (java.io.IOException ignored) {
+                        // the process ended before reading it all; its exit code tells
+                    }
+                });
+            } else {
+                p.stdin().close();
+            }
             var out = new java.io.ByteArrayOutputStream();
             var err = new java.io.ByteArrayOutputStream();
             boolean[] cut = new boolean[1];
@@ -544,19 +573,25 @@ public final class VmApi implements ApiModule {
         if (memMb < 64 || memMb > maxMemMb) {
             throw createBad("memory must be between 64 and " + maxMemMb + " MiB, got " + memMb + " MiB");
         }
-        if (r.readySignalTimeoutSeconds() != null && (r.readySignalTimeoutSeconds() < 1 || r.readySignalTimeoutSeconds() > 3600)) {
-            throw createBad("'readySignalTimeoutSeconds' must be between 1 and 3600");
-        }
-        if (r.idleTimeoutSeconds() != null && r.idleTimeoutSeconds() < 0) {
-            throw createBad("'idleTimeoutSeconds' must not be negative");
-        }
+        checkStartFields(r.idleTimeoutSeconds(), r.readySignalTimeoutSeconds(), r.activityThresholdBytes(), VmApi::createBad);
         Persistence persistence = persistence(r.persistence());
-        if (r.workdir() != null && !r.workdir().startsWith("/")) throw createBad("'workdir' must be an absolute path");
+        if (r.workdir() != null && GuestPath.problem(r.workdir()) != null) {
+            throw createBad("'workdir' " + GuestPath.problem(r.workdir()));
+        }
         if (r.env() != null) {
             for (var e : r.env().entrySet()) {
                 if (e.getKey().isEmpty() || e.getKey().contains("=") || e.getKey().indexOf('\0') >= 0
                         || e.getValue() == null || e.getValue().indexOf('\0') >= 0) {
                     throw createBad("invalid env entry '" + e.getKey() + "': names must be non-empty without '=' and values non-null");
+                }
+            }
+        }
+        if (r.labels() != null) {
+            for (var e : r.labels().entrySet()) {
+                if (e.getKey().isEmpty() || e.getKey().length() > 255 || e.getValue() == null || e.getValue().length() > 4096
+                        || (e.getKey() + e.getValue()).chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+                    throw createBad("invalid label '" + printable(e.getKey()) + "': names are 1 to 255 characters, values"
+                            + " at most 4096, neither with control characters (NUL included)");
                 }
             }
         }
@@ -809,14 +844,39 @@ public final class VmApi implements ApiModule {
         try {
             return Json.MAPPER.readValue(body, type);
         } catch (MismatchedInputException e) {
-            String field = e.getPath().stream().map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
-                    .reduce((a, b) -> a + "." + b).orElse("body");
-            throw ApiException.badRequest("invalid value for '" + field + "': " + e.getOriginalMessage());
+            throw ApiException.badRequest("invalid value for '" + fieldOf(e) + "': " + e.getOriginalMessage());
         } catch (JsonProcessingException e) {
             throw ApiException.badRequest("malformed JSON: " + e.getOriginalMessage());
         } catch (java.io.IOException e) {
             throw ApiException.badRequest("unreadable request body: " + e.getMessage());
         }
+    }
+
+    /** The timers a create and a start may carry, each refused through {@code bad} when out of range. */
+    static void checkStartFields(Integer idleTimeoutSeconds, Integer readySignalTimeoutSeconds, Long activityThresholdBytes,
+                                 java.util.function.Function<String, BurrowException> bad) {
+        if (readySignalTimeoutSeconds != null && (readySignalTimeoutSeconds < 1 || readySignalTimeoutSeconds > 3600)) {
+            throw bad.apply("'readySignalTimeoutSeconds' must be between 1 and 3600");
+        }
+        if (idleTimeoutSeconds != null && idleTimeoutSeconds < 0) throw bad.apply("'idleTimeoutSeconds' must not be negative");
+        if (activityThresholdBytes != null && activityThresholdBytes < 0) {
+            throw bad.apply("'activityThresholdBytes' must not be negative");
+        }
+    }
+
+    /** {@code s} for an error message: control characters shown as {@code \\uXXXX}, cut at 80 characters. */
+    static String printable(String s) {
+        StringBuilder b = new StringBuilder();
+        s.codePoints().limit(80).forEach(c -> {
+            if (c < 0x20 || c == 0x7f) b.append(String.format("\\u%04x", c)); else b.appendCodePoint(c);
+        });
+        return s.codePointCount(0, s.length()) > 80 ? b + "…" : b.toString();
+    }
+
+    /** The JSON path of the field a mismatch is about ({@code users.[0].uid}), or "body". */
+    static String fieldOf(MismatchedInputException e) {
+        return e.getPath().stream().map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+                .reduce((a, b) -> a + "." + b).orElse("body");
     }
 
     private VmInfo info(Vm vm) {

@@ -17,6 +17,7 @@ import java.util.List;
 
 import dev.burrow.core.driver.DriverException;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 
 /**
  * Resolves a path of the files API to a host path inside a VM's root, with the semantics of
@@ -130,7 +131,17 @@ public final class ConfinedPath {
                 return bad(reason + ": " + requestPath);
             }
         }
+        String reason = e instanceof FileSystemException fse && fse.getReason() != null ? fse.getReason() : e.getMessage();
+        if (reason != null && (reason.contains("No space left on device") || reason.contains("Disk quota exceeded"))) {
+            return diskFull(requestPath, e);
+        }
         return new DriverException("file operation on " + requestPath + " failed: " + e, e);
+    }
+
+    /** ENOSPC/EDQUOT: the VM's disk (its quota or the filesystem under it) is full — the client can free space. */
+    static BurrowException diskFull(String requestPath, IOException e) {
+        return new BurrowException(ErrorCode.DISK_FULL, "no space left on the VM's disk writing " + requestPath
+                + ": delete files in the VM or grow its disk (POST /v1/vms/{id}/resize)", e);
     }
 
     static BurrowException bad(String message) {

@@ -20,6 +20,14 @@ public interface ImageStore {
     /** The already-prepared image for a reference, or null if it was never prepared here. */
     UnpackedImage find(String ref);
 
+    /**
+     * Refuses a reference this store would refuse to prepare, without preparing it (a bad request before any VM
+     * exists): by default only its syntax.
+     */
+    default void validate(String ref) {
+        ImageRef.parse(ref);
+    }
+
     /** Every complete image in the cache. */
     default java.util.List<Cached> cached() {
         return java.util.List.of();

@@ -33,6 +33,7 @@ import dev.burrow.core.driver.DriverException;
 import dev.burrow.core.driver.PullProgress;
 import dev.burrow.core.driver.SandboxDriver.ProgressListener;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 
 /**
  * The image cache of the runc driver. Every image, whatever its source, ends up as
@@ -55,6 +56,9 @@ public final class OciImageStore implements ImageStore {
     private static final Pattern DIGEST = Pattern.compile("sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}");
     private static final Pattern NOT_FOUND = Pattern.compile(
             "manifest unknown|name unknown|MANIFEST_UNKNOWN|NAME_UNKNOWN|not found|repository name not known",
+            Pattern.CASE_INSENSITIVE);
+    private static final Pattern DENIED = Pattern.compile(
+            "requested access to the resource is denied|unauthorized|authentication required|denied:",
             Pattern.CASE_INSENSITIVE);
     private static final String REF_NAME = "org.opencontainers.image.ref.name";
     private static final String PULL_TAG = "image";
@@ -172,6 +176,7 @@ public final class OciImageStore implements ImageStore {
                 });
             }
             case ImageRef.OciLayout l -> {
+                confineLayout(ref, l.dir());
                 String digest = layoutManifestDigest(ref, l.dir(), l.tag());
                 yield ensure(ref, digest, l.canonical(), listener, work -> unpackLayout(l.dir(), l.tag(), digest, work,
                         listener));
@@ -413,7 +418,7 @@ public final class OciImageStore implements ImageStore {
                             inspect.describeFailure());
                     return load(ref, cached);
                 }
-                throw pullFailure(ref, inspect);
+                throw pullFailure(ref, r, inspect);
             }
             JsonNode info = readJson(inspect.stdout(), "skopeo inspect output for " + ref);
             if (digest == null) digest = info.path("Digest").asText("");
@@ -457,7 +462,7 @@ public final class OciImageStore implements ImageStore {
             } finally {
                 meter.stop();
             }
-            if (!copy.ok()) throw pullFailure(ref, copy);
+            if (!copy.ok()) throw pullFailure(ref, r, copy);
             progress.pull(meter.sample("unpacking"));
             return unpackLayout(layout, PULL_TAG, null, work, progress);
         });
@@ -528,16 +533,69 @@ public final class OciImageStore implements ImageStore {
                 || settings.insecureRegistries().contains(r.hostName());
     }
 
-    private static BurrowException pullFailure(String ref, HostCommand.Result result) {
-        String detail = result.describeFailure();
-        if (!result.timedOut() && NOT_FOUND.matcher(result.stderr()).find()) {
-            return new BurrowException(BurrowException.Kind.NOT_FOUND, "IMAGE_NOT_FOUND",
-                    "image " + ref + " not found: " + detail);
+    /**
+     * What a failed skopeo call means for the client: the registry has no such image (404 {@code IMAGE_NOT_FOUND}) or
+     * the registry could not be used (502 {@code REGISTRY_UNAVAILABLE}, with the kind of failure). Never skopeo's own
+     * text: it holds the command line and the host's resolver address; the log keeps it.
+     */
+    private static BurrowException pullFailure(String ref, ImageRef.Registry r, HostCommand.Result result) {
+        log.warn("image_ref={} op=pull registry failure: {}", ref, result.describeFailure());
+        String err = result.stderr();
+        if (!result.timedOut() && NOT_FOUND.matcher(err).find()) {
+            return new BurrowException(ErrorCode.IMAGE_NOT_FOUND, "image " + ref + " not found: registry " + r.host()
+                    + " has no " + r.repository() + (r.digest() != null ? "@" + r.digest() : ":" + r.tag()));
         }
-        return new DriverException("cannot pull image " + ref + ": " + detail);
+        if (!result.timedOut() && DENIED.matcher(err).find()) {
+            // Docker Hub answers "denied" for a repository that does not exist as much as for a private one.
+            return new BurrowException(ErrorCode.IMAGE_NOT_FOUND, "image " + ref + " not found: registry " + r.host()
+                    + " refused " + r.repository() + " (no such repository, or it needs credentials this server does"
+                    + " not have: --registry-auth-file)");
+        }
+        return new BurrowException(ErrorCode.REGISTRY_UNAVAILABLE, "cannot pull image " + ref + ": registry " + r.host()
+                + " " + registryTrouble(result) + "; the reference may be fine, try again later");
+    }
+
+    /** The kind of transport failure, in words that name no host detail. */
+    private static String registryTrouble(HostCommand.Result result) {
+        if (result.timedOut()) return "did not answer in time";
+        String err = result.stderr().toLowerCase(java.util.Locale.ROOT);
+        if (err.contains("no such host") || err.contains("server misbehaving") || err.contains("name resolution")) {
+            return "could not be resolved (DNS)";
+        }
+        if (err.contains("connection refused")) return "refused the connection";
+        if (err.contains("timeout") || err.contains("deadline exceeded")) return "did not answer in time";
+        if (err.contains("x509") || err.contains("tls") || err.contains("certificate")) return "failed the TLS handshake";
+        if (err.contains("toomanyrequests") || err.contains("429")) return "is rate-limiting pulls";
+        if (err.contains("network is unreachable") || err.contains("no route to host")) return "is unreachable";
+        return "could not be used (the server log has the registry's answer)";
     }
 
     // ---- OCI layouts --------------------------------------------------------------------------------------
+
+    /**
+     * A client may name a local layout only under the image directory, where the operator puts them: anywhere else
+     * {@code oci:} would let a request read (and unpack into a VM) any directory of the host. Checked on the path as
+     * written, then on the real path, so a symlink under the image directory cannot point out of it.
+     */
+    @Override
+    public void validate(String ref) {
+        if (ImageRef.parse(ref) instanceof ImageRef.OciLayout l) confineLayout(ref, l.dir());
+    }
+
+    private void confineLayout(String ref, Path layout) {
+        boolean inside = layout.normalize().startsWith(imageDir);
+        if (inside && Files.exists(layout)) {
+            try {
+                inside = layout.toRealPath().startsWith(imageDir);
+            } catch (IOException e) {
+                inside = false;
+            }
+        }
+        if (!inside) {
+            throw BurrowException.badRequest("INVALID_IMAGE", "invalid image reference '" + ref
+                    + "': an OCI layout must be a directory under the server's image directory (--image-dir)");
+        }
+    }
 
     /** The manifest digest a tag of a local layout points to, read from its index.json. */
     private static String layoutManifestDigest(String ref, Path layout, String tag) {

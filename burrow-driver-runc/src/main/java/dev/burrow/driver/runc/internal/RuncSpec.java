@@ -16,6 +16,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.burrow.core.driver.DriverException;
 import dev.burrow.core.driver.SandboxSpec;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
+import dev.burrow.core.vm.GuestPath;
 import dev.burrow.driver.runc.RuncDriverConfig;
 
 /**
@@ -283,8 +285,10 @@ public final class RuncSpec {
     }
 
     public static void validateWorkdir(String workdir) {
-        if (!workdir.startsWith("/") || workdir.indexOf('\0') >= 0) {
-            throw BurrowException.badRequest("INVALID_WORKDIR", "workdir must be an absolute path: " + workdir);
+        String problem = GuestPath.problem(workdir);
+        if (problem != null) {
+            String shown = workdir.length() > 80 ? workdir.substring(0, 80) + "…" : workdir;
+            throw new BurrowException(ErrorCode.INVALID_WORKDIR, "workdir " + problem + ": " + shown);
         }
     }
 

@@ -187,7 +187,7 @@ class OciImageStoreTest {
     void aLocalOciLayoutIsUnpackedWithItsConfig() throws IOException {
         requireBusybox();
         HostRequirements.requireCommand("umoci");
-        Path layout = tmp.resolve("layout");
+        Path layout = tmp.resolve("images/layouts/layout");
         String digest = OciImages.buildBusyboxLayout(layout, "v1",
                 Map.of("PATH", "/bin:/usr/bin", "GREETING", "hello world"), List.of("/bin/sh", "-c", "echo hi"));
         OciImageStore store = new OciImageStore(tmp.resolve("images"));
@@ -216,14 +216,33 @@ class OciImageStoreTest {
     void aMissingLayoutOrTagIsImageNotFound() {
         HostRequirements.requireCommand("umoci");
         OciImageStore store = new OciImageStore(tmp.resolve("images"));
-        assertThatThrownBy(() -> store.prepare("oci:" + tmp.resolve("nothing-here") + ":v1", ProgressListener.NONE))
+        assertThatThrownBy(() -> store.prepare("oci:" + tmp.resolve("images/nothing-here") + ":v1", ProgressListener.NONE))
                 .satisfies(e -> assertNotFound(e, "no OCI layout"));
 
         requireBusybox();
-        Path layout = tmp.resolve("layout");
+        Path layout = tmp.resolve("images/layout");
         OciImages.buildBusyboxLayout(layout, "v1");
         assertThatThrownBy(() -> store.prepare("oci:" + layout + ":v2", ProgressListener.NONE))
                 .satisfies(e -> assertNotFound(e, "no tag 'v2'"));
+    }
+
+    @Test
+    void aLayoutOutsideTheImageDirectoryIsRefusedEvenThroughASymlink() throws IOException {
+        HostRequirements.requireCommand("umoci");
+        requireBusybox();
+        OciImageStore store = new OciImageStore(tmp.resolve("images"));
+        Path outside = tmp.resolve("outside");
+        OciImages.buildBusyboxLayout(outside, "v1");
+        Path link = Files.createSymbolicLink(tmp.resolve("images/link"), outside);
+        for (String ref : List.of("oci:" + outside + ":v1", "oci:" + link + ":v1", "oci:" + tmp.resolve("images/../outside") + ":v1",
+                "oci:/etc:v1")) {
+            assertThatThrownBy(() -> store.prepare(ref, ProgressListener.NONE)).as(ref)
+                    .isInstanceOfSatisfying(BurrowException.class, e -> {
+                        assertThat(e.code()).isEqualTo("INVALID_IMAGE");
+                        assertThat(e.getMessage()).contains("--image-dir");
+                    });
+        }
+        assertThat(store.builds()).isZero();
     }
 
     // ---- registries ---------------------------------------------------------------------------------------
