@@ -357,16 +357,13 @@ public final class TemplateBuilds {
 
     /**
      * Records the failed attempt and answers with a 400 that says why (an image that cannot be pulled, a step that
-     * fails, a build VM that cannot be made); only an unavailable server (store outage, no capacity) or registry stays a
-     * 5xx. A host failure is answered without its detail (host paths, command lines), which goes to the log.
+     * fails, a build VM that cannot be made, a registry that cannot be reached: the message says which); only an
+     * unavailable server (store outage, no capacity) stays a 503. A host failure is answered without its detail (host
+     * paths, command lines), which goes to the log.
      */
     private RuntimeException failed(String name, String vmId, VmSpec spec, Persistence persistence, String hash,
                                     String reason, RuntimeException error) {
-        // the server or the registry is unavailable: the client may retry as it is, so it stays a 5xx
-        if (error instanceof BurrowException b && (b.kind() == BurrowException.Kind.UNAVAILABLE
-                || b.kind() == BurrowException.Kind.BAD_GATEWAY)) {
-            return b;
-        }
+        if (error instanceof BurrowException b && b.kind() == BurrowException.Kind.UNAVAILABLE) return b;
         if (!(error instanceof BurrowException b) || b instanceof DriverException
                 || b.kind() == BurrowException.Kind.INTERNAL) {
             // a host failure: its message names host paths or a tool's command line, which stay in the log
