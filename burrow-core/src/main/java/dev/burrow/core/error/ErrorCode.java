@@ -41,6 +41,11 @@ public enum ErrorCode {
     INVALID_IMAGE(400, false),
     /** The registry (or OCI layout) answered, and has no such image or repository. */
     IMAGE_NOT_FOUND(404, false),
+    /**
+     * The registry refused the repository: it needs credentials the server lacks (the operator's auth file), or it
+     * does not exist (Docker Hub answers both alike). Counted as a failed create, unlike a plain not-found.
+     */
+    IMAGE_ACCESS_DENIED(403, false),
     /** The registry could not be reached or failed: a gateway error, the reference may be fine. */
     REGISTRY_UNAVAILABLE(502, false),
 

@@ -184,7 +184,8 @@ public final class LifecycleCoordinator {
                     driverImageRef = cachedLease.await().ref();
                 } catch (RuntimeException e) {
                     cachedLease.close();
-                    if (!(e instanceof BurrowException be) || be.status() >= 500) {
+                    if (!(e instanceof BurrowException be) || (be.kind() != BurrowException.Kind.BAD_REQUEST
+                            && be.kind() != BurrowException.Kind.NOT_FOUND)) {
                         notifyCreateRejected(spec, cause, e.getMessage());
                     }
                     throw e;
@@ -235,7 +236,8 @@ public final class LifecycleCoordinator {
                     pullingNow.remove(id);
                     Vm current = store.find(id).orElseThrow();
                     if (current.status() == VmStatus.PULLING) {
-                        boolean clientMistake = e instanceof BurrowException be && be.status() < 500;
+                        boolean clientMistake = e instanceof BurrowException be
+                                && (be.kind() == BurrowException.Kind.BAD_REQUEST || be.kind() == BurrowException.Kind.NOT_FOUND);
                         // A client's mistake (unknown image) is not a failed create in the metrics; a registry or
                         // unpack failure is (a duration marks an outcome).
                         write(current, VmStatus.DELETED, "create failed: pulling image " + image + " failed: " + BurrowException.clientMessage(e),

@@ -547,9 +547,9 @@ public final class OciImageStore implements ImageStore {
         }
         if (!result.timedOut() && DENIED.matcher(err).find()) {
             // Docker Hub answers "denied" for a repository that does not exist as much as for a private one.
-            return new BurrowException(ErrorCode.IMAGE_NOT_FOUND, "image " + ref + " not found: registry " + r.host()
-                    + " refused " + r.repository() + " (no such repository, or it needs credentials this server does"
-                    + " not have: --registry-auth-file)");
+            return new BurrowException(ErrorCode.IMAGE_ACCESS_DENIED, "image " + ref + ": registry " + r.host()
+                    + " denied access to " + r.repository() + ": it needs credentials this server does not have"
+                    + " (--registry-auth-file), or there is no such repository");
         }
         return new BurrowException(ErrorCode.REGISTRY_UNAVAILABLE, "cannot pull image " + ref + ": registry " + r.host()
                 + " " + registryTrouble(result) + "; the reference may be fine, try again later");

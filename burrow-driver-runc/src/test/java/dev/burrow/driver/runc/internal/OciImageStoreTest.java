@@ -319,8 +319,10 @@ class OciImageStoreTest {
 
             OciImageStore anonymous = new OciImageStore(tmp.resolve("images"));
             assertThatThrownBy(() -> anonymous.prepare(registry.ref("private/busybox:1"), ProgressListener.NONE))
-                    .isInstanceOf(BurrowException.class)
-                    .hasMessageContaining("needs credentials");
+                    .isInstanceOfSatisfying(BurrowException.class, e -> {
+                        assertThat(e.code()).isEqualTo("IMAGE_ACCESS_DENIED");
+                        assertThat(e.getMessage()).contains("denied access to private/busybox", "--registry-auth-file");
+                    });
 
             Path authFile = OciImages.writeAuthFile(registry.hostPort(), registry.credentials());
             try {
