@@ -120,12 +120,28 @@ public final class BurrowServer implements AutoCloseable {
         var imageStore = new OciImageStore(config.resolvedImageDir().toAbsolutePath(), OciImageStore.Settings.defaults()
                 .withAuthFile(config.registries().authFile())
                 .withInsecureRegistries(config.registries().insecure()));
+        var admit = config.admission();
+        // all VMs together stay under half the host's pid_max unless the operator says otherwise, so the host keeps
+        // room for its own processes however many VMs fork
+        long nodePids = admit.nodePidsMax() > 0 ? admit.nodePidsMax() : Math.max(1024, HostInfo.pidMax() / 2);
+        if (admit.vmPidsMax() > nodePids) {
+            throw new IllegalArgumentException("--vm-pids-max (" + admit.vmPidsMax() + ") must not exceed --node-pids-max ("
+                    + nodePids + ")");
+        }
         var driverConfig = storageConfig(RuncDriverConfig.forDataDir(dataDir, config.resolvedImageDir().toAbsolutePath(), nodeId),
-                config.storage()).withNetwork(networkSettings(config.network(), dataDir));
+                config.storage()).withNetwork(networkSettings(config.network(), dataDir))
+                .withPidsLimits(admit.vmPidsMax(), nodePids);
         this.driver = new MeteredDriver(new RuncDriver(driverConfig, imageStore), metrics, tracing);
         opened.push(driver::close);
+        var lifecycleDefaults = LifecycleCoordinator.Settings.defaults(config.defaultImage());
         this.lifecycle = new LifecycleCoordinator(store, store, driver, Clock.systemUTC(), nodeId,
-                LifecycleCoordinator.Settings.defaults(config.defaultImage()));
+                new LifecycleCoordinator.Settings(lifecycleDefaults.lockWait(), lifecycleDefaults.stopGrace(),
+                        admit.vmPidsMax(), config.defaultImage(), lifecycleDefaults.maxConcurrentCreates()));
+        // admission before any request: the VM count, cpu and memory against the host; execs per VM and node
+        lifecycle.setAdmission(new dev.burrow.core.admission.VmAdmission(new dev.burrow.core.admission.HostCapacity(
+                config.observability().maxVms(), Runtime.getRuntime().availableProcessors(),
+                Math.max(512, HostInfo.totalMemoryMb()), admit.cpuOvercommit(), admit.memoryOvercommit())));
+        lifecycle.setExecSlots(new dev.burrow.core.admission.ExecSlots(admit.maxExecsPerVm(), admit.maxExecs()));
         lifecycle.addListener(metrics.transitionListener());
         lifecycle.addListener(tracing.transitionListener());
         lifecycle.images().setTaskContext(tracing::withCurrentContext);
@@ -392,7 +408,7 @@ public final class BurrowServer implements AutoCloseable {
     private static RuncDriverConfig storageConfig(RuncDriverConfig base, ServerConfig.Storage storage) {
         var kind = RuncDriverConfig.Storage.valueOf(storage.kind().toUpperCase(java.util.Locale.ROOT));
         return new RuncDriverConfig(base.dataDir(), base.imageDir(), base.runcRoot(), base.nodeId(), base.pidsLimit(),
-                kind, storage.btrfsImageSizeMb());
+                kind, storage.btrfsImageSizeMb(), base.network(), base.nodePidsLimit());
     }
 
     private static String readOrCreate(Path file, java.util.function.Supplier<String> make, boolean secret) {

@@ -20,4 +20,13 @@ final class HostInfo {
         }
         return 4096;
     }
+
+    /** The kernel's highest pid (every process and thread of the host shares it); 32768 when unreadable. */
+    static long pidMax() {
+        try {
+            return Long.parseLong(Files.readString(Path.of("/proc/sys/kernel/pid_max")).strip());
+        } catch (IOException | NumberFormatException e) {
+            return 32768;
+        }
+    }
 }

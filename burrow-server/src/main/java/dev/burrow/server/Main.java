@@ -53,8 +53,26 @@ public final class Main implements Runnable {
         @Option(names = "--log-format", defaultValue = "text", description = "text or json.")
         String logFormat;
         @Option(names = "--max-vms", defaultValue = "" + ServerConfig.Observability.DEFAULT_MAX_VMS,
-                description = "VMs this server is sized for; exported as burrow_vm_capacity for the near-capacity alert (default ${DEFAULT-VALUE}).")
+                description = "Most VMs this node holds (every VM not deleted, stopped ones too); a create or fork past it gets 503 CAPACITY; also burrow_vm_capacity (default ${DEFAULT-VALUE}).")
         int maxVms;
+        @Option(names = "--cpu-overcommit", defaultValue = "" + ServerConfig.Admission.DEFAULT_CPU_OVERCOMMIT,
+                description = "vCPUs admitted per host CPU, summed over VMs with processes (running, suspended) (default ${DEFAULT-VALUE}).")
+        double cpuOvercommit;
+        @Option(names = "--memory-overcommit", defaultValue = "" + ServerConfig.Admission.DEFAULT_MEMORY_OVERCOMMIT,
+                description = "MiB of VM memory limits admitted per MiB of host memory, summed over VMs with processes (default ${DEFAULT-VALUE}).")
+        double memoryOvercommit;
+        @Option(names = "--max-execs-per-vm", defaultValue = "" + ServerConfig.Admission.DEFAULT_MAX_EXECS_PER_VM,
+                description = "Concurrent execs and processes (exec-await, process handles, terminals, SSH channels) per VM; more get 429 CAPACITY (0: no cap; default ${DEFAULT-VALUE}).")
+        int maxExecsPerVm;
+        @Option(names = "--max-execs", defaultValue = "" + ServerConfig.Admission.DEFAULT_MAX_EXECS,
+                description = "Concurrent execs and processes on the whole node; more get 429 CAPACITY (0: no cap; default ${DEFAULT-VALUE}).")
+        int maxExecs;
+        @Option(names = "--vm-pids-max", defaultValue = "" + ServerConfig.Admission.DEFAULT_VM_PIDS_MAX,
+                description = "pids.max of each VM: processes and threads it may have (default ${DEFAULT-VALUE}).")
+        int vmPidsMax;
+        @Option(names = "--node-pids-max", defaultValue = "0",
+                description = "pids.max of all VMs together (the node's parent cgroup; 0: half the host's pid_max).")
+        long nodePidsMax;
         @Option(names = "--otlp-endpoint", defaultValue = "${env:OTEL_EXPORTER_OTLP_ENDPOINT}",
                 description = "Export traces by OTLP/HTTP to this collector URL, e.g. http://127.0.0.1:4318 (default: $OTEL_EXPORTER_OTLP_ENDPOINT; unset: tracing off).")
         String otlpEndpoint;
@@ -136,6 +154,12 @@ public final class Main implements Runnable {
                 }
             }
             cfg = cfg.withObservability(new ServerConfig.Observability(maxVms, otlpEndpoint));
+            try {
+                cfg = cfg.withAdmission(new ServerConfig.Admission(cpuOvercommit, memoryOvercommit, maxExecsPerVm, maxExecs,
+                        vmPidsMax, nodePidsMax));
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            }
             if (storageQuotaMb < 0 || hibernateAfter.isNegative() || stuckLimit.isNegative() || stuckLimit.isZero()
                     || orphanGrace.isNegative()) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "durations and quotas must not be negative");

@@ -11,7 +11,41 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
                            String databasePassword, Path imageDir, String defaultImage, String apiKey,
                            boolean prewarmDefaultImage, Lifecycle lifecycle, Observability observability,
                            Storage storage, Registries registries, Network network, Ssh ssh, Preview preview,
-                           Images images) {
+                           Images images, Admission admission) {
+
+    /**
+     * What the node admits (the VM count is {@link Observability#maxVms()}, {@code --max-vms}): vCPUs and memory of VMs
+     * with processes up to the host's CPUs and memory times {@code cpuOvercommit} / {@code memoryOvercommit};
+     * concurrent execs and spawned processes per VM and per node (0: no cap); the default pids.max of a VM
+     * ({@code vmPidsMax}) and of all VMs together ({@code nodePidsMax}; 0: half the host's pid_max).
+     */
+    public record Admission(double cpuOvercommit, double memoryOvercommit, int maxExecsPerVm, int maxExecs,
+                            int vmPidsMax, long nodePidsMax) {
+        public static final double DEFAULT_CPU_OVERCOMMIT = 8;
+        public static final double DEFAULT_MEMORY_OVERCOMMIT = 1.5;
+        public static final int DEFAULT_MAX_EXECS_PER_VM = 32;
+        public static final int DEFAULT_MAX_EXECS = 256;
+        public static final int DEFAULT_VM_PIDS_MAX = 1024;
+
+        public Admission {
+            if (!(cpuOvercommit > 0) || cpuOvercommit > 100_000) {
+                throw new IllegalArgumentException("--cpu-overcommit must be a positive number, got " + cpuOvercommit);
+            }
+            if (!(memoryOvercommit > 0) || memoryOvercommit > 100_000) {
+                throw new IllegalArgumentException("--memory-overcommit must be a positive number, got " + memoryOvercommit);
+            }
+            if (maxExecsPerVm < 0 || maxExecs < 0) {
+                throw new IllegalArgumentException("--max-execs-per-vm and --max-execs must not be negative");
+            }
+            if (vmPidsMax < 16) throw new IllegalArgumentException("--vm-pids-max must be at least 16, got " + vmPidsMax);
+            if (nodePidsMax < 0) throw new IllegalArgumentException("--node-pids-max must not be negative, got " + nodePidsMax);
+        }
+
+        public static Admission defaults() {
+            return new Admission(DEFAULT_CPU_OVERCOMMIT, DEFAULT_MEMORY_OVERCOMMIT, DEFAULT_MAX_EXECS_PER_VM,
+                    DEFAULT_MAX_EXECS, DEFAULT_VM_PIDS_MAX, 0);
+        }
+    }
 
     /**
      * The image cache's garbage collection: cached images no VM or snapshot uses and that no create used for
@@ -164,8 +198,9 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
     }
 
     /**
-     * Metrics and traces: {@code maxVms} is the capacity the near-capacity alert compares active VMs with
-     * (exported as {@code burrow_vm_capacity}; not enforced on create); {@code otlpEndpoint} null means
+     * Metrics and traces: {@code maxVms} is the most VMs this node holds (every VM not deleted, stopped ones too;
+     * a create or fork past it is refused with 503 {@code CAPACITY}) and the capacity the near-capacity alert
+     * compares active VMs with (exported as {@code burrow_vm_capacity}); {@code otlpEndpoint} null means
      * tracing off.
      */
     public record Observability(int maxVms, String otlpEndpoint) {
@@ -199,7 +234,8 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
                         boolean prewarmDefaultImage) {
         this(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir, defaultImage, apiKey,
                 prewarmDefaultImage, Lifecycle.defaults(), Observability.defaults(), Storage.defaults(),
-                Registries.defaults(), Network.defaults(), Ssh.defaults(), Preview.defaults(), Images.defaults());
+                Registries.defaults(), Network.defaults(), Ssh.defaults(), Preview.defaults(), Images.defaults(),
+                Admission.defaults());
     }
 
     public ServerConfig withLifecycle(Lifecycle lifecycle) {
@@ -230,6 +266,10 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
         return toBuilder().images(images).build();
     }
 
+    public ServerConfig withAdmission(Admission admission) {
+        return toBuilder().admission(admission).build();
+    }
+
     public ServerConfig withPreview(Preview preview) {
         return toBuilder().preview(preview).build();
     }
@@ -258,6 +298,7 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
         private Ssh ssh;
         private Preview preview;
         private Images images;
+        private Admission admission;
 
         private Builder(ServerConfig c) {
             host = c.host;
@@ -278,6 +319,12 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
             ssh = c.ssh;
             preview = c.preview;
             images = c.images;
+            admission = c.admission;
+        }
+
+        public Builder admission(Admission v) {
+            admission = v;
+            return this;
         }
 
         public Builder host(String v) {
@@ -371,7 +418,7 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
         }
 
         public ServerConfig build() {
-            return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir, defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, registries, network, ssh, preview, images);
+            return new ServerConfig(host, port, dataDir, databaseUrl, databaseUser, databasePassword, imageDir, defaultImage, apiKey, prewarmDefaultImage, lifecycle, observability, storage, registries, network, ssh, preview, images, admission);
         }
     }
 

@@ -53,8 +53,11 @@ public final class TestServer implements AutoCloseable {
         try {
             Path dir = existingDataDir != null ? existingDataDir : Files.createTempDirectory("burrow-srv-");
             Path images = HostRequirements.testCache().resolve("images");
+            // Room for the load tests' hundreds of small VMs on a 2-core host; a test of the limits sets its own.
             var cfg = customize.apply(new ServerConfig("127.0.0.1", 0, dir, null, null, null, images, defaultImage,
-                    KEY, false));
+                    KEY, false).toBuilder().observability(new ServerConfig.Observability(10_000, null))
+                    .admission(new ServerConfig.Admission(1000, 1000, 0, 0, ServerConfig.Admission.DEFAULT_VM_PIDS_MAX, 0))
+                    .build());
             BurrowServer server;
             try {
                 server = BurrowServer.start(cfg);

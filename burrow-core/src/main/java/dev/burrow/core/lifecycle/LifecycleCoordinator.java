@@ -43,7 +43,7 @@ public final class LifecycleCoordinator {
     public record Settings(Duration lockWait, Duration stopGrace, int pidsLimit, String defaultImage,
                            int maxConcurrentCreates) {
         public static Settings defaults(String defaultImage) {
-            return new Settings(Duration.ofSeconds(120), Duration.ofSeconds(10), 4096, defaultImage,
+            return new Settings(Duration.ofSeconds(120), Duration.ofSeconds(10), 1024, defaultImage,
                     Math.max(2, Runtime.getRuntime().availableProcessors() * 2));
         }
     }
@@ -68,6 +68,10 @@ public final class LifecycleCoordinator {
     private final java.util.concurrent.Semaphore createSlots;
     private final List<TransitionListener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile BootHook bootHook = BootHook.NONE;
+    /** VM count, cpu and memory against the node's capacity; unlimited until {@link #setAdmission}. */
+    private volatile dev.burrow.core.admission.VmAdmission admission = new dev.burrow.core.admission.VmAdmission(null);
+    /** Concurrent execs and spawned processes per VM and per node; unlimited until {@link #setExecSlots}. */
+    private volatile dev.burrow.core.admission.ExecSlots execSlots = dev.burrow.core.admission.ExecSlots.unlimited();
 
     public LifecycleCoordinator(VmStore store, SnapshotStore snapshots, SandboxDriver driver, Clock clock, String nodeId,
                                 Settings settings) {
@@ -88,6 +92,28 @@ public final class LifecycleCoordinator {
     /** What runs inside a VM whenever its processes (re)start (services started at boot). One hook. */
     public void setBootHook(BootHook hook) {
         this.bootHook = java.util.Objects.requireNonNull(hook, "hook");
+    }
+
+    /**
+     * Admits creates, starts and resizes against the node's capacity from now on. Loads the VMs the store holds, so
+     * call it once at start, before requests arrive.
+     */
+    public void setAdmission(dev.burrow.core.admission.VmAdmission admission) {
+        admission.load(store.list(new VmQuery(false, Map.of(), Integer.MAX_VALUE)));
+        this.admission = admission;
+    }
+
+    /** Caps concurrent execs and spawned processes from now on. */
+    public void setExecSlots(dev.burrow.core.admission.ExecSlots slots) {
+        this.execSlots = java.util.Objects.requireNonNull(slots, "slots");
+    }
+
+    public dev.burrow.core.admission.VmAdmission admission() {
+        return admission;
+    }
+
+    public dev.burrow.core.admission.ExecSlots execSlots() {
+        return execSlots;
     }
 
     public Settings settings() {
@@ -200,10 +226,27 @@ public final class LifecycleCoordinator {
                 spec.workdir(), spec.idleTimeoutSeconds(), spec.persistence(), spec.labels(), spec.rootfsSizeMb(),
                 spec.snapshotId(), spec.services(), spec.network(), spec.ports());
         var key = idempotencyKey == null ? null : new VmStore.IdempotencyKey(idempotencyKey, requestHash, id);
+        // Counted before the row exists, so concurrent creates cannot pass the node's limits together; released
+        // below when no row is written, and kept in step by write() once it is.
+        var admissionRef = admission;
+        try {
+            admissionRef.reserve(id, effective);
+        } catch (RuntimeException e) {
+            if (cachedLease != null) cachedLease.close();
+            throw e;
+        }
         if (!pull) {
             Vm vm = new Vm(id, effective, VmStatus.CREATING, null, now, now, now, nodeId, driver.name(), null, 0);
             try (var lease = cachedLease; var held = locks.acquire(id, settings.lockWait(), "create")) {
-                if (!insertCreating(vm, VmEvent.of(id, now, null, VmStatus.CREATING, "create", cause, image, null), key)) {
+                boolean inserted;
+                try {
+                    inserted = insertCreating(vm, VmEvent.of(id, now, null, VmStatus.CREATING, "create", cause, image, null), key);
+                } catch (RuntimeException e) {
+                    admissionRef.release(id);
+                    throw e;
+                }
+                if (!inserted) {
+                    admissionRef.release(id);
                     // a concurrent request with the same key won the race; answer with its VM
                     return idempotentReplay(idempotencyKey, requestHash).orElseThrow();
                 }
@@ -216,7 +259,15 @@ public final class LifecycleCoordinator {
         // row is the intent; no host resource exists until the pull is done, so rolling back is writing 'deleted'.
         Vm vm = new Vm(id, effective, VmStatus.PULLING, null, now, now, now, nodeId, driver.name(), null, 0);
         try (var held = locks.acquire(id, settings.lockWait(), "create")) {
-            if (!store.insert(vm, VmEvent.of(id, now, null, VmStatus.PULLING, "create", cause, image, null), key)) {
+            boolean inserted;
+            try {
+                inserted = store.insert(vm, VmEvent.of(id, now, null, VmStatus.PULLING, "create", cause, image, null), key);
+            } catch (RuntimeException e) {
+                admissionRef.release(id);
+                throw e;
+            }
+            if (!inserted) {
+                admissionRef.release(id);
                 return idempotentReplay(idempotencyKey, requestHash).orElseThrow();
             }
             pullingNow.add(id);
@@ -378,8 +429,10 @@ public final class LifecycleCoordinator {
                 case RUNNING -> vm;
                 case SUSPENDED -> transition(vm, "resume", VmStatus.RESUMING, VmStatus.RUNNING, cause,
                         () -> driver.resume(id));
-                case STOPPED, FAILED, HIBERNATED -> transition(vm, "start", VmStatus.STARTING, VmStatus.RUNNING, cause,
-                        () -> startAndBoot(vm));
+                case STOPPED, FAILED, HIBERNATED -> {
+                    admission.admitStart(vm);
+                    yield transition(vm, "start", VmStatus.STARTING, VmStatus.RUNNING, cause, () -> startAndBoot(vm));
+                }
                 default -> throw invalid(vm, "start");
             };
         }
@@ -495,7 +548,14 @@ public final class LifecycleCoordinator {
         try (var held = locks.acquire(id, settings.lockWait(), "resize")) {
             Vm vm = get(id);
             if (vm.status().transitional() || vm.status() == VmStatus.FAILED) throw invalid(vm, "resize");
-            driver.resize(id, vcpuCount, memSizeMb);
+            admission.admitResize(vm, vcpuCount, memSizeMb);
+            try {
+                driver.resize(id, vcpuCount, memSizeMb);
+            } catch (RuntimeException e) {
+                // the ledger goes back to what the VM still has
+                admission.transitioned(vm, vm.status(), "resize", cause, null, null);
+                throw e;
+            }
             return write(vm.withSpec(vm.spec().withResources(vcpuCount, memSizeMb)), vm.status(), vm.statusReason(),
                     "resize", cause, null);
         }
@@ -602,6 +662,8 @@ public final class LifecycleCoordinator {
         if (count < 1 || count > MAX_FORKS) {
             throw BurrowException.badRequest("FORK_VM_BAD_REQUEST", "'count' must be between 1 and " + MAX_FORKS + ", got " + count);
         }
+        // refused before the snapshot is taken when the forks cannot fit (each create still reserves its own place)
+        admission.check(count, get(vmId).spec());
         Snapshot snap = snapshot(vmId, null, cause);
         var s = snap.sourceSpec();
         var forkSpec = new dev.burrow.core.vm.VmSpec(null, s.vcpuCount(), s.memSizeMb(), s.env(), s.workdir(),
@@ -762,7 +824,9 @@ public final class LifecycleCoordinator {
             }
         }
         store.touch(id, clock.instant());
-        return driver.exec(id, request);
+        try (var slot = execSlots.acquire(id)) {
+            return driver.exec(id, request);
+        }
     }
 
     /**
@@ -773,8 +837,14 @@ public final class LifecycleCoordinator {
         try (var held = locks.acquire(id, settings.lockWait(), "spawn")) {
             requireRunning(wake(get(id), cause));
         }
-        store.touch(id, clock.instant());
-        return driver.spawn(id, spec);
+        var slot = execSlots.acquire(id);
+        try {
+            store.touch(id, clock.instant());
+            return new SlotHeldProcess(driver.spawn(id, spec), slot);
+        } catch (RuntimeException | Error e) {
+            slot.close();
+            throw e;
+        }
     }
 
     /** Connects to a port on the VM's loopback (port forwarding), waking it first. */
@@ -817,8 +887,10 @@ public final class LifecycleCoordinator {
         return switch (vm.status()) {
             case SUSPENDED -> transition(vm, "resume", VmStatus.RESUMING, VmStatus.RUNNING, cause,
                     () -> driver.resume(vm.id()));
-            case HIBERNATED -> transition(vm, "start", VmStatus.STARTING, VmStatus.RUNNING, cause,
-                    () -> startAndBoot(vm));
+            case HIBERNATED -> {
+                admission.admitStart(vm);
+                yield transition(vm, "start", VmStatus.STARTING, VmStatus.RUNNING, cause, () -> startAndBoot(vm));
+            }
             default -> vm;
         };
     }
@@ -1068,6 +1140,8 @@ public final class LifecycleCoordinator {
                 .orElseThrow(() -> new BurrowException(BurrowException.Kind.CONFLICT,
                         "VM_OPERATION_DENIED_DURING_TRANSACTION",
                         "VM " + vm.id() + " was changed concurrently; retry"));
+        // not a listener: the ledger must follow every write, whatever listeners do
+        admission.transitioned(updated, vm.status(), op, cause, durationMs, reason);
         // the structured line per transition is written by a TransitionListener (it knows the VM type)
         notifyListeners(updated, vm.status(), op, cause, durationMs, reason);
         return updated;

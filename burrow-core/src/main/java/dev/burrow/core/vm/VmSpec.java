@@ -34,7 +34,8 @@ public record VmSpec(
         NetworkPolicy network,
         List<PortMapping> ports) {
 
-    public static final int DEFAULT_VCPUS = 2;
+    /** One vCPU: a default of every host CPU would let each VM take the whole node. */
+    public static final int DEFAULT_VCPUS = 1;
     public static final int DEFAULT_MEM_MB = 2048;
 
     public VmSpec {

@@ -795,6 +795,8 @@ public final class RuncDriver implements SandboxDriver {
     /** Deletes a leftover stopped container, points the bundle at the current root and starts the init. */
     private void runContainer(String vmId, Path root) {
         String cid = containerId(vmId);
+        // again before every start: the parent is removed when the node closes with no VM left
+        cgroups.limitNodePids(config.nodePidsLimit());
         if (runc.exists(cid)) runc.delete(cid, true);
         ObjectNode bundle = RuncSpec.readBundle(bundleDir(vmId));
         boolean changed = false;

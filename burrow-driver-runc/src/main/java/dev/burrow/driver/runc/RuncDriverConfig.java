@@ -17,9 +17,11 @@ import java.nio.file.Path;
  *                         host disk space as VMs write, and it caps what all VMs of this node can write together
  * @param network          VM networking (bridge, addresses, NAT, DNS, egress policy), or null: each VM then has a
  *                         namespace with loopback only
+ * @param nodePidsLimit    most processes all VMs of this node may have together (pids.max of the node's parent
+ *                         cgroup, so VMs cannot exhaust the host's pid_max whatever their own limits), or 0 for none
  */
 public record RuncDriverConfig(Path dataDir, Path imageDir, Path runcRoot, String nodeId, int pidsLimit,
-                               Storage storage, long btrfsImageSizeMb, NetworkSettings network) {
+                               Storage storage, long btrfsImageSizeMb, NetworkSettings network, long nodePidsLimit) {
 
     public static final long DEFAULT_BTRFS_IMAGE_SIZE_MB = 64L * 1024;
 
@@ -35,6 +37,13 @@ public record RuncDriverConfig(Path dataDir, Path imageDir, Path runcRoot, Strin
     public RuncDriverConfig {
         if (storage == null) storage = Storage.AUTO;
         if (btrfsImageSizeMb <= 0) btrfsImageSizeMb = DEFAULT_BTRFS_IMAGE_SIZE_MB;
+        if (nodePidsLimit < 0) nodePidsLimit = 0;
+    }
+
+    /** Without a node-wide process limit. */
+    public RuncDriverConfig(Path dataDir, Path imageDir, Path runcRoot, String nodeId, int pidsLimit, Storage storage,
+                            long btrfsImageSizeMb, NetworkSettings network) {
+        this(dataDir, imageDir, runcRoot, nodeId, pidsLimit, storage, btrfsImageSizeMb, network, 0);
     }
 
     /** Without VM networking. */
@@ -48,16 +57,24 @@ public record RuncDriverConfig(Path dataDir, Path imageDir, Path runcRoot, Strin
         this(dataDir, imageDir, runcRoot, nodeId, pidsLimit, Storage.AUTO, DEFAULT_BTRFS_IMAGE_SIZE_MB);
     }
 
+    /** Processes per VM when neither the VM nor the operator says otherwise. */
+    public static final int DEFAULT_PIDS_LIMIT = 1024;
+
     public static RuncDriverConfig forDataDir(Path dataDir, Path imageDir, String nodeId) {
-        return new RuncDriverConfig(dataDir.resolve("runc"), imageDir, Path.of("/run/burrow", nodeId), nodeId, 4096);
+        return new RuncDriverConfig(dataDir.resolve("runc"), imageDir, Path.of("/run/burrow", nodeId), nodeId, DEFAULT_PIDS_LIMIT);
     }
 
     public RuncDriverConfig withStorage(Storage newStorage) {
-        return new RuncDriverConfig(dataDir, imageDir, runcRoot, nodeId, pidsLimit, newStorage, btrfsImageSizeMb, network);
+        return new RuncDriverConfig(dataDir, imageDir, runcRoot, nodeId, pidsLimit, newStorage, btrfsImageSizeMb, network, nodePidsLimit);
     }
 
     public RuncDriverConfig withNetwork(NetworkSettings newNetwork) {
-        return new RuncDriverConfig(dataDir, imageDir, runcRoot, nodeId, pidsLimit, storage, btrfsImageSizeMb, newNetwork);
+        return new RuncDriverConfig(dataDir, imageDir, runcRoot, nodeId, pidsLimit, storage, btrfsImageSizeMb, newNetwork, nodePidsLimit);
+    }
+
+    /** With other process limits: {@code perVm} for VMs that ask for none, {@code node} for all VMs together. */
+    public RuncDriverConfig withPidsLimits(int perVm, long node) {
+        return new RuncDriverConfig(dataDir, imageDir, runcRoot, nodeId, perVm, storage, btrfsImageSizeMb, network, node);
     }
 
     /** The cgroup path (relative to each v1 controller's mount) under which this node's VMs live. */

@@ -14,6 +14,7 @@ import org.slf4j.LoggerFactory;
 import dev.burrow.api.ErrorBody;
 import dev.burrow.core.driver.DriverException;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.CapacityException;
 import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.store.StoreUnavailableException;
 import io.javalin.http.Context;
@@ -56,7 +57,12 @@ public final class ErrorResponses {
                     + " (ref " + ref + "; the server log has the details)", vmId);
             return;
         }
-        if (e.status() >= 500) log.error("{} {} failed: {} {}", ctx.method(), ctx.path(), e.code(), e.getMessage(), e.getCause());
+        if (e instanceof CapacityException c) {
+            // a limit, not a failure: the client may retry, and is told when
+            ctx.header("Retry-After", Integer.toString(c.retryAfterSeconds()));
+        } else if (e.status() >= 500) {
+            log.error("{} {} failed: {} {}", ctx.method(), ctx.path(), e.code(), e.getMessage(), e.getCause());
+        }
         write(ctx, e.status(), e.code(), scrub(e.getMessage()), vmId);
     }
 

@@ -48,6 +48,39 @@ public final class CgroupDirs {
         for (Path dir : vmDirs(vmId)) removeTree(dir);
     }
 
+    /**
+     * Sets {@code pids.max} of the node's parent cgroup in every hierarchy that has the pids controller, creating the
+     * parent when missing (runc then places VMs under it), so all VMs of the node together stay under {@code max}
+     * however many there are. Written only when it differs, so calling it before every container start is cheap.
+     */
+    public void limitNodePids(long max) {
+        if (max <= 0) return;
+        for (Path h : MountTable.read().cgroupHierarchies()) {
+            Path d = h.resolve(parent);
+            // the pids controller is where a child cgroup gets a pids.max; other hierarchies are left alone
+            boolean pids = h.getFileName() != null && h.getFileName().toString().equals("pids") || hasPidsController(h);
+            if (!pids) continue;
+            try {
+                Files.createDirectories(d);
+                Path file = d.resolve("pids.max");
+                if (!Files.exists(file)) continue;
+                String want = Long.toString(max);
+                if (!Files.readString(file).strip().equals(want)) Files.writeString(file, want);
+            } catch (IOException e) {
+                throw new DriverException("cannot limit the processes of this node's VMs: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    private static boolean hasPidsController(Path hierarchy) {
+        try {
+            Path controllers = hierarchy.resolve("cgroup.subtree_control");
+            return Files.exists(controllers) && (" " + Files.readString(controllers).strip() + " ").contains(" pids ");
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** Removes the node's parent directories that hold no VM any more. */
     public void removeParentIfEmpty() {
         for (Path h : MountTable.read().cgroupHierarchies()) {
