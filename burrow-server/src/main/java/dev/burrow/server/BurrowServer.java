@@ -202,7 +202,8 @@ public final class BurrowServer implements AutoCloseable {
         var terminalApi = new TerminalApi(lifecycle, terminals, identities);
         auth.acceptOnUpgrade(terminalApi::acceptsIdentityToken);
         this.api = new ApiServer(config.host(), config.port(), auth,
-                java.util.List.of(vmApi, new SystemdApi(services), new IdentityApi(identities), new NetworkApi(lifecycle),
+                java.util.List.of(vmApi, new dev.burrow.server.http.FilesApi(lifecycle, dataDir.resolve("upload-tmp")),
+                        new SystemdApi(services), new IdentityApi(identities), new NetworkApi(lifecycle),
                         new ProcessApi(lifecycle, processes), terminalApi,
                         new dev.burrow.server.http.PortsApi(lifecycle, previewProxy, tokens, previewHost, domains),
                         new dev.burrow.server.http.DomainsApi(domains),

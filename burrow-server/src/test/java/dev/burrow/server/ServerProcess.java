@@ -34,13 +34,19 @@ final class ServerProcess implements AutoCloseable {
     }
 
     static ServerProcess start(Path dataDir, Map<String, String> env) throws Exception {
+        return start(dataDir, env, List.of());
+    }
+
+    /** With extra JVM options (a small heap, say) before the main class. */
+    static ServerProcess start(Path dataDir, Map<String, String> env, List<String> jvmOptions) throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
         }
         String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-cp", System.getProperty("java.class.path"), "dev.burrow.server.Main", "server",
+        List<String> cmd = new ArrayList<>(List.of(java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.burrow.server.Main", "server",
                 "--port", Integer.toString(port), "--data-dir", dataDir.toString(),
                 // A free port for the SSH gateway: 2222 (the default) may be taken by another server on this host.
                 "--ssh-port", "0",

@@ -114,6 +114,32 @@ public interface SandboxDriver extends AutoCloseable {
     void writeFile(String vmId, String path, byte[] content, boolean executable);
 
     /**
+     * Opens what {@link #read} would read, for streaming: a regular file's content is read by the caller after this
+     * returns, so the driver holds no VM-wide state (lock, freeze) while a slow client drains it. Same errors as
+     * {@link #read}. This default reads the file whole; drivers override it to keep memory per transfer bounded.
+     */
+    default OpenFile openFile(String vmId, String path, long maxBytes) {
+        return switch (read(vmId, path, maxBytes)) {
+            case FileContent.RegularFile f -> new OpenFile.Bytes(f.bytes().length, new java.io.ByteArrayInputStream(f.bytes()));
+            case FileContent.Directory d -> new OpenFile.Listing(d.entries());
+        };
+    }
+
+    /**
+     * Writes a regular file from a stream, as {@link #writeFile(String, String, byte[], boolean)} does: the file
+     * appears whole or not at all. A failure of {@code content} (a client that went away, a body over its limit)
+     * leaves the previous file as it was and is rethrown. This default buffers the stream; drivers override it to
+     * keep memory per transfer bounded.
+     */
+    default void writeFile(String vmId, String path, java.io.InputStream content, boolean executable) {
+        try {
+            writeFile(vmId, path, content.readAllBytes(), executable);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /**
      * Copies a host directory tree (a git checkout) to {@code path} in the sandbox, which must be missing or an empty
      * directory. Same confinement as {@link #writeFile}; links in the source are copied as links, never followed.
      */

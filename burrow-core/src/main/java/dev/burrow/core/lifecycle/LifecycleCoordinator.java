@@ -880,6 +880,27 @@ public final class LifecycleCoordinator {
     }
 
     /**
+     * Opens a file for streaming (see {@link SandboxDriver#openFile}). The VM's lock is held to wake it and check it
+     * has a disk, not while the caller streams, so a slow download never blocks stop or delete.
+     */
+    public dev.burrow.core.driver.OpenFile openFile(String id, String path, long maxBytes) {
+        try (var held = locks.acquire(id, settings.lockWait(), "read file")) {
+            requireDisk(wake(get(id), "access"), "read a file");
+        }
+        store.touch(id, clock.instant());
+        return driver.openFile(id, path, maxBytes);
+    }
+
+    /** Writes a file from a stream; like {@link #openFile}, the VM's lock is not held while the bytes arrive. */
+    public void writeFile(String id, String path, java.io.InputStream content, boolean executable) {
+        try (var held = locks.acquire(id, settings.lockWait(), "write file")) {
+            requireDisk(wake(get(id), "access"), "write a file");
+        }
+        store.touch(id, clock.instant());
+        driver.writeFile(id, path, content, executable);
+    }
+
+    /**
      * Access wakes a VM: a suspended one is thawed, a hibernated one started again, so callers never see
      * the idle machinery. Stopped VMs stay stopped (their disk is still reachable for files).
      */

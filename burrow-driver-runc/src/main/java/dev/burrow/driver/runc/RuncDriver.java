@@ -30,6 +30,7 @@ import dev.burrow.core.driver.ExecResult;
 import dev.burrow.core.driver.FileContent;
 import dev.burrow.core.driver.HostResource;
 import dev.burrow.core.driver.ImageInfo;
+import dev.burrow.core.driver.OpenFile;
 import dev.burrow.core.driver.CachedImage;
 import dev.burrow.core.driver.ProcessSpec;
 import dev.burrow.core.driver.SandboxDriver;
@@ -46,6 +47,7 @@ import dev.burrow.driver.runc.internal.ContainerExec;
 import dev.burrow.driver.runc.internal.ImageRef;
 import dev.burrow.driver.runc.internal.ImageStore;
 import dev.burrow.driver.runc.internal.NetnsConnector;
+import dev.burrow.driver.runc.internal.OpenTransfers;
 import dev.burrow.driver.runc.internal.OverlayStorage;
 import dev.burrow.driver.runc.internal.PasswdEntry;
 import dev.burrow.driver.runc.internal.RootfsStorage;
@@ -88,6 +90,8 @@ public final class RuncDriver implements SandboxDriver {
     private final RootfsStorage storage;
     private final RuncCli runc;
     private final CgroupDirs cgroups;
+    /** Files held open by streamed reads and writes, closed when their VM is destroyed. */
+    private final OpenTransfers transfers = new OpenTransfers();
     /** The node's VM network, or null when VMs get a loopback-only namespace. */
     private final NodeNetwork network;
     private final VmTools tools;
@@ -418,6 +422,8 @@ public final class RuncDriver implements SandboxDriver {
             // Teardown mirrors creation in reverse: processes, cgroups, mounts, then directories.
             cgroups.removeVm(vmId);
             if (network != null) network.detach(vmId);
+            // an open descriptor would keep the root busy, and the transfer cannot finish anyway
+            transfers.closeAll(vmId);
             storage.release(vmId);
             notify.forget(vmId);
             SafeDelete.deleteTree(vmDir(vmId));
@@ -656,6 +662,97 @@ public final class RuncDriver implements SandboxDriver {
             SandboxFiles.write(root, path, content, executable);
             return null;
         });
+    }
+
+    /**
+     * The VM is frozen only while the file is resolved and opened; the caller streams it afterwards from the open
+     * descriptor (which no link made later can redirect), so a slow client never keeps the VM frozen or locked.
+     */
+    @Override
+    public OpenFile openFile(String vmId, String path, long maxBytes) {
+        checkId(vmId);
+        OpenFile opened = withRootHeld(vmId, root -> {
+            OpenFile o = SandboxFiles.open(root, path, maxBytes);
+            // under the VM's lock, so a destroy either sees it (and closes it) or ran before the open
+            if (o instanceof OpenFile.Bytes b) transfers.add(vmId, b.content());
+            return o;
+        });
+        if (!(opened instanceof OpenFile.Bytes b)) return opened;
+        java.io.InputStream content = b.content();
+        return new OpenFile.Bytes(b.size(), new java.io.FilterInputStream(content) {
+            @Override
+            public void close() throws IOException {
+                try {
+                    super.close();
+                } finally {
+                    transfers.remove(vmId, content);
+                }
+            }
+        });
+    }
+
+    /**
+     * Three steps, the VM frozen only in the first and last: a temporary file is made beside the target, the stream
+     * is copied into it through a fixed buffer while the VM runs, then it is renamed over the target if its name
+     * still denotes the file written (see {@link SandboxFiles#commitWrite}). Any failure removes the temporary file.
+     */
+    @Override
+    public void writeFile(String vmId, String path, java.io.InputStream content, boolean executable) {
+        checkId(vmId);
+        if (content == null) throw BurrowException.badRequest("FILES_BAD_REQUEST", "content is missing");
+        SandboxFiles.PendingWrite w = withRootHeld(vmId, root -> {
+            SandboxFiles.PendingWrite pw = SandboxFiles.beginWrite(root, path);
+            transfers.add(vmId, pw.channel());
+            return pw;
+        });
+        boolean written = false;
+        try {
+            copy(vmId, path, content, w.channel());
+            w.channel().close();
+            withRootHeld(vmId, root -> {
+                SandboxFiles.commitWrite(root, w, executable);
+                return null;
+            });
+            written = true;
+        } catch (IOException e) {
+            throw SandboxFiles.transferFailure(vmId, path, e);
+        } finally {
+            transfers.remove(vmId, w.channel());
+            try {
+                w.channel().close();
+            } catch (IOException ignored) {
+                // closed already or the write failed; the outcome is decided above
+            }
+            if (!written) {
+                try {
+                    withRootHeld(vmId, root -> {
+                        SandboxFiles.abortWrite(root, w);
+                        return null;
+                    });
+                } catch (RuntimeException ignored) {
+                    // the VM is gone, and its temporary file with it
+                }
+            }
+        }
+    }
+
+    private static final int TRANSFER_BUFFER = 64 * 1024;
+
+    private static void copy(String vmId, String path, java.io.InputStream in, java.nio.channels.FileChannel out)
+            throws IOException {
+        byte[] buf = new byte[TRANSFER_BUFFER];
+        while (true) {
+            int n;
+            try {
+                n = in.read(buf);
+            } catch (IOException e) {
+                throw BurrowException.badRequest("FILES_BAD_REQUEST", "the content of " + path
+                        + " could not be read from the request: " + e.getMessage());
+            }
+            if (n < 0) return;
+            java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(buf, 0, n);
+            while (bb.hasRemaining()) out.write(bb);
+        }
     }
 
     @Override

@@ -15,14 +15,12 @@ import dev.burrow.api.CreateVmRequest;
 import dev.burrow.api.CreateVmResponse;
 import dev.burrow.api.ExecAwaitRequest;
 import dev.burrow.api.ExecAwaitResponse;
-import dev.burrow.api.FileResponses;
 import dev.burrow.api.LifecycleResponses;
 import dev.burrow.api.ListVmsResponse;
 import dev.burrow.api.SnapshotResponses;
 import dev.burrow.api.VmInfo;
 import dev.burrow.core.driver.ExecRequest;
 import dev.burrow.core.driver.ExecResult;
-import dev.burrow.core.driver.FileContent;
 import dev.burrow.core.driver.ShellCommand;
 import dev.burrow.core.error.BurrowException;
 import dev.burrow.core.error.ErrorCode;
@@ -144,9 +142,7 @@ public final class VmApi implements ApiModule {
         table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/exec-await",
                 "Run a shell command in the VM and wait for it (a suspended VM is resumed first)",
                 ExecAwaitRequest.class, ExecAwaitResponse.class, Access.API_KEY, this::execAwait);
-        table.add(cfg, HandlerType.GET, "/v1/vms/{vm_id}/files/<path>",
-                "Read a file ({content, encoding}) or list a directory ({files}); the path may be percent-encoded whole",
-                null, FileResponses.FileContent.class, Access.API_KEY, this::readFile);
+        // the files routes are FilesApi's (streamed bodies)
         table.add(cfg, HandlerType.POST, "/v1/vms/{vm_id}/ping",
                 "Record activity on a VM (keeps its idle timeout from firing)", null, PingResponse.class, Access.API_KEY, ctx -> {
                     Vm vm = lifecycle.ping(vmId(ctx));
@@ -171,9 +167,6 @@ public final class VmApi implements ApiModule {
                     }
                     sse.handle(ctx);
                 });
-        table.add(cfg, HandlerType.PUT, "/v1/vms/{vm_id}/files/<path>",
-                "Write a file ({content, encoding: base64|utf8}), creating parent directories",
-                FileResponses.WriteFileRequest.class, null, Access.API_KEY, this::writeFile);
     }
 
     // ---- handlers ----
@@ -527,28 +520,6 @@ public final class VmApi implements ApiModule {
         } catch (java.io.IOException e) {
             // the process ended or was killed: what was read is the output
         }
-    }
-
-    private void readFile(Context ctx) {
-        String id = vmId(ctx);
-        String path = filePath(ctx);
-        FileContent content = lifecycle.readFile(id, path, MAX_FILE_BYTES);
-        switch (content) {
-            case FileContent.RegularFile f -> ctx.json(new FileResponses.FileContent(
-                    Base64.getEncoder().encodeToString(f.bytes()), "base64"));
-            case FileContent.Directory d -> ctx.json(new FileResponses.DirectoryListing(d.entries().stream()
-                    .map(e -> new FileResponses.Entry(e.name(), e.directory() ? "directory" : "file")).toList()));
-        }
-    }
-
-    private void writeFile(Context ctx) {
-        String id = vmId(ctx);
-        String path = filePath(ctx);
-        FileResponses.WriteFileRequest req = requiredBody(ctx, FileResponses.WriteFileRequest.class);
-        if (req.content() == null) throw ApiException.badRequest("FILES_BAD_REQUEST", "'content' is required");
-        byte[] bytes = decode(req.content(), req.encoding(), "content");
-        lifecycle.writeFile(id, path, bytes, false);
-        ctx.json(Map.of());
     }
 
     // ---- request mapping ----

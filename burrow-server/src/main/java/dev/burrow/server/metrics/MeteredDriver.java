@@ -158,6 +158,16 @@ public final class MeteredDriver implements SandboxDriver {
     }
 
     @Override
+    public dev.burrow.core.driver.OpenFile openFile(String vmId, String path, long maxBytes) {
+        return call("open_file", vmId, () -> inner.openFile(vmId, path, maxBytes));
+    }
+
+    @Override
+    public void writeFile(String vmId, String path, java.io.InputStream content, boolean executable) {
+        run("write_file", vmId, () -> inner.writeFile(vmId, path, content, executable));
+    }
+
+    @Override
     public void copyIn(String vmId, java.nio.file.Path source, String path) {
         run("copy_in", vmId, () -> inner.copyIn(vmId, source, path));
     }
