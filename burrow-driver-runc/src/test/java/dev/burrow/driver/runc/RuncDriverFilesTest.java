@@ -20,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import dev.burrow.core.driver.ExecRequest;
 import dev.burrow.core.driver.FileContent;
+import dev.burrow.core.driver.OpenFile;
 import dev.burrow.core.driver.SandboxState;
 import dev.burrow.core.error.BurrowException;
 
@@ -222,6 +223,82 @@ class RuncDriverFilesTest {
         try (var listing = Files.list(markerDir)) {
             assertThat(listing.map(p -> p.getFileName().toString())).containsExactly("secret.txt");
         }
+    }
+
+    @Test
+    void streamedWritesAndReadsRoundTripWithoutHoldingTheVm() throws IOException {
+        byte[] blob = new byte[5 << 20];
+        new Random(7).nextBytes(blob);
+        driver.writeFile(vm, "/srv/stream/blob.bin", new java.io.ByteArrayInputStream(blob), true);
+        assertThat(host.ok(vm, "stat -c %a /srv/stream/blob.bin")).isEqualTo("755\n");
+        try (OpenFile f = driver.openFile(vm, "/srv/stream/blob.bin", blob.length)) {
+            assertThat(f).isInstanceOf(OpenFile.Bytes.class);
+            OpenFile.Bytes b = (OpenFile.Bytes) f;
+            assertThat(b.size()).isEqualTo(blob.length);
+            // the VM runs (and is not frozen) while the caller streams
+            assertThat(driver.state(vm)).isEqualTo(dev.burrow.core.driver.SandboxState.RUNNING);
+            assertThat(host.ok(vm, "echo alive")).isEqualTo("alive\n");
+            assertThat(b.content().readAllBytes()).isEqualTo(blob);
+        }
+        try (OpenFile d = driver.openFile(vm, "/srv/stream", 10)) {
+            assertThat(((OpenFile.Listing) d).entries()).extracting(FileContent.Entry::name).containsExactly("blob.bin");
+        }
+        expectError(() -> driver.openFile(vm, "/srv/stream/blob.bin", 100), BurrowException.Kind.TOO_LARGE, "FILE_TOO_LARGE");
+        assertThat(host.ok(vm, "ls -a /srv/stream")).doesNotContain(".burrow-write");
+    }
+
+    @Test
+    void aStreamedWriteFailingMidwayLeavesTheOldFileAndNoTemporaryFile() {
+        driver.writeFile(vm, "/root/keep.txt", "old".getBytes(StandardCharsets.UTF_8), false);
+        java.io.InputStream failing = new java.io.InputStream() {
+            private int n;
+
+            @Override
+            public int read() throws IOException {
+                if (n++ < 1000) return 'x';
+                throw new IOException("client went away");
+            }
+        };
+        expectError(() -> driver.writeFile(vm, "/root/keep.txt", failing, false), BurrowException.Kind.BAD_REQUEST,
+                "FILES_BAD_REQUEST");
+        assertThat(host.ok(vm, "cat /root/keep.txt")).isEqualTo("old");
+        assertThat(host.ok(vm, "ls -a /root")).doesNotContain(".burrow-write");
+    }
+
+    /**
+     * The bytes of a streamed write arrive while the VM runs; here the VM swaps the target's directory for a link to
+     * the host marker's directory in the middle of the upload. The rename must not follow it: the name beside the
+     * target no longer denotes the file written, so the write is refused and nothing reaches the host.
+     */
+    @Test
+    void aStreamedWriteWhoseDirectoryTheVmSwapsMidUploadIsRefusedAndNeverReachesTheHost() throws IOException {
+        Path markerDir = marker.getParent();
+        host.ok(vm, "mkdir -p /up/d");
+        java.io.InputStream swapping = new java.io.InputStream() {
+            private int n;
+
+            @Override
+            public int read() {
+                if (n == 0) host.ok(vm, "mv /up/d /up/gone && ln -s " + markerDir + " /up/d");
+                return n++ < 100 ? 'y' : -1;
+            }
+        };
+        expectError(() -> driver.writeFile(vm, "/up/d/written.txt", swapping, false), BurrowException.Kind.CONFLICT,
+                "FILE_CHANGED_DURING_WRITE");
+        try (var listing = Files.list(markerDir)) {
+            assertThat(listing.map(p -> p.getFileName().toString())).containsExactly("secret.txt");
+        }
+    }
+
+    @Test
+    void aReadStillOpenWhenTheVmIsDestroyedIsClosedAndTheVmGoesCompletely() throws IOException {
+        host.ok(vm, "dd if=/dev/zero of=/root/big bs=1024 count=4096 2>/dev/null");
+        OpenFile.Bytes open = (OpenFile.Bytes) driver.openFile(vm, "/root/big", 8L << 20);
+        assertThat(open.content().readNBytes(1024)).hasSize(1024);
+        driver.destroy(vm);
+        assertThat(driver.state(vm)).isEqualTo(dev.burrow.core.driver.SandboxState.ABSENT);
+        assertThatThrownBy(() -> open.content().readAllBytes()).isInstanceOf(IOException.class);
+        open.close();
     }
 
     private static void expectError(org.assertj.core.api.ThrowableAssert.ThrowingCallable call,

@@ -363,7 +363,11 @@ public final class TemplateBuilds {
      */
     private RuntimeException failed(String name, String vmId, VmSpec spec, Persistence persistence, String hash,
                                     String reason, RuntimeException error) {
-        if (error instanceof BurrowException b && b.kind() == BurrowException.Kind.UNAVAILABLE) return b;
+        // the node is full or busy: nothing about the template failed, so no failed build is recorded (cached)
+        if (error instanceof BurrowException b && (b.kind() == BurrowException.Kind.UNAVAILABLE
+                || b.kind() == BurrowException.Kind.TOO_MANY_REQUESTS)) {
+            return b;
+        }
         if (!(error instanceof BurrowException b) || b instanceof DriverException
                 || b.kind() == BurrowException.Kind.INTERNAL) {
             // a host failure: its message names host paths or a tool's command line, which stay in the log
