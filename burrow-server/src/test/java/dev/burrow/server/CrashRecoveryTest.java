@@ -146,7 +146,12 @@ class CrashRecoveryTest {
             String node = Files.readString(dir.resolve("data/node-id")).strip();
             var r = s.call("POST", "/v1/vms", "{}");
             assertThat(r.status()).isEqualTo(500);
-            assertThat(r.body()).contains("simulated failure");
+            // the client gets the code and a reference, never runc's own words; the server log has them under that ref
+            assertThat(r.json().get("code").asText()).isEqualTo("DRIVER_ERROR");
+            assertThat(r.body()).doesNotContain("simulated failure").doesNotContain("runc");
+            String ref = r.json().get("message").asText().replaceAll(".*\\(ref ([0-9a-f]+);.*", "$1");
+            assertThat(Files.readAllLines(s.log)).anyMatch(l -> l.contains("ref=" + ref))
+                    .anyMatch(l -> l.contains("simulated failure"));
             var all = s.call("GET", "/v1/vms?includeDeleted=true", null).json().get("vms");
             assertThat(all).hasSize(1);
             assertThat(all.get(0).get("status").asText()).isEqualTo("deleted");
