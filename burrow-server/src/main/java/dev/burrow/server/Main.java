@@ -100,10 +100,10 @@ public final class Main implements Runnable {
         @Option(names = "--insecure-registry", description = "host:port reached over plain HTTP; repeatable (loopback always is).")
         java.util.List<String> insecureRegistries;
         @Option(names = "--vm-network", defaultValue = "on",
-                description = "on: each VM gets an address on a bridge, NAT, DNS and an egress policy; off: loopback only (default ${DEFAULT-VALUE}).")
+                description = "on: each VM gets a routed address, NAT, DNS and an egress policy; off: loopback only (default ${DEFAULT-VALUE}).")
         String vmNetwork;
         @Option(names = "--vm-subnet",
-                description = "IPv4 range of VM addresses, /12 to /28, e.g. 10.213.0.0/16 (default: the one recorded in the data dir, else a free /20 of 10.192.0.0/10).")
+                description = "IPv4 range of VM addresses, /12 to /28, e.g. 10.213.0.0/16 (default: the one recorded in the data dir, else a free /18 of 10.192.0.0/10).")
         String vmSubnet;
         @Option(names = "--vm-dns", description = "Upstream DNS server (host or host:port) of the VMs' DNS forwarder; repeatable (default: /etc/resolv.conf).")
         java.util.List<String> vmDns;

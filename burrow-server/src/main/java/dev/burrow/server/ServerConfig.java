@@ -125,8 +125,8 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
     }
 
     /**
-     * VM networking: {@code enabled} false gives VMs a loopback-only namespace (no bridge, no nftables needed);
-     * {@code subnet} null means the range recorded in the data dir, or on first start a free /20 picked from
+     * VM networking: {@code enabled} false gives VMs a loopback-only namespace (no veth, no nftables needed);
+     * {@code subnet} null means the range recorded in the data dir, or on first start a free /18 picked from
      * 10.192.0.0/10 (so servers sharing a host do not collide); {@code dnsUpstreams} empty means the host's
      * {@code /etc/resolv.conf} nameservers; {@code allowPrivate} are IPv4 CIDRs VMs may reach although they are
      * private, link-local or attached to the host ({@code --vm-allow-private}), normalized here (a bad one is an

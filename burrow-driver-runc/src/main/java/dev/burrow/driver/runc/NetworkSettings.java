@@ -9,9 +9,9 @@ import java.util.List;
 import dev.burrow.core.net.Ipv4Cidr;
 
 /**
- * VM networking of one node: the IPv4 range VM addresses come from (the first address is the node's bridge,
- * the gateway and DNS server of its VMs), the DNS servers the node's DNS forwarder asks, and the private ranges
- * the operator opened to VMs.
+ * VM networking of one node: the IPv4 range VM addresses come from (the first address is the node's gateway
+ * device, the gateway and DNS server of its VMs), the DNS servers the node's DNS forwarder asks, and the private
+ * ranges the operator opened to VMs.
  *
  * @param subnet       a private range no route of the host already covers; its prefix is between /12 and /28
  * @param dnsUpstreams where VM DNS queries go once the VM's policy allows the name
@@ -55,20 +55,24 @@ public record NetworkSettings(Ipv4Cidr subnet, List<InetSocketAddress> dnsUpstre
         return out;
     }
 
+    /** Prefix of the range a new data dir picks: 16,382 VM addresses, room for well over 5,000 VMs a node. */
+    public static final int DEFAULT_PREFIX = 18;
+
     /**
-     * A /20 from 10.192.0.0/10 that no host route touches, picked at random so that servers starting on one host at
-     * the same time are unlikely to pick the same one (the bridge's own route claims it once the server runs).
+     * A /18 from 10.192.0.0/10 that no host route touches, picked at random so that servers starting on one host at
+     * the same time are unlikely to pick the same one (the gateway device's own route claims it once the server
+     * runs). Data dirs keep the range they recorded (earlier ones a /20, 4,094 VMs).
      */
     public static Ipv4Cidr pickFreeSubnet(java.util.Random random) {
         List<HostRoute> routes = hostRoutes();
-        int candidates = 1 << (20 - 10);
+        int candidates = 1 << (DEFAULT_PREFIX - 10);
         int start = random.nextInt(candidates);
         for (int i = 0; i < candidates; i++) {
             int n = (start + i) % candidates;
-            Ipv4Cidr c = new Ipv4Cidr(Ipv4Cidr.parseAddress("10.192.0.0") + (n << 12), 20);
+            Ipv4Cidr c = new Ipv4Cidr(Ipv4Cidr.parseAddress("10.192.0.0") + (n << (32 - DEFAULT_PREFIX)), DEFAULT_PREFIX);
             if (routes.stream().noneMatch(r -> r.destination().overlaps(c))) return c;
         }
-        throw new IllegalStateException("no free /20 left in 10.192.0.0/10 for VMs; give one with --vm-subnet");
+        throw new IllegalStateException("no free /" + DEFAULT_PREFIX + " left in 10.192.0.0/10 for VMs; give one with --vm-subnet");
     }
 
     /** Parses {@code host} or {@code host:port} (port 53 by default). */

@@ -15,7 +15,7 @@ import java.nio.file.Path;
  * @param storage          where VM roots live; see {@link Storage}
  * @param btrfsImageSizeMb size of the sparse loop image made when the data dir is not on btrfs; it only takes
  *                         host disk space as VMs write, and it caps what all VMs of this node can write together
- * @param network          VM networking (bridge, addresses, NAT, DNS, egress policy), or null: each VM then has a
+ * @param network          VM networking (routed veths, addresses, NAT, DNS, egress policy), or null: each VM then has a
  *                         namespace with loopback only
  * @param nodePidsLimit    most processes all VMs of this node may have together (pids.max of the node's parent
  *                         cgroup, so VMs cannot exhaust the host's pid_max whatever their own limits), or 0 for none

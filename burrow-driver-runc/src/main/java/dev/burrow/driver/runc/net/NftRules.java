@@ -32,58 +32,72 @@ final class NftRules {
     }
 
     /**
-     * The node's tables. inet: VMs reach the host only for DNS on the gateway (so not the API, the SSH gateway, host
-     * loopback services or any other host address); bridge-to-bridge forwarding (VM to VM) is refused; forwarding
-     * to a private destination (the {@value #PRIVATE} set, see {@link PrivateDestinations}) is refused unless the
-     * operator opened it ({@value #PRIVATE_ALLOWED}), for every VM and every packet, before any VM's own chain
-     * could accept it; nothing from outside starts a connection to a VM; egress of a VM goes through its own chain,
-     * found by source address in the {@code vms} verdict map; egress is masqueraded; the host sends VMs no ICMP
-     * redirects. bridge: a frame from a VM port must carry the port's own IPv4 address (IP and ARP); other
-     * protocols (IPv6 included) are dropped. The two sets are declared empty here and filled by
-     * {@link #privateDestinations}, in the same transaction at start.
+     * The node's table (inet). VMs are routed veths, not bridge ports: every VM's host end matches {@code
+     * <vethPrefix>*}, so the rules are keyed on that interface name prefix and hold for any number of VMs.
+     * <ul>
+     * <li>prerouting (raw priority, before conntrack): a VM may only send IPv4 from its own address through its
+     * own veth (the {@code ports} set of interface . address), so no VM can borrow another's policy; IPv6 from a
+     * VM is dropped;</li>
+     * <li>input: VMs reach the host only for DNS on the gateway (so not the API, the SSH gateway, host loopback
+     * services or any other host address);</li>
+     * <li>forward: VM to VM (and to unused addresses of the range) is refused; forwarding to a private destination
+     * (the {@value #PRIVATE} set, see {@link PrivateDestinations}) is refused unless the operator opened it
+     * ({@value #PRIVATE_ALLOWED}), for every VM and every packet, before any VM's own chain could accept it; nothing
+     * from outside starts a connection to a VM; egress of a VM goes through its own chain, found by source address
+     * in the {@code vms} verdict map;</li>
+     * <li>output: no ICMP redirects to VMs; postrouting: egress is masqueraded.</li>
+     * </ul>
+     * The two private sets are declared empty here and filled by {@link #privateDestinations}, in the same
+     * transaction at start. The bridge-family table of the earlier layout (one bridge, anti-spoofing per bridge
+     * port) is removed: a data dir's VMs are moved off the bridge when the node network opens.
      */
-    static String node(String table, String bridge, String vethPrefix, String gateway, String subnet) {
-        String br = quote(bridge);
+    static String node(String table, String gatewayDevice, String vethPrefix, String gateway, String subnet) {
+        String vm = quote(vethPrefix + "*");
         String t = "inet " + table;
         return String.join("\n",
                 "add table " + t,
                 "add map " + t + " vms { type ipv4_addr : verdict; }",
                 "add set " + t + " " + PRIVATE + " { type ipv4_addr; flags interval; }",
                 "add set " + t + " " + PRIVATE_ALLOWED + " { type ipv4_addr; flags interval; }",
+                "add set " + t + " ports { type ifname . ipv4_addr; }",
                 "add chain " + t + " refuse",
                 "flush chain " + t + " refuse",
                 // refused, not dropped: a denied connection fails at once instead of hanging until a timeout
                 "add rule " + t + " refuse meta l4proto tcp reject with tcp reset",
                 "add rule " + t + " refuse reject with icmpx type admin-prohibited",
+                "add chain " + t + " prerouting { type filter hook prerouting priority raw; policy accept; }",
+                "flush chain " + t + " prerouting",
+                "add rule " + t + " prerouting iifname " + vm + " meta nfproto ipv6 drop",
+                "add rule " + t + " prerouting iifname " + vm + " iifname . ip saddr != @ports drop",
                 "add chain " + t + " input { type filter hook input priority -5; policy accept; }",
                 "flush chain " + t + " input",
-                "add rule " + t + " input iifname " + br + " ct state established,related accept",
-                "add rule " + t + " input iifname " + br + " ip daddr " + gateway + " udp dport 53 accept",
-                "add rule " + t + " input iifname " + br + " ip daddr " + gateway + " tcp dport 53 accept",
-                "add rule " + t + " input iifname " + br + " jump refuse",
+                "add rule " + t + " input iifname " + vm + " ct state established,related accept",
+                "add rule " + t + " input iifname " + vm + " ip daddr " + gateway + " udp dport 53 accept",
+                "add rule " + t + " input iifname " + vm + " ip daddr " + gateway + " tcp dport 53 accept",
+                "add rule " + t + " input iifname " + vm + " jump refuse",
+                // a VM still on the bridge of the earlier layout, until it is moved off (at open): refused whole
+                "add rule " + t + " input iifname " + quote(gatewayDevice) + " jump refuse",
                 "add chain " + t + " forward { type filter hook forward priority -5; policy accept; }",
                 "flush chain " + t + " forward",
-                "add rule " + t + " forward iifname " + br + " oifname " + br + " jump refuse",
-                "add rule " + t + " forward oifname " + br + " ct state established,related accept",
-                "add rule " + t + " forward oifname " + br + " drop",
+                "add rule " + t + " forward iifname " + quote(gatewayDevice) + " jump refuse",
+                "add rule " + t + " forward iifname " + vm + " oifname " + vm + " jump refuse",
+                "add rule " + t + " forward iifname " + vm + " ip daddr " + subnet + " jump refuse",
+                "add rule " + t + " forward oifname " + vm + " ct state established,related accept",
+                "add rule " + t + " forward oifname " + vm + " drop",
                 // whatever the VM's policy: its chain comes after this, so no allow rule or resolved name opens these
-                "add rule " + t + " forward iifname " + br + " ip daddr != @" + PRIVATE_ALLOWED + " ip daddr @" + PRIVATE + " jump refuse",
-                "add rule " + t + " forward iifname " + br + " ip saddr vmap @vms",
-                "add rule " + t + " forward iifname " + br + " jump refuse",
+                "add rule " + t + " forward iifname " + vm + " ip daddr != @" + PRIVATE_ALLOWED + " ip daddr @" + PRIVATE + " jump refuse",
+                "add rule " + t + " forward iifname " + vm + " ip saddr vmap @vms",
+                "add rule " + t + " forward iifname " + vm + " jump refuse",
                 // the host routes VM-to-VM packets (proxy ARP) only to refuse them: it must not redirect the VM
                 "add chain " + t + " output { type filter hook output priority -5; policy accept; }",
                 "flush chain " + t + " output",
-                "add rule " + t + " output oifname " + br + " icmp type redirect drop",
+                "add rule " + t + " output oifname " + vm + " icmp type redirect drop",
                 "add chain " + t + " postrouting { type nat hook postrouting priority srcnat; policy accept; }",
                 "flush chain " + t + " postrouting",
-                "add rule " + t + " postrouting ip saddr " + subnet + " oifname != " + br + " masquerade",
+                "add rule " + t + " postrouting ip saddr " + subnet + " oifname != " + vm + " oifname != " + quote(gatewayDevice)
+                        + " masquerade",
                 "add table bridge " + table,
-                "add set bridge " + table + " ports { type ifname . ipv4_addr; }",
-                "add chain bridge " + table + " prerouting { type filter hook prerouting priority -5; policy accept; }",
-                "flush chain bridge " + table + " prerouting",
-                "add rule bridge " + table + " prerouting iifname " + quote(vethPrefix + "*") + " ether type ip iifname . ip saddr != @ports drop",
-                "add rule bridge " + table + " prerouting iifname " + quote(vethPrefix + "*") + " ether type arp iifname . arp saddr ip != @ports drop",
-                "add rule bridge " + table + " prerouting iifname " + quote(vethPrefix + "*") + " ether type != { ip, arp } drop",
+                "delete table bridge " + table,
                 "");
     }
 
@@ -91,7 +105,8 @@ final class NftRules {
      * One VM's egress chain, replaced whole. Order: the connection limit; denied ranges (every packet, so a new
      * deny cuts existing connections too); other DNS servers when names are filtered (the VM's own forwarder is on
      * the host, not forwarded); established traffic; allowed ranges and addresses resolved for allowed names; the
-     * default. With {@code membership}, the VM's entries in the verdict map and the port set are (re)added too.
+     * default. With {@code membership}, the VM's entries in the verdict map and the port set (its veth . address, the
+     * anti-spoofing key) are (re)added too.
      */
     static String vm(String table, String vmId, String address, String veth, NetworkPolicy p, boolean membership) {
         String t = "inet " + table;
@@ -110,7 +125,7 @@ final class NftRules {
         s.add(r + (p.egress() == NetworkPolicy.Egress.ALLOW_ALL ? "accept" : "jump refuse"));
         if (membership) {
             s.add("add element " + t + " vms { " + address + " : jump " + chain + " }");
-            s.add("add element bridge " + table + " ports { " + quote(veth) + " . " + address + " }");
+            s.add("add element " + t + " ports { " + quote(veth) + " . " + address + " }");
         }
         s.add("");
         return String.join("\n", s);
@@ -128,8 +143,8 @@ final class NftRules {
                 "flush chain " + t + " " + chain,
                 "delete chain " + t + " " + chain,
                 "delete set " + t + " " + chain + "_dns",
-                "add element bridge " + table + " ports { " + quote(veth) + " . " + address + " }",
-                "delete element bridge " + table + " ports { " + quote(veth) + " . " + address + " }",
+                "add element " + t + " ports { " + quote(veth) + " . " + address + " }",
+                "delete element " + t + " ports { " + quote(veth) + " . " + address + " }",
                 "");
     }
 

@@ -35,14 +35,19 @@ import dev.burrow.driver.runc.NetworkSettings;
 import dev.burrow.driver.runc.internal.HostCommand;
 
 /**
- * The VM network of one node. Host side: a bridge {@code bw-<node>} holding the subnet's first address (gateway
- * and DNS server of the VMs), an nftables table {@code burrow_<node>} in the inet family (NAT for egress, the
- * host protected from VMs, VM-to-VM traffic refused, one chain per VM with its egress policy) and one in the
- * bridge family (a VM port may only send from its own address, so no VM can borrow another's policy by spoofing).
- * Per VM: a named network namespace {@code burrow-<node>-<vmId>} (which the container joins, so it outlives stops
- * and the address stays), a veth pair whose host end {@code bv<node><index>} is an isolated bridge port, tc
- * bandwidth limits on both ends, and a lease file {@code <stateDir>/leases/<vmId>.json} holding the address and
- * the policy (so a restart or a reboot can rebuild everything without the store).
+ * The VM network of one node, routed: no bridge, so no limit on VMs but the range (a Linux bridge takes 1,023
+ * ports). Host side: a device {@code bw-<node>} (a dummy; a bridge left by the earlier layout is kept) holding
+ * the subnet's first address (gateway and DNS server of the VMs) and an nftables table {@code burrow_<node>} in
+ * the inet family (anti-spoofing, NAT for egress, the host protected from VMs, VM-to-VM traffic refused, one chain
+ * per VM with its egress policy), all keyed on the VMs' interface name prefix. Per VM: a named network namespace
+ * {@code burrow-<node>-<vmId>} (which the container joins, so it outlives stops and the address stays), a veth
+ * pair whose host end {@code bv<node><index>} carries a /32 route to the VM's address, proxy ARP (the VM thinks
+ * the whole range is on its link: the host answers for all of it, so VM-to-VM packets come to the host and are
+ * refused at once) and a permanent neighbour entry (the VM's MAC is derived from its address, so the host never
+ * ARPs for VMs and thousands of them do not overflow the neighbour table), tc bandwidth limits on both ends, and
+ * a lease file {@code <stateDir>/leases/<vmId>.json} holding the address and the policy (so a restart or a reboot
+ * can rebuild everything without the store). VMs of the earlier layout (veth host ends enslaved to the bridge)
+ * are moved off the bridge when the network opens; their namespaces and addresses are unchanged.
  *
  * <p>Every name carries the node, so servers with different node ids (and subnets) share a host safely. Callers
  * serialize operations on one VM (the driver's per-VM lock); allocation is serialized here.
@@ -57,6 +62,8 @@ public final class NodeNetwork implements AutoCloseable {
     private static final int MIN_RESOLVED_SECONDS = 300;
     /** How often the host's routes are read again for the private destinations (networks attached since). */
     private static final Duration PRIVATE_REFRESH = Duration.ofSeconds(5);
+    /** VMs whose rules are restored in one nft transaction at open. */
+    private static final int ADOPT_BATCH = 250;
 
     /** What the container needs to join its network: the namespace to enter and the resolv.conf to mount. */
     public record Attachment(Path netns, Path resolvConf) { }
@@ -66,7 +73,8 @@ public final class NodeNetwork implements AutoCloseable {
     private final NetworkSettings settings;
     private final String nodeId;
     private final String tag;
-    private final String bridge;
+    /** Holds the gateway address; no VM is attached to it. */
+    private final String gatewayDevice;
     private final String table;
     private final int gateway;
     private final Path leasesDir;
@@ -84,7 +92,7 @@ public final class NodeNetwork implements AutoCloseable {
         this.settings = settings;
         this.nodeId = nodeId;
         this.tag = tag(nodeId);
-        this.bridge = "bw-" + tag;
+        this.gatewayDevice = "bw-" + tag;
         this.table = "burrow_" + tag;
         this.gateway = settings.subnet().address(1);
         this.leasesDir = stateDir.resolve("leases");
@@ -116,22 +124,12 @@ public final class NodeNetwork implements AutoCloseable {
                 if (vmId != null) NodeNetwork.this.allowResolved(vmId, addresses, ttlSeconds);
             }
         });
-        // Rules of VMs that already exist are rewritten from their leases: the table may have been flushed, or
-        // this version may write them differently. Namespaces a reboot removed come back when the VM starts.
-        for (Lease l : leases.values()) {
-            if (Files.exists(netnsPath(l.vmId()))) {
-                try {
-                    nft(vmRules(l, true));
-                } catch (RuntimeException e) {
-                    log.atWarn().addKeyValue("vm_id", l.vmId()).log("cannot restore VM network rules: " + e.getMessage());
-                }
-            }
-        }
+        adoptExistingVms();
         this.routeWatcher = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().daemon().name("vm-network-routes-" + tag).factory());
         routeWatcher.scheduleWithFixedDelay(this::refreshPrivateDestinations, PRIVATE_REFRESH.toMillis(),
                 PRIVATE_REFRESH.toMillis(), TimeUnit.MILLISECONDS);
-        log.atInfo().addKeyValue("bridge", bridge).addKeyValue("subnet", settings.subnet())
+        log.atInfo().addKeyValue("gateway_device", gatewayDevice).addKeyValue("subnet", settings.subnet())
                 .addKeyValue("dns_upstreams", settings.dnsUpstreams()).addKeyValue("allow_private", settings.allowPrivate())
                 .log("VM network ready");
     }
@@ -152,8 +150,8 @@ public final class NodeNetwork implements AutoCloseable {
         }
     }
 
-    public String bridge() {
-        return bridge;
+    public String gatewayDevice() {
+        return gatewayDevice;
     }
 
     public String table() {
@@ -309,13 +307,14 @@ public final class NodeNetwork implements AutoCloseable {
         if (fresh) run("ip", "netns", "add", ns);
         if (fresh || !Files.exists(SYS_NET.resolve(lease.veth()))) {
             if (Files.exists(SYS_NET.resolve(lease.veth()))) run("ip", "link", "delete", lease.veth());
+            String mac = macOf(lease.address());
             // eth0 is created inside the namespace directly, so a crash never leaves it in the host's
-            batch(null, "link add " + lease.veth() + " type veth peer name eth0 netns " + ns,
-                    "link set dev " + lease.veth() + " alias burrow:" + nodeId + ":" + lease.vmId(),
-                    "link set dev " + lease.veth() + " master " + bridge,
-                    // isolated ports cannot exchange frames with each other, only with the bridge (the host)
-                    "link set dev " + lease.veth() + " type bridge_slave isolated on",
-                    "link set dev " + lease.veth() + " up");
+            batch(null, "link add " + lease.veth() + " type veth peer name eth0 address " + mac + " netns " + ns,
+                    "link set dev " + lease.veth() + " alias burrow:" + nodeId + ":" + lease.vmId());
+            routeToVm(lease.veth());
+            batch(null, "link set dev " + lease.veth() + " up",
+                    "route replace " + lease.address() + "/32 dev " + lease.veth() + " src " + Ipv4Cidr.format(gateway),
+                    "neigh replace " + lease.address() + " lladdr " + mac + " dev " + lease.veth() + " nud permanent");
             batch(ns, "addr replace " + lease.address() + "/" + settings.subnet().prefix() + " dev eth0",
                     "link set dev eth0 up",
                     "link set dev lo up",
@@ -368,15 +367,15 @@ public final class NodeNetwork implements AutoCloseable {
         checkSubnetIsFree();
         enableForwarding();
         String gw = Ipv4Cidr.format(gateway);
-        if (!Files.exists(SYS_NET.resolve(bridge))) {
-            HostCommand.Result r = HostCommand.of("ip", "link", "add", "name", bridge, "type", "bridge").timeout(TIMEOUT).run();
-            if (!r.ok() && !Files.exists(SYS_NET.resolve(bridge))) throw new DriverException(r.describeFailure());
+        if (!Files.exists(SYS_NET.resolve(gatewayDevice))) {
+            HostCommand.Result r = HostCommand.of("ip", "link", "add", "name", gatewayDevice, "type", "dummy").timeout(TIMEOUT).run();
+            if (!r.ok() && !Files.exists(SYS_NET.resolve(gatewayDevice))) throw new DriverException(r.describeFailure());
         }
-        batch(null, "addr replace " + gw + "/" + settings.subnet().prefix() + " dev " + bridge, "link set dev " + bridge + " up");
-        answerArpForTheSubnet();
+        batch(null, "addr replace " + gw + "/" + settings.subnet().prefix() + " dev " + gatewayDevice,
+                "link set dev " + gatewayDevice + " up");
         PrivateDestinations p = readPrivateDestinations();
         // the sets are filled in the same transaction that adds the rule reading them: never a moment without
-        nft(NftRules.node(table, bridge, "bv" + tag, gw, settings.subnet().toString()) + NftRules.privateDestinations(table, p));
+        nft(NftRules.node(table, gatewayDevice, "bv" + tag, gw, settings.subnet().toString()) + NftRules.privateDestinations(table, p));
         privateDestinations = p;
     }
 
@@ -397,26 +396,87 @@ public final class NodeNetwork implements AutoCloseable {
             if (p.equals(privateDestinations)) return;
             nft(NftRules.privateDestinations(table, p));
             privateDestinations = p;
-            log.atInfo().addKeyValue("bridge", bridge).addKeyValue("private", p.blocked())
+            log.atInfo().addKeyValue("gateway_device", gatewayDevice).addKeyValue("private", p.blocked())
                     .log("private destinations of VMs changed with the host's routes");
         } catch (RuntimeException e) {
-            log.atWarn().addKeyValue("bridge", bridge).log("cannot refresh the private destinations of VMs: " + e.getMessage());
+            log.atWarn().addKeyValue("gateway_device", gatewayDevice).log("cannot refresh the private destinations of VMs: " + e.getMessage());
         }
     }
 
     /**
-     * The VMs' ports are isolated, so an ARP request of one VM for another's address reaches no one: without an
-     * answer the VM's connect fails only when ARP gives up, seconds later ("No route to host"). The host answers
-     * instead, for every address of the subnet (proxy ARP on the bridge, also towards the port the request came
-     * from, as for a private VLAN, and at once rather than after a random delay), so VM-to-VM packets come to the
-     * host, whose forward rules refuse them at once. The ICMP redirects the host would send back ("talk to that VM
-     * directly") are dropped by the node's output chain.
+     * The host end of a VM's veth: the VM sees the whole range on its link, so it ARPs for other VMs' addresses;
+     * the host answers them (proxy ARP, at once rather than after a random delay) because it routes them elsewhere,
+     * so VM-to-VM packets come to the host, whose forward rules refuse them at once (without an answer the VM's
+     * connect would fail only when ARP gives up, seconds later, "No route to host"). No IPv6 on it (nothing of the
+     * host is reachable over link-local), no ICMP redirects ("talk to that VM directly").
      */
-    private void answerArpForTheSubnet() {
-        writeSysctl(Path.of("/proc/sys/net/ipv4/conf", bridge, "proxy_arp"), "1");
-        writeSysctl(Path.of("/proc/sys/net/ipv4/conf", bridge, "proxy_arp_pvlan"), "1");
-        writeSysctl(Path.of("/proc/sys/net/ipv4/neigh", bridge, "proxy_delay"), "0");
-        writeSysctl(Path.of("/proc/sys/net/ipv4/conf", bridge, "send_redirects"), "0");
+    private static void routeToVm(String veth) {
+        writeSysctl(Path.of("/proc/sys/net/ipv6/conf", veth, "disable_ipv6"), "1");
+        writeSysctl(Path.of("/proc/sys/net/ipv4/conf", veth, "proxy_arp"), "1");
+        writeSysctl(Path.of("/proc/sys/net/ipv4/neigh", veth, "proxy_delay"), "0");
+        writeSysctl(Path.of("/proc/sys/net/ipv4/conf", veth, "send_redirects"), "0");
+    }
+
+    /** A locally administered unicast MAC made of the VM's address (unique in the range, stable across restarts). */
+    static String macOf(String address) {
+        int a = Ipv4Cidr.parseAddress(address);
+        return String.format("02:42:%02x:%02x:%02x:%02x", (a >>> 24) & 0xff, (a >>> 16) & 0xff, (a >>> 8) & 0xff, a & 0xff);
+    }
+
+    /**
+     * At open: the rules of VMs that already exist are rewritten from their leases (the table may have been
+     * flushed, or this version may write them differently), in transactions of a few hundred VMs rather than one
+     * nft run each; then VMs of the bridged layout are moved to routed veths (their host end leaves the bridge and
+     * gets the route and proxy ARP; the VM's own side is unchanged). Until then the node rules refuse everything
+     * coming from the bridge, so a VM is never unfiltered. Namespaces a reboot removed come back when the VM starts.
+     */
+    private void adoptExistingVms() {
+        List<Lease> present = leases.values().stream().filter(l -> Files.exists(netnsPath(l.vmId()))).toList();
+        StringBuilder script = new StringBuilder();
+        int inScript = 0;
+        for (Lease l : present) {
+            script.append(vmRules(l, true));
+            if (++inScript == ADOPT_BATCH) {
+                restoreRules(script.toString(), present);
+                script.setLength(0);
+                inScript = 0;
+            }
+        }
+        if (inScript > 0) restoreRules(script.toString(), present);
+        List<String> moves = new ArrayList<>();
+        for (Lease l : present) {
+            Path veth = SYS_NET.resolve(l.veth());
+            if (!Files.exists(veth)) continue;
+            if (Files.exists(veth.resolve("master"))) moves.add("link set dev " + l.veth() + " nomaster");
+            try {
+                routeToVm(l.veth());
+            } catch (DriverException e) {
+                log.atWarn().addKeyValue("vm_id", l.vmId()).log("cannot adopt the VM's veth: " + e.getMessage());
+                continue;
+            }
+            moves.add("route replace " + l.address() + "/32 dev " + l.veth() + " src " + Ipv4Cidr.format(gateway));
+        }
+        if (!moves.isEmpty()) {
+            HostCommand.Result r = HostCommand.of("ip", "-force", "-batch", "-")
+                    .stdin((String.join("\n", moves) + "\n").getBytes(StandardCharsets.UTF_8)).timeout(TIMEOUT).run();
+            if (!r.ok()) log.warn("some VM routes could not be restored: " + r.describeFailure());
+        }
+    }
+
+    private void restoreRules(String script, List<Lease> batchOf) {
+        try {
+            nft(script);
+        } catch (RuntimeException batchFailed) {
+            // one VM's rules must not keep the others from being restored: retry them one by one
+            for (Lease l : batchOf) {
+                if (!script.contains("vm_" + l.vmId() + " ")) continue;
+                try {
+                    nft(vmRules(l, true));
+                } catch (RuntimeException e) {
+                    log.atWarn().addKeyValue("vm_id", l.vmId()).log("cannot restore VM network rules: " + e.getMessage());
+                }
+            }
+        }
     }
 
     private static void writeSysctl(Path f, String value) {
@@ -430,7 +490,7 @@ public final class NodeNetwork implements AutoCloseable {
     /** Two routes to one range would send some VMs' traffic elsewhere; refuse to start instead. */
     private void checkSubnetIsFree() {
         for (NetworkSettings.HostRoute r : NetworkSettings.hostRoutes()) {
-            if (!r.device().equals(bridge) && r.destination().overlaps(settings.subnet())) {
+            if (!r.device().equals(gatewayDevice) && !r.device().startsWith("bv" + tag) && r.destination().overlaps(settings.subnet())) {
                 throw new DriverException("VM subnet " + settings.subnet() + " overlaps the host route " + r.destination()
                         + " on " + r.device() + "; choose a free range with --vm-subnet");
             }
@@ -605,7 +665,7 @@ public final class NodeNetwork implements AutoCloseable {
     }
 
     /**
-     * Stops the DNS forwarder. The bridge and rules stay while VMs exist (they keep running without the server);
+     * Stops the DNS forwarder. The gateway device and rules stay while VMs exist (they keep running without the server);
      * with none left, the node's network is removed from the host.
      */
     @Override
@@ -630,10 +690,10 @@ public final class NodeNetwork implements AutoCloseable {
             HostCommand.of("nft", "-f", "-").stdin(("add table inet " + table + "\ndelete table inet " + table + "\n"
                     + "add table bridge " + table + "\ndelete table bridge " + table + "\n").getBytes(StandardCharsets.UTF_8))
                     .timeout(TIMEOUT).check();
-            if (Files.exists(SYS_NET.resolve(bridge))) run("ip", "link", "delete", bridge);
+            if (Files.exists(SYS_NET.resolve(gatewayDevice))) run("ip", "link", "delete", gatewayDevice);
             Files.deleteIfExists(resolvConf);
         } catch (RuntimeException | IOException e) {
-            log.atWarn().addKeyValue("bridge", bridge).log("cannot remove the node's VM network: " + e.getMessage());
+            log.atWarn().addKeyValue("gateway_device", gatewayDevice).log("cannot remove the node's VM network: " + e.getMessage());
         }
     }
 }

@@ -16,7 +16,7 @@ class NftRulesTest {
         String allow = NftRules.vm("burrow_n1", "vm1", "10.0.0.2", "bvn12", NetworkPolicy.ALLOW_ALL, true);
         assertThat(allow).endsWith("add rule inet burrow_n1 vm_vm1 accept\n"
                 + "add element inet burrow_n1 vms { 10.0.0.2 : jump vm_vm1 }\n"
-                + "add element bridge burrow_n1 ports { \"bvn12\" . 10.0.0.2 }\n");
+                + "add element inet burrow_n1 ports { \"bvn12\" . 10.0.0.2 }\n");
         NetworkPolicy deny = new NetworkPolicy(NetworkPolicy.Egress.DENY_ALL, null, null, null, null, null, null);
         String d = NftRules.vm("burrow_n1", "vm1", "10.0.0.2", "bvn12", deny, false);
         assertThat(d).endsWith("add rule inet burrow_n1 vm_vm1 jump refuse\n").doesNotContain("add element");
@@ -44,25 +44,28 @@ class NftRulesTest {
     }
 
     @Test
-    void nodeRulesLetVmsReachOnlyDnsOnTheHost() {
-        String s = NftRules.node("burrow_n1", "bw-n1", "bvn1", "10.9.0.1", "10.9.0.0/20");
-        assertThat(s).contains("input iifname \"bw-n1\" ip daddr 10.9.0.1 udp dport 53 accept")
-                .contains("input iifname \"bw-n1\" jump refuse")
-                .contains("forward iifname \"bw-n1\" oifname \"bw-n1\" jump refuse")
-                .contains("ip saddr 10.9.0.0/20 oifname != \"bw-n1\" masquerade")
-                .contains("iifname \"bvn1*\" ether type ip iifname . ip saddr != @ports drop");
+    void nodeRulesLetVmsReachOnlyDnsOnTheHostWhateverTheirNumber() {
+        String s = NftRules.node("burrow_n1", "bw-n1", "bvn1", "10.9.0.1", "10.9.0.0/18");
+        // keyed on the VMs' interface name prefix: no per-bridge or per-port limit
+        assertThat(s).contains("input iifname \"bvn1*\" ip daddr 10.9.0.1 udp dport 53 accept")
+                .contains("input iifname \"bvn1*\" jump refuse")
+                .contains("forward iifname \"bvn1*\" oifname \"bvn1*\" jump refuse")
+                .contains("forward iifname \"bvn1*\" ip daddr 10.9.0.0/18 jump refuse")
+                .contains("ip saddr 10.9.0.0/18 oifname != \"bvn1*\" oifname != \"bw-n1\" masquerade");
+        // VMs still on the bridge of the earlier layout are refused whole until they are moved off it
+        assertThat(s).contains("input iifname \"bw-n1\" jump refuse").contains("forward iifname \"bw-n1\" jump refuse");
         // idempotent: every base chain is flushed before it is filled
-        for (String chain : List.of("refuse", "input", "forward", "postrouting")) {
+        for (String chain : List.of("refuse", "prerouting", "input", "forward", "output", "postrouting")) {
             assertThat(s).contains("flush chain inet burrow_n1 " + chain);
         }
     }
 
     @Test
     void privateDestinationsAreRefusedForEveryVmBeforeItsOwnChainUnlessOpened() {
-        List<String> lines = List.of(NftRules.node("burrow_n1", "bw-n1", "bvn1", "10.9.0.1", "10.9.0.0/20").split("\n"));
-        int vmToVm = indexOf(lines, "forward iifname \"bw-n1\" oifname \"bw-n1\" jump refuse");
-        int closed = indexOf(lines, "forward iifname \"bw-n1\" ip daddr != @private_allowed ip daddr @private_dst jump refuse");
-        int vmChains = indexOf(lines, "forward iifname \"bw-n1\" ip saddr vmap @vms");
+        List<String> lines = List.of(NftRules.node("burrow_n1", "bw-n1", "bvn1", "10.9.0.1", "10.9.0.0/18").split("\n"));
+        int vmToVm = indexOf(lines, "forward iifname \"bvn1*\" oifname \"bvn1*\" jump refuse");
+        int closed = indexOf(lines, "forward iifname \"bvn1*\" ip daddr != @private_allowed ip daddr @private_dst jump refuse");
+        int vmChains = indexOf(lines, "forward iifname \"bvn1*\" ip saddr vmap @vms");
         assertThat(List.of(vmToVm, closed, vmChains)).isSorted().doesNotContain(-1);
 
         var p = new PrivateDestinations(List.of(Ipv4Cidr.parse("10.0.0.0/8"), Ipv4Cidr.parse("10.9.0.0/20"),
@@ -73,6 +76,26 @@ class NftRulesTest {
                 + "add element inet burrow_n1 private_allowed { 169.254.169.254/32 }\n");
         var none = new PrivateDestinations(List.of(Ipv4Cidr.parse("10.0.0.0/8")), List.of(), List.of());
         assertThat(NftRules.privateDestinations("t", none)).endsWith("flush set inet t private_allowed\n");
+    }
+
+    @Test
+    void aVmMaySendOnlyFromItsOwnAddressThroughItsOwnVethAndNoIpv6() {
+        String s = NftRules.node("burrow_n1", "bw-n1", "bvn1", "10.9.0.1", "10.9.0.0/18");
+        List<String> lines = List.of(s.split("\n"));
+        int chain = indexOf(lines, "add chain inet burrow_n1 prerouting { type filter hook prerouting priority raw;");
+        int spoof = indexOf(lines, "prerouting iifname \"bvn1*\" iifname . ip saddr != @ports drop");
+        int v6 = indexOf(lines, "prerouting iifname \"bvn1*\" meta nfproto ipv6 drop");
+        assertThat(List.of(chain, spoof, v6)).doesNotContain(-1);
+        // the earlier layout's bridge-family table goes
+        assertThat(s).contains("delete table bridge burrow_n1");
+        assertThat(NftRules.vmRemoval("burrow_n1", "vm1", "10.9.0.2", "bvn12"))
+                .contains("delete element inet burrow_n1 ports { \"bvn12\" . 10.9.0.2 }");
+    }
+
+    @Test
+    void aVmsMacAddressIsMadeOfItsIpv4Address() {
+        assertThat(NodeNetwork.macOf("10.9.0.2")).isEqualTo("02:42:0a:09:00:02");
+        assertThat(NodeNetwork.macOf("10.9.63.254")).isEqualTo("02:42:0a:09:3f:fe");
     }
 
     @Test
