@@ -114,7 +114,7 @@ public final class BurrowServer implements AutoCloseable {
         this.tracing = Tracing.of(config.observability().otlpEndpoint(), VERSION, nodeId);
         opened.push(tracing::close);
         this.metrics = new BurrowMetrics(
-                () -> store.list(new dev.burrow.core.store.VmQuery(false, java.util.Map.of(), Integer.MAX_VALUE)),
+                () -> store.list(dev.burrow.core.store.VmQuery.all()),
                 config.observability().maxVms());
         opened.push(metrics::close);
         var imageStore = new OciImageStore(config.resolvedImageDir().toAbsolutePath(), OciImageStore.Settings.defaults()

@@ -391,11 +391,11 @@ class BadInputTest {
 
     /** VMs not deleted: a failed pull leaves its create's row as a deleted tombstone. */
     static int liveVmCount() {
-        return srv.server.lifecycle().list(new VmQuery(false, java.util.Map.of(), 0)).size();
+        return srv.server.lifecycle().list(new VmQuery(false, java.util.Map.of(), 0, 0)).size();
     }
 
     static int vmCount() {
-        List<Vm> all = srv.server.lifecycle().list(new VmQuery(true, java.util.Map.of(), 0));
+        List<Vm> all = srv.server.lifecycle().list(new VmQuery(true, java.util.Map.of(), 0, 0));
         return all.size();
     }
 }

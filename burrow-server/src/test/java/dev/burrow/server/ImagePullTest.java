@@ -213,7 +213,7 @@ class ImagePullTest {
             assertThat(listing(imageDir.resolve(".tmp"))).isEmpty();
             assertThat(listing(imageDir).stream().filter(n -> n.startsWith("sha256-"))).isEmpty();
             // the VM that waited for the pull is a deleted tombstone with the reason; nothing of it on the host
-            var vms = srv.server.lifecycle().list(new dev.burrow.core.store.VmQuery(true, java.util.Map.of(), 100));
+            var vms = srv.server.lifecycle().list(new dev.burrow.core.store.VmQuery(true, java.util.Map.of(), 100, 0));
             assertThat(vms).hasSize(1);
             assertThat(vms.get(0).status().dbName()).isEqualTo("deleted");
             assertThat(vms.get(0).statusReason()).contains("pulling image").contains("not found");

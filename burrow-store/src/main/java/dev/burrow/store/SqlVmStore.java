@@ -3,7 +3,9 @@ package dev.burrow.store;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 import org.jdbi.v3.core.Handle;
@@ -97,17 +99,38 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
 
     @Override
     public List<Vm> list(VmQuery query) {
-        List<Vm> rows = db.read(h -> h.createQuery("SELECT * FROM vms "
-                        + (query.includeDeleted() ? "" : "WHERE status <> 'deleted' ")
-                        + "ORDER BY created_at DESC, id LIMIT :limit")
-                .bind("limit", query.labels().isEmpty() ? query.limit() : Integer.MAX_VALUE)
-                .map(this::mapVm).list());
-        if (query.labels().isEmpty()) return rows;
+        String where = query.includeDeleted() ? "" : "WHERE status <> 'deleted' ";
+        if (query.labels().isEmpty()) {
+            return db.read(h -> h.createQuery("SELECT * FROM vms " + where + "ORDER BY created_at DESC, id LIMIT :limit OFFSET :offset")
+                    .bind("limit", query.limited() ? query.limit() : Integer.MAX_VALUE).bind("offset", query.offset())
+                    .map(this::mapVm).list());
+        }
         // Labels live inside the spec JSON; filtering here keeps the SQL portable across dialects.
+        List<Vm> rows = db.read(h -> h.createQuery("SELECT * FROM vms " + where + "ORDER BY created_at DESC, id")
+                .map(this::mapVm).list());
         return rows.stream()
                 .filter(vm -> vm.spec().labels().entrySet().containsAll(query.labels().entrySet()))
-                .limit(query.limit())
+                .skip(query.offset())
+                .limit(query.limited() ? query.limit() : Long.MAX_VALUE)
                 .toList();
+    }
+
+    @Override
+    public List<Vm> pageById(String afterId, int limit) {
+        return db.read(h -> h.createQuery("SELECT * FROM vms WHERE status <> 'deleted' "
+                        + (afterId == null ? "" : "AND id > :after ") + "ORDER BY id LIMIT :limit")
+                .bind("after", afterId).bind("limit", limit)
+                .map(this::mapVm).list());
+    }
+
+    @Override
+    public Map<VmStatus, Long> countByStatus(boolean includeDeleted) {
+        Map<VmStatus, Long> counts = new EnumMap<>(VmStatus.class);
+        db.read(h -> h.createQuery("SELECT status, COUNT(*) FROM vms "
+                        + (includeDeleted ? "" : "WHERE status <> 'deleted' ") + "GROUP BY status")
+                .map((rs, ctx) -> Map.entry(VmStatus.fromDb(rs.getString(1)), rs.getLong(2))).list())
+                .forEach(e -> counts.put(e.getKey(), e.getValue()));
+        return counts;
     }
 
     @Override

@@ -112,8 +112,66 @@ abstract class VmStoreContractTest {
         Vm b1 = store.find(b.id()).orElseThrow();
         store.update(b1.withStatus(VmStatus.DELETED, null, Instant.now()), ev(b1, VmStatus.CREATING, VmStatus.DELETED));
         assertThat(store.list(VmQuery.all())).extracting(Vm::id).containsExactly(a.id());
-        assertThat(store.list(new VmQuery(true, Map.of(), 0))).hasSize(2);
-        assertThat(store.list(new VmQuery(true, Map.of("team", "b"), 0))).extracting(Vm::id).containsExactly(b.id());
+        assertThat(store.list(new VmQuery(true, Map.of(), 0, 0))).hasSize(2);
+        assertThat(store.list(new VmQuery(true, Map.of("team", "b"), 0, 0))).extracting(Vm::id).containsExactly(b.id());
+    }
+
+    @Test
+    void pagingByIdReturnsEveryVmExactlyOnceAcrossMorePagesThanOne() {
+        List<String> live = new ArrayList<>();
+        for (int i = 0; i < 23; i++) {
+            Vm vm = newVm(Map.of());
+            store.insert(vm, ev(vm, null, VmStatus.CREATING));
+            live.add(vm.id());
+        }
+        Vm gone = newVm(Map.of());
+        store.insert(gone, ev(gone, null, VmStatus.CREATING));
+        Vm g1 = store.find(gone.id()).orElseThrow();
+        store.update(g1.withStatus(VmStatus.DELETED, null, Instant.now()), ev(g1, VmStatus.CREATING, VmStatus.DELETED));
+
+        // 23 VMs in pages of 5: four full pages and a short one; a page size that divides the count ends on an
+        // empty page
+        for (int pageSize : List.of(5, 23, 1)) {
+            List<String> seen = new ArrayList<>();
+            new dev.burrow.core.store.VmPages(store, pageSize).forEach(vm -> seen.add(vm.id()));
+            assertThat(seen).as("page size " + pageSize).doesNotHaveDuplicates().containsExactlyInAnyOrderElementsOf(live);
+        }
+        List<Vm> firstPage = store.pageById(null, 5);
+        assertThat(firstPage).hasSize(5);
+        assertThat(store.pageById(firstPage.get(4).id(), 100)).hasSize(18);
+    }
+
+    @Test
+    void listsAreNotCutShortAndPageWithLimitAndOffset() {
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 1_005; i++) {
+            Vm vm = newVm(Map.of("team", i % 2 == 0 ? "even" : "odd"));
+            store.insert(vm, ev(vm, null, VmStatus.CREATING));
+            ids.add(vm.id());
+        }
+        // more than the old silent cap of 1,000
+        assertThat(store.list(VmQuery.all())).hasSize(1_005);
+        assertThat(store.list(new VmQuery(false, Map.of("team", "even"), 0, 0))).hasSize(503);
+        List<String> paged = new ArrayList<>();
+        for (int offset = 0; offset < 1_005; offset += 400) {
+            store.list(new VmQuery(false, Map.of(), 400, offset)).forEach(vm -> paged.add(vm.id()));
+        }
+        assertThat(paged).doesNotHaveDuplicates().containsExactlyInAnyOrderElementsOf(ids);
+        assertThat(store.list(new VmQuery(false, Map.of("team", "odd"), 2, 501))).hasSize(1);
+    }
+
+    @Test
+    void countsByStatusAreTheStoresOwnAndLeaveDeletedOutUnlessAsked() {
+        for (int i = 0; i < 3; i++) {
+            Vm vm = newVm(Map.of());
+            store.insert(vm, ev(vm, null, VmStatus.CREATING));
+        }
+        Vm d = newVm(Map.of());
+        store.insert(d, ev(d, null, VmStatus.CREATING));
+        Vm d1 = store.find(d.id()).orElseThrow();
+        store.update(d1.withStatus(VmStatus.DELETED, null, Instant.now()), ev(d1, VmStatus.CREATING, VmStatus.DELETED));
+        assertThat(store.countByStatus(false)).isEqualTo(Map.of(VmStatus.CREATING, 3L));
+        assertThat(store.countByStatus(true)).isEqualTo(Map.of(VmStatus.CREATING, 3L, VmStatus.DELETED, 1L));
     }
 
     @Test

@@ -99,7 +99,7 @@ public final class LifecycleCoordinator {
      * call it once at start, before requests arrive.
      */
     public void setAdmission(dev.burrow.core.admission.VmAdmission admission) {
-        admission.load(store.list(new VmQuery(false, Map.of(), Integer.MAX_VALUE)));
+        admission.load(store.list(VmQuery.all()));
         this.admission = admission;
     }
 
@@ -141,6 +141,11 @@ public final class LifecycleCoordinator {
 
     public List<Vm> list(VmQuery query) {
         return store.list(query);
+    }
+
+    /** How many VMs have each status, counted by the store (not by listing them). */
+    public Map<VmStatus, Long> countByStatus(boolean includeDeleted) {
+        return store.countByStatus(includeDeleted);
     }
 
     // ---- transitions ----
@@ -331,7 +336,7 @@ public final class LifecycleCoordinator {
     /** Images VMs of this store still name (the default image among them while any VM uses it). */
     public java.util.Set<String> imagesNamedByVms() {
         java.util.Set<String> named = new java.util.HashSet<>();
-        for (Vm vm : store.list(VmQuery.all())) {
+        for (Vm vm : store.everyVm()) {
             if (vm.spec().image() != null) named.add(vm.spec().image());
         }
         return named;
@@ -728,8 +733,10 @@ public final class LifecycleCoordinator {
 
     /** Whether a VM that is not deleted was made from the snapshot (then it must not be deleted or evicted). */
     public boolean snapshotInUse(String snapshotId) {
-        return store.list(new VmQuery(false, Map.of(), Integer.MAX_VALUE)).stream()
-                .anyMatch(vm -> snapshotId.equals(vm.spec().snapshotId()));
+        for (Vm vm : store.everyVm()) {
+            if (snapshotId.equals(vm.spec().snapshotId())) return true;
+        }
+        return false;
     }
 
     public List<Snapshot> listSnapshots() {
@@ -755,8 +762,10 @@ public final class LifecycleCoordinator {
     public void deleteSnapshot(String snapshotId, String cause) {
         try (var held = locks.acquire(snapshotId, settings.lockWait(), "delete snapshot")) {
             findSnapshot(snapshotId);
-            List<String> users = store.list(new VmQuery(false, Map.of(), Integer.MAX_VALUE)).stream()
-                    .filter(vm -> snapshotId.equals(vm.spec().snapshotId())).map(Vm::id).toList();
+            List<String> users = new java.util.ArrayList<>();
+            for (Vm vm : store.everyVm()) {
+                if (snapshotId.equals(vm.spec().snapshotId())) users.add(vm.id());
+            }
             if (!users.isEmpty()) {
                 throw BurrowException.conflict("SNAPSHOT_IN_USE", "snapshot " + snapshotId + " is in use by "
                         + users.size() + " VM(s) (" + String.join(", ", users.subList(0, Math.min(5, users.size())))

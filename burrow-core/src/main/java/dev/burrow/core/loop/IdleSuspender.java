@@ -8,7 +8,6 @@ import org.slf4j.LoggerFactory;
 
 import dev.burrow.core.error.BurrowException;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
-import dev.burrow.core.store.VmQuery;
 import dev.burrow.core.store.VmStore;
 import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmStatus;
@@ -34,7 +33,7 @@ public final class IdleSuspender extends FixedIntervalLoop {
 
     @Override
     public void runOnce(Instant now) {
-        for (Vm vm : store.list(VmQuery.all())) {
+        for (Vm vm : store.everyVm()) {
             try {
                 Integer idle = vm.spec().idleTimeoutSeconds();
                 if (vm.status() == VmStatus.RUNNING && idle != null && idle > 0

@@ -8,7 +8,6 @@ import java.util.Map;
 import java.util.Set;
 
 import dev.burrow.core.driver.SandboxDriver;
-import dev.burrow.core.store.VmQuery;
 import dev.burrow.core.store.VmStore;
 import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmStatus;
@@ -35,7 +34,7 @@ public final class NetworkTrafficSampler extends FixedIntervalLoop {
     @Override
     public void runOnce(Instant now) {
         Set<String> seen = new HashSet<>();
-        for (Vm vm : store.list(VmQuery.all())) {
+        for (Vm vm : store.everyVm()) {
             if (vm.status() != VmStatus.RUNNING) continue;
             long bytes = driver.networkBytes(vm.id());
             if (bytes < 0) continue;

@@ -15,7 +15,6 @@ import dev.burrow.core.driver.HostResource;
 import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.lifecycle.LifecycleCoordinator.ReconcileAction;
-import dev.burrow.core.store.VmQuery;
 import dev.burrow.core.store.VmStore;
 import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmStatus;
@@ -57,7 +56,7 @@ public final class Reconciler extends FixedIntervalLoop {
 
     @Override
     public void runOnce(Instant now) {
-        for (Vm vm : store.list(VmQuery.all())) {
+        for (Vm vm : store.everyVm()) {
             try {
                 ReconcileAction a = lifecycle.reconcile(vm.id(), "reconciler");
                 if (a != ReconcileAction.NONE && a != ReconcileAction.BUSY) listener.action(a.name().toLowerCase(), vm.id());

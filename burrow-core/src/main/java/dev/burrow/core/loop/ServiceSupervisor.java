@@ -8,7 +8,6 @@ import org.slf4j.LoggerFactory;
 
 import dev.burrow.core.error.BurrowException;
 import dev.burrow.core.service.ServiceManager;
-import dev.burrow.core.store.VmQuery;
 import dev.burrow.core.store.VmStore;
 import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmStatus;
@@ -34,7 +33,7 @@ public final class ServiceSupervisor extends FixedIntervalLoop {
     @Override
     public void runOnce(Instant now) {
         java.util.Set<String> notifying = new java.util.HashSet<>();
-        for (Vm vm : store.list(VmQuery.all())) {
+        for (Vm vm : store.everyVm()) {
             boolean up = vm.status() == VmStatus.RUNNING || vm.status() == VmStatus.SUSPENDED
                     || vm.status() == VmStatus.HIBERNATED;
             boolean notifies = vm.spec().services().stream().anyMatch(dev.burrow.core.vm.ServiceSpec::notifies);

@@ -14,7 +14,6 @@ import org.slf4j.LoggerFactory;
 import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.store.SnapshotStore;
-import dev.burrow.core.store.VmQuery;
 import dev.burrow.core.store.VmStore;
 import dev.burrow.core.vm.Persistence;
 import dev.burrow.core.vm.Snapshot;
@@ -59,18 +58,27 @@ public final class StorageEvictor extends FixedIntervalLoop {
         this.quotaBytes = quotaBytes;
     }
 
+    /** A sticky VM that is not running: its disk is a leftover. */
+    private static boolean evictable(Vm vm) {
+        return vm.spec().persistence().type() == Persistence.Type.STICKY && switch (vm.status()) {
+            case STOPPED, SUSPENDED, HIBERNATED, FAILED -> true;
+            default -> false;
+        };
+    }
+
     @Override
     public void runOnce(Instant now) {
         if (quotaBytes <= 0) return;
         Map<String, Long> usage = new HashMap<>();
         long total = 0;
-        List<Vm> vms = store.list(VmQuery.all());
-        for (Vm vm : vms) {
+        List<Vm> candidates = new ArrayList<>();
+        for (Vm vm : store.everyVm()) {
             long bytes = driver.diskUsageBytes(vm.id());
             if (bytes > 0) {
                 usage.put(vm.id(), bytes);
                 total += bytes;
             }
+            if (evictable(vm)) candidates.add(vm);
         }
         List<Snapshot> snaps = snapshots == null || !driver.capabilities().diskSnapshots() ? List.of()
                 : snapshots.listSnapshots().stream().filter(s -> !s.failed()).toList();
@@ -83,13 +91,6 @@ public final class StorageEvictor extends FixedIntervalLoop {
             }
         }
         if (total <= quotaBytes) return;
-        List<Vm> candidates = new ArrayList<>(vms.stream()
-                .filter(vm -> vm.spec().persistence().type() == Persistence.Type.STICKY)
-                .filter(vm -> switch (vm.status()) {
-                    case STOPPED, SUSPENDED, HIBERNATED, FAILED -> true;
-                    default -> false;
-                })
-                .toList());
         candidates.sort(Comparator.<Vm>comparingInt(vm -> vm.spec().persistence().priority())
                 .thenComparing(Vm::lastActivityAt));
         for (Vm vm : candidates) {

@@ -7,7 +7,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
-import dev.burrow.core.store.VmQuery;
 import dev.burrow.core.store.VmStore;
 import dev.burrow.core.vm.Vm;
 
@@ -31,7 +30,7 @@ public final class StuckTransitionSweeper extends FixedIntervalLoop {
 
     @Override
     public void runOnce(Instant now) {
-        for (Vm vm : store.list(VmQuery.all())) {
+        for (Vm vm : store.everyVm()) {
             if (!vm.status().transitional()) continue;
             try {
                 var action = lifecycle.expireStuck(vm.id(), now, limit, "timeout");

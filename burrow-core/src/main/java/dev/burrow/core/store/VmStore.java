@@ -2,10 +2,12 @@ package dev.burrow.core.store;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmEvent;
+import dev.burrow.core.vm.VmStatus;
 
 /** Persistence of VMs and their events. Each write stores the VM row and its event atomically. */
 public interface VmStore {
@@ -34,8 +36,25 @@ public interface VmStore {
 
     Optional<Vm> find(String id);
 
-    /** VMs not deleted, newest first; {@code labels} must all match when non-empty. */
+    /**
+     * VMs newest first (deleted ones only with {@code includeDeleted}); {@code labels} must all match when non-empty;
+     * {@code offset} of them skipped, then at most {@code limit} (0: all).
+     */
     List<Vm> list(VmQuery query);
+
+    /**
+     * A keyset page: VMs not deleted whose id sorts after {@code afterId} (null: from the first), ordered by id,
+     * at most {@code limit}.
+     */
+    List<Vm> pageById(String afterId, int limit);
+
+    /** Every VM not deleted, read page by page ({@link VmPages}): what loops over all VMs use. */
+    default Iterable<Vm> everyVm() {
+        return new VmPages(this, VmPages.DEFAULT_PAGE_SIZE);
+    }
+
+    /** How many VMs have each status (deleted ones counted only with {@code includeDeleted}); absent: none. */
+    Map<VmStatus, Long> countByStatus(boolean includeDeleted);
 
     /** Records activity on a VM without a version bump (it changes no status). */
     void touch(String id, Instant at);

@@ -53,7 +53,7 @@ class LifecycleCoordinatorTest {
         driver.failNext("write");
         assertThatThrownBy(this::create).hasMessageContaining("injected failure");
         assertThat(driver.sandboxes).isEmpty();
-        Vm vm = store.list(new dev.burrow.core.store.VmQuery(true, Map.of(), 0)).get(0);
+        Vm vm = store.list(new dev.burrow.core.store.VmQuery(true, Map.of(), 0, 0)).get(0);
         assertThat(vm.status()).isEqualTo(VmStatus.DELETED);
         assertThat(vm.statusReason()).contains("create failed");
     }
@@ -62,7 +62,7 @@ class LifecycleCoordinatorTest {
     void badImageFailsBeforeAnyRowExists() {
         assertThatThrownBy(() -> lc.create(new CreateVmCommand(new VmSpec("bad:x", 1, 256, null, null, null, null, null, null, null),
                 null), "test")).isInstanceOf(BurrowException.class);
-        assertThat(store.list(new dev.burrow.core.store.VmQuery(true, Map.of(), 0))).isEmpty();
+        assertThat(store.list(new dev.burrow.core.store.VmQuery(true, Map.of(), 0, 0))).isEmpty();
     }
 
     Vm createOf(String image) {
@@ -77,10 +77,10 @@ class LifecycleCoordinatorTest {
             Future<Vm> a = pool.submit(() -> createOf("pull-wait:1"));
             Future<Vm> b = pool.submit(() -> createOf("pull-wait:1"));
             long deadline = System.nanoTime() + 5_000_000_000L;
-            while (store.list(new dev.burrow.core.store.VmQuery(false, Map.of(), 0)).size() < 2 && System.nanoTime() < deadline) {
+            while (store.list(new dev.burrow.core.store.VmQuery(false, Map.of(), 0, 0)).size() < 2 && System.nanoTime() < deadline) {
                 Thread.sleep(5);
             }
-            List<Vm> pulling = store.list(new dev.burrow.core.store.VmQuery(false, Map.of(), 0));
+            List<Vm> pulling = store.list(new dev.burrow.core.store.VmQuery(false, Map.of(), 0, 0));
             assertThat(pulling).extracting(Vm::status).containsOnly(VmStatus.PULLING).hasSize(2);
             assertThat(lc.pullOf(pulling.get(0))).isPresent();
             // in flight in this process: the reconciler leaves them alone
@@ -102,7 +102,7 @@ class LifecycleCoordinatorTest {
     void aFailedPullLeavesADeletedTombstoneAndNothingOnTheHost() {
         assertThatThrownBy(() -> createOf("pull-missing:1"))
                 .isInstanceOfSatisfying(BurrowException.class, e -> assertThat(e.code()).isEqualTo("IMAGE_NOT_FOUND"));
-        Vm vm = store.list(new dev.burrow.core.store.VmQuery(true, Map.of(), 0)).get(0);
+        Vm vm = store.list(new dev.burrow.core.store.VmQuery(true, Map.of(), 0, 0)).get(0);
         assertThat(vm.status()).isEqualTo(VmStatus.DELETED);
         assertThat(vm.statusReason()).contains("pulling image pull-missing:1 failed");
         assertThat(driver.sandboxes).isEmpty();
@@ -263,6 +263,6 @@ class LifecycleCoordinatorTest {
         assertThatThrownBy(() -> lc.create(new CreateVmCommand(new VmSpec(null, 1, 256, null, null, null, null, null, null,
                 dev.burrow.core.vm.Snapshot.generateId()), null), "test"))
                 .isInstanceOfSatisfying(BurrowException.class, e -> assertThat(e.code()).isEqualTo("SNAPSHOT_NOT_FOUND"));
-        assertThat(store.list(new dev.burrow.core.store.VmQuery(true, Map.of(), 0))).isEmpty();
+        assertThat(store.list(new dev.burrow.core.store.VmQuery(true, Map.of(), 0, 0))).isEmpty();
     }
 }

@@ -49,7 +49,25 @@ public final class InMemoryVmStore implements VmStore {
     @Override
     public List<Vm> list(VmQuery q) {
         return vms.values().stream().filter(v -> q.includeDeleted() || v.status() != VmStatus.DELETED)
-                .sorted(Comparator.comparing(Vm::createdAt).reversed()).toList();
+                .filter(v -> v.spec().labels().entrySet().containsAll(q.labels().entrySet()))
+                .sorted(Comparator.comparing(Vm::createdAt).reversed().thenComparing(Vm::id))
+                .skip(q.offset()).limit(q.limited() ? q.limit() : Long.MAX_VALUE).toList();
+    }
+
+    @Override
+    public List<Vm> pageById(String afterId, int limit) {
+        return vms.values().stream().filter(v -> v.status() != VmStatus.DELETED)
+                .filter(v -> afterId == null || v.id().compareTo(afterId) > 0)
+                .sorted(Comparator.comparing(Vm::id)).limit(limit).toList();
+    }
+
+    @Override
+    public Map<VmStatus, Long> countByStatus(boolean includeDeleted) {
+        Map<VmStatus, Long> counts = new java.util.EnumMap<>(VmStatus.class);
+        for (Vm v : vms.values()) {
+            if (includeDeleted || v.status() != VmStatus.DELETED) counts.merge(v.status(), 1L, Long::sum);
+        }
+        return counts;
     }
 
     @Override

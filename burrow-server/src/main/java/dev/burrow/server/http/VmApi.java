@@ -3,6 +3,7 @@ package dev.burrow.server.http;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -75,7 +76,7 @@ public final class VmApi implements ApiModule {
     public void register(RoutesConfig cfg, RouteTable table) {
         table.add(cfg, HandlerType.POST, "/v1/vms", "Create a VM and start it", CreateVmRequest.class,
                 CreateVmResponse.class, Access.API_KEY, this::create);
-        table.add(cfg, HandlerType.GET, "/v1/vms", "List VMs (filter with label.<key>=<value>)", null,
+        table.add(cfg, HandlerType.GET, "/v1/vms", "List VMs (filter with label.<key>=<value>; every VM unless paged with limit and offset)", null,
                 ListVmsResponse.class, Access.API_KEY, this::list);
         // Before /v1/vms/{vm_id}: Javalin tries routes in the order they were added, and 'snapshots' would
         // otherwise be taken for a VM id.
@@ -415,16 +416,32 @@ public final class VmApi implements ApiModule {
         return BurrowException.badRequest("RESIZE_VM_BAD_REQUEST", message);
     }
 
+    /**
+     * Every VM matching, unless the caller pages with {@code limit} (and {@code offset}): the vendor SDK's list takes
+     * no parameters and expects all of them, so there is no default cap. The counts are over every matching VM, not
+     * the page: COUNT(*) by status in the store, or over the label-filtered VMs.
+     */
     private void list(Context ctx) {
         Map<String, String> labels = new LinkedHashMap<>();
         ctx.queryParamMap().forEach((k, v) -> {
             if (k.startsWith("label.") && !v.isEmpty()) labels.put(k.substring(6), v.get(0));
         });
         boolean includeDeleted = "true".equalsIgnoreCase(ctx.queryParam("includeDeleted"));
-        List<Vm> vms = lifecycle.list(new VmQuery(includeDeleted, labels, 0));
+        int limit = QueryParams.intParam(ctx, "limit", 0, 1, 10_000);
+        int offset = QueryParams.intParam(ctx, "offset", 0, 0, Integer.MAX_VALUE);
+        List<Vm> vms = lifecycle.list(new VmQuery(includeDeleted, labels, limit, offset));
         List<VmInfo> infos = vms.stream().map(this::info).toList();
-        ctx.json(new ListVmsResponse(infos, infos.size(), count(infos, "running"), count(infos, "starting"),
-                count(infos, "suspended"), count(infos, "stopped")));
+        Map<String, Long> byState = new HashMap<>();
+        if (labels.isEmpty()) {
+            lifecycle.countByStatus(includeDeleted).forEach((status, n) -> byState.merge(StateMapping.freestyleState(status), n, Long::sum));
+        } else if (limit == 0 && offset == 0) {
+            vms.forEach(vm -> byState.merge(state(vm), 1L, Long::sum));
+        } else {
+            lifecycle.list(new VmQuery(includeDeleted, labels, 0, 0)).forEach(vm -> byState.merge(state(vm), 1L, Long::sum));
+        }
+        long total = byState.values().stream().mapToLong(Long::longValue).sum();
+        ctx.json(new ListVmsResponse(infos, (int) total, count(byState, "running"), count(byState, "starting"),
+                count(byState, "suspended"), count(byState, "stopped")));
     }
 
     private void execAwait(Context ctx) {
@@ -865,7 +882,7 @@ public final class VmApi implements ApiModule {
         return StateMapping.freestyleState(vm.status());
     }
 
-    private static int count(List<VmInfo> vms, String state) {
-        return (int) vms.stream().filter(v -> v.state().equals(state)).count();
+    private static int count(Map<String, Long> byState, String state) {
+        return byState.getOrDefault(state, 0L).intValue();
     }
 }

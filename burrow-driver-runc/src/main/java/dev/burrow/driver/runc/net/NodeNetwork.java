@@ -36,8 +36,8 @@ import dev.burrow.driver.runc.internal.HostCommand;
 
 /**
  * The VM network of one node, routed: no bridge, so no limit on VMs but the range (a Linux bridge takes 1,023
- * ports). Host side: a device {@code bw-<node>} (a dummy; a bridge left by the earlier layout is kept) holding
- * the subnet's first address (gateway and DNS server of the VMs) and an nftables table {@code burrow_<node>} in
+ * ports). Host side: a device {@code bw-<node>} (a bridge without ports: kernels without the dummy module have
+ * bridges, and the earlier layout's bridge is the same device) holding the subnet's first address (gateway and DNS server of the VMs) and an nftables table {@code burrow_<node>} in
  * the inet family (anti-spoofing, NAT for egress, the host protected from VMs, VM-to-VM traffic refused, one chain
  * per VM with its egress policy), all keyed on the VMs' interface name prefix. Per VM: a named network namespace
  * {@code burrow-<node>-<vmId>} (which the container joins, so it outlives stops and the address stays), a veth
@@ -73,7 +73,7 @@ public final class NodeNetwork implements AutoCloseable {
     private final NetworkSettings settings;
     private final String nodeId;
     private final String tag;
-    /** Holds the gateway address; no VM is attached to it. */
+    /** Holds the gateway address; no VM is attached to it (VMs of the earlier layout are moved off at open). */
     private final String gatewayDevice;
     private final String table;
     private final int gateway;
@@ -368,7 +368,7 @@ public final class NodeNetwork implements AutoCloseable {
         enableForwarding();
         String gw = Ipv4Cidr.format(gateway);
         if (!Files.exists(SYS_NET.resolve(gatewayDevice))) {
-            HostCommand.Result r = HostCommand.of("ip", "link", "add", "name", gatewayDevice, "type", "dummy").timeout(TIMEOUT).run();
+            HostCommand.Result r = HostCommand.of("ip", "link", "add", "name", gatewayDevice, "type", "bridge").timeout(TIMEOUT).run();
             if (!r.ok() && !Files.exists(SYS_NET.resolve(gatewayDevice))) throw new DriverException(r.describeFailure());
         }
         batch(null, "addr replace " + gw + "/" + settings.subnet().prefix() + " dev " + gatewayDevice,
