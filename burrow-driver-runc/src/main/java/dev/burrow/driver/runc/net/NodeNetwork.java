@@ -235,8 +235,10 @@ public final class NodeNetwork implements AutoCloseable {
         String script = lease != null ? vmRemoval(lease) : vmRemovalFromHost(vmId);
         if (!script.isEmpty()) nft(script);
         if (Files.exists(netnsPath(vmId))) run("ip", "netns", "delete", netnsName(vmId));
-        // The host end dies with the namespace; one left by a crash before the move is removed by its label.
-        for (String veth : vethsOf(vmId)) {
+        // The host end dies with the namespace; one left by a crash before the move is removed by its name (the
+        // lease's) or, without a lease, by its label (a scan of every interface: only for that rare case).
+        for (String veth : lease != null ? List.of(lease.veth()) : vethsOf(vmId)) {
+            if (!Files.exists(SYS_NET.resolve(veth))) continue;
             HostCommand.Result r = HostCommand.of("ip", "link", "delete", veth).timeout(TIMEOUT).run();
             if (!r.ok() && Files.exists(SYS_NET.resolve(veth))) throw new DriverException(r.describeFailure());
         }
