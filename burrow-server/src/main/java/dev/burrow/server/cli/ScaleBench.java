@@ -60,12 +60,19 @@ public final class ScaleBench implements Callable<Integer> {
         String warm = client.post("/v1/vms", body()).get("id").asText();
         client.delete("/v1/vms/" + warm);
 
+        List<Double> listsBefore = new ArrayList<>();
+        for (int i = 0; i < listSamples; i++) {
+            long s = System.nanoTime();
+            client.get("/v1/vms");
+            listsBefore.add((System.nanoTime() - s) / 1e6);
+        }
         long memBefore = memAvailableKb();
         long rssBefore = rssKb(pid);
         List<Double> creates = Collections.synchronizedList(new ArrayList<>());
         ConcurrentLinkedQueue<String> ids = new ConcurrentLinkedQueue<>();
         ConcurrentLinkedQueue<String> errors = new ConcurrentLinkedQueue<>();
         AtomicInteger started = new AtomicInteger();
+        AtomicInteger made = new AtomicInteger();
         long t0 = System.nanoTime();
         long stopAt = createFor == null ? Long.MAX_VALUE : t0 + createFor.toNanos();
         runConcurrently(() -> {
@@ -74,7 +81,8 @@ public final class ScaleBench implements Callable<Integer> {
                 try {
                     ids.add(client.post("/v1/vms", body()).get("id").asText());
                     creates.add((System.nanoTime() - s) / 1e6);
-                    if (ids.size() % 250 == 0) progress(ids.size(), t0, pid);
+                    int n = made.incrementAndGet();
+                    if (n % 250 == 0) progress(n, t0, pid);
                 } catch (RuntimeException e) {
                     errors.add("create #" + (ids.size() + errors.size() + 1) + ": " + e.getMessage());
                 }
@@ -83,7 +91,7 @@ public final class ScaleBench implements Callable<Integer> {
         double createSeconds = (System.nanoTime() - t0) / 1e9;
         long memAfter = memAvailableKb();
         long rssAfter = rssKb(pid);
-        int made = ids.size();
+        int created = ids.size();
 
         List<Double> lists = new ArrayList<>();
         int listed = -1;
@@ -125,27 +133,34 @@ public final class ScaleBench implements Callable<Integer> {
         }
 
         System.out.println();
-        System.out.printf("%-40s %10s%n", "scale, VMs created", made + " of " + count);
-        System.out.printf("%-40s %10.1f  (%.0f s)%n", "create rate, VMs/s", made / createSeconds, createSeconds);
+        System.out.printf("%-40s %10s%n", "scale, VMs created", created + " of " + count);
+        System.out.printf("%-40s %10.1f  (%.0f s)%n", "create rate, VMs/s", created / createSeconds, createSeconds);
         if (!creates.isEmpty()) {
             System.out.printf("%-40s %10.1f%n", "create p50 ms", CreateExecBench.percentile(creates, 50));
             System.out.printf("%-40s %10.1f%n", "create p99 ms", CreateExecBench.percentile(creates, 99));
         }
-        if (made > 0) {
+        if (created > 0) {
             System.out.printf("%-40s %10.2f  (MemAvailable %d -> %d MiB)%n", "host memory per VM, MiB",
-                    (memBefore - memAfter) / 1024.0 / made, memBefore / 1024, memAfter / 1024);
+                    (memBefore - memAfter) / 1024.0 / created, memBefore / 1024, memAfter / 1024);
             System.out.printf("%-40s %10.1f  (RSS %d -> %d MiB)%n", "server RSS per VM, KiB",
-                    (rssAfter - rssBefore) / (double) made, rssBefore / 1024, rssAfter / 1024);
+                    (rssAfter - rssBefore) / (double) created, rssBefore / 1024, rssAfter / 1024);
         }
         System.out.printf("%-40s %10.1f  (totalCount %d, %d created VMs missing from the list)%n",
                 "list GET /v1/vms p50 ms at " + listed, CreateExecBench.percentile(lists, 50), listed, missing);
+        System.out.printf("%-40s %10.1f  (ratio %.1f)%n", "list GET /v1/vms p50 ms at " + before,
+                CreateExecBench.percentile(listsBefore, 50),
+                CreateExecBench.percentile(lists, 50) / CreateExecBench.percentile(listsBefore, 50));
+        if (!creates.isEmpty()) {
+            System.out.printf("%-40s %10.2f%n", "create p99 / p50", CreateExecBench.percentile(creates, 99)
+                    / CreateExecBench.percentile(creates, 50));
+        }
         System.out.printf("%-40s %10.1f  (%.0f s)%n", "delete rate, VMs/s", ids.size() / deleteSeconds, deleteSeconds);
         if (!deletes.isEmpty()) System.out.printf("%-40s %10.1f%n", "delete p50 ms", CreateExecBench.percentile(deletes, 50));
         System.out.printf("%-40s %10s%n", "left after delete (API)", left + " listed, " + stillThere + " not deleted");
         errors.stream().limit(5).forEach(e -> System.out.println("create error: " + e));
         deleteErrors.stream().limit(5).forEach(e -> System.out.println("delete error: " + e));
-        if (made < count && errors.isEmpty()) System.out.println("stopped creating at the --create-for limit: " + made + " of " + count);
-        boolean ok = (made == count || (createFor != null && errors.isEmpty())) && missing == 0 && listed - before == made && left == 0 && stillThere == 0
+        if (created < count && errors.isEmpty()) System.out.println("stopped creating at the --create-for limit: " + created + " of " + count);
+        boolean ok = (created == count || (createFor != null && errors.isEmpty())) && missing == 0 && listed - before == created && left == 0 && stillThere == 0
                 && deleteErrors.isEmpty();
         System.out.println(ok ? "scale bench: OK" : "scale bench: FAILED");
         return ok ? 0 : 1;
@@ -194,7 +209,8 @@ public final class ScaleBench implements Callable<Integer> {
             for (Path p : procs) {
                 try {
                     String cmd = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8).replace('\0', ' ');
-                    if (cmd.contains("dev.burrow.server.Main server")) found.add(Integer.parseInt(p.getFileName().toString()));
+                    // the JVM itself, not a shell that started it with the same words in its command line
+                    if (cmd.contains("dev.burrow.server.Main server") && Files.readString(p.resolve("comm")).strip().equals("java")) found.add(Integer.parseInt(p.getFileName().toString()));
                 } catch (IOException gone) {
                     // exited while we looked
                 }
