@@ -410,13 +410,18 @@ class VmNetworkTest {
     }
 
     static JsonNode exec(String vm, String command) {
+        return exec(server, vm, command);
+    }
+
+    /** Runs {@code command} in {@code vm} of {@code on} (60 s at most); the call itself must succeed. */
+    static JsonNode exec(TestServer on, String vm, String command) {
         String body;
         try {
             body = Json.MAPPER.writeValueAsString(java.util.Map.of("command", command, "timeoutMs", 60_000));
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
-        TestServer.Response r = server.post("/v1/vms/" + vm + "/exec-await", body);
+        TestServer.Response r = on.post("/v1/vms/" + vm + "/exec-await", body);
         assertThat(r.status()).as(r.toString()).isEqualTo(200);
         return r.json();
     }

@@ -21,7 +21,6 @@ import dev.burrow.core.testing.HostRequirements;
 import dev.burrow.server.HostInspection;
 import dev.burrow.server.ServerConfig;
 import dev.burrow.server.TestServer;
-import dev.burrow.server.http.Json;
 
 /**
  * What no VM may reach whatever its policy (private ranges, link-local with the cloud metadata address, networks
@@ -260,15 +259,7 @@ class VmPrivateNetworksTest {
     }
 
     private static JsonNode exec(TestServer s, String vm, String command) {
-        String body;
-        try {
-            body = Json.MAPPER.writeValueAsString(java.util.Map.of("command", command, "timeoutMs", 60_000));
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-        TestServer.Response r = s.post("/v1/vms/" + vm + "/exec-await", body);
-        assertThat(r.status()).as(r.toString()).isEqualTo(200);
-        return r.json();
+        return VmNetworkTest.exec(s, vm, command);
     }
 
     private static void delete(TestServer s, String vm) {
