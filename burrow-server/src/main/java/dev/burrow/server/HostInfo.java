@@ -24,8 +24,9 @@ final class HostInfo {
     /** The kernel's highest pid (every process and thread of the host shares it); 32768 when unreadable. */
     static long pidMax() {
         try {
-            return Long.parseLong(Files.readString(Path.of("/proc/sys/kernel/pid_max")).strip());
-        } catch (IOException | NumberFormatException e) {
+            // not Files.readString: /proc/sys files report size 0 and the JDK then reads one byte ("3" of 32768)
+            return Long.parseLong(Files.readAllLines(Path.of("/proc/sys/kernel/pid_max")).get(0).strip());
+        } catch (IOException | NumberFormatException | IndexOutOfBoundsException e) {
             return 32768;
         }
     }
