@@ -23,6 +23,8 @@ import dev.burrow.server.http.Json;
  */
 public final class TestServer implements AutoCloseable {
     public static final String KEY = "test-key-" + Long.toHexString(System.nanoTime());
+    /** {@code --max-vms} of a test server: room for the load tests; a test of the limits sets its own. */
+    public static final int MAX_VMS = 10_000;
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     public final Path dataDir;
@@ -55,7 +57,7 @@ public final class TestServer implements AutoCloseable {
             Path images = HostRequirements.testCache().resolve("images");
             // Room for the load tests' hundreds of small VMs on a 2-core host; a test of the limits sets its own.
             var cfg = customize.apply(new ServerConfig("127.0.0.1", 0, dir, null, null, null, images, defaultImage,
-                    KEY, false).toBuilder().observability(new ServerConfig.Observability(10_000, null))
+                    KEY, false).toBuilder().observability(new ServerConfig.Observability(MAX_VMS, null))
                     .admission(new ServerConfig.Admission(1000, 1000, 0, 0, ServerConfig.Admission.DEFAULT_VM_PIDS_MAX, 0))
                     .build());
             BurrowServer server;

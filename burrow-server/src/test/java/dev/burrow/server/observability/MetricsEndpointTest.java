@@ -45,7 +45,7 @@ class MetricsEndpointTest {
             assertThat(m.value("burrow_active_vms", Map.of("type", "agent", "status", "suspended"))).isEqualTo(0.0);
             assertThat(m.value("burrow_vm_suspend_duration_seconds_count", Map.of())).isEqualTo(1.0);
             assertThat(m.value("burrow_vm_resume_duration_seconds_count", Map.of())).isEqualTo(1.0);
-            assertThat(m.value("burrow_vm_capacity", Map.of())).isEqualTo(100.0);
+            assertThat(m.value("burrow_vm_capacity", Map.of())).isEqualTo((double) TestServer.MAX_VMS);
 
             // driver calls, metered by the decorator
             assertThat(m.value("burrow_driver_op_duration_seconds_count", Map.of("driver", "runc", "op", "create")))

@@ -65,7 +65,7 @@ class PrometheusScrapeTest {
                                 && !query(api, "burrow_vm_create_total").isEmpty());
 
                 // Burrow's own series arrived with their labels
-                assertThat(scalar(api, "burrow_vm_capacity")).isEqualTo(100.0);
+                assertThat(scalar(api, "burrow_vm_capacity")).isEqualTo((double) TestServer.MAX_VMS);
                 assertThat(scalar(api, "burrow_vm_create_total{type=\"run\",status=\"success\"}")).isEqualTo(1.0);
                 assertThat(scalar(api, "sum(burrow_active_vms{type=\"run\",status=\"running\"})")).isEqualTo(1.0);
                 assertThat(query(api, "burrow_api_request_duration_seconds_bucket{route=\"/v1/vms\",method=\"POST\"}")).isNotEmpty();
