@@ -77,9 +77,9 @@ public final class SshGateway implements AutoCloseable {
                 UserAuthKeyboardInteractiveFactory.INSTANCE, UserAuthPasswordFactory.INSTANCE));
         sshd.setForwardingFilter(RejectAllForwardingFilter.INSTANCE);
         sshd.setChannelFactories(List.of(sessionChannels(), VmPortForwardChannel.factory(this)));
-        sshd.setShellFactory(channel -> new VmCommand(lifecycle, grant(channel).login(), VmCommand.Kind.SHELL, null,
+        sshd.setShellFactory(channel -> new SshChannelCommand(lifecycle, grant(channel).login(), SshChannelCommand.Kind.SHELL, null,
                 List.of(), grant(channel).activity()));
-        sshd.setCommandFactory((channel, command) -> new VmCommand(lifecycle, grant(channel).login(), VmCommand.Kind.EXEC,
+        sshd.setCommandFactory((channel, command) -> new SshChannelCommand(lifecycle, grant(channel).login(), SshChannelCommand.Kind.EXEC,
                 command, List.of(), grant(channel).activity()));
         sshd.setSubsystemFactories(List.of(new SubsystemFactory() {
             @Override
@@ -89,7 +89,7 @@ public final class SshGateway implements AutoCloseable {
 
             @Override
             public org.apache.sshd.server.command.Command createSubsystem(ChannelSession channel) {
-                return new VmCommand(lifecycle, grant(channel).login(), VmCommand.Kind.SUBSYSTEM, "sftp",
+                return new SshChannelCommand(lifecycle, grant(channel).login(), SshChannelCommand.Kind.SUBSYSTEM, "sftp",
                         sftpServer, grant(channel).activity());
             }
         }));

@@ -25,8 +25,8 @@ import dev.burrow.core.lifecycle.LifecycleCoordinator;
  * terminal when the client asked for one (window changes follow), pipes otherwise; the remote exit code and
  * signals (e.g. Ctrl-C sent as a signal request) are passed through.
  */
-final class VmCommand implements Command {
-    private static final Logger log = LoggerFactory.getLogger(VmCommand.class);
+final class SshChannelCommand implements Command {
+    private static final Logger log = LoggerFactory.getLogger(SshChannelCommand.class);
     /** Starts in the user's home (as sshd does) and evaluates the command in that same shell. */
     private static final String IN_HOME = "cd \"$HOME\" 2>/dev/null || cd /; ";
 
@@ -44,7 +44,7 @@ final class VmCommand implements Command {
     private ExitCallback exit;
     private volatile SandboxProcess process;
 
-    VmCommand(LifecycleCoordinator lifecycle, SshLogin login, Kind kind, String command, List<String> subsystemArgv,
+    SshChannelCommand(LifecycleCoordinator lifecycle, SshLogin login, Kind kind, String command, List<String> subsystemArgv,
               SessionActivity activity) {
         this.lifecycle = lifecycle;
         this.login = login;
