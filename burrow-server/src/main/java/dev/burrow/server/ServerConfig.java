@@ -422,6 +422,7 @@ public record ServerConfig(String host, int port, Path dataDir, String databaseU
         }
     }
 
+    public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8700;
     public static final String DEFAULT_IMAGE = "builtin:debian";
 
