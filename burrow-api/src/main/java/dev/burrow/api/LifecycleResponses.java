@@ -24,4 +24,7 @@ public final class LifecycleResponses {
     public record SuspendResponse(String id, String vmInstanceId, String snapshotLayerId, String state) { }
 
     public record IdResponse(String id, String state) { }
+
+    /** {@code POST /v1/vms/{id}/ping}. */
+    public record PingResponse(String id, String state, java.time.Instant lastActivityAt) { }
 }

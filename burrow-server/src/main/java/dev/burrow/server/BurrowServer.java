@@ -40,7 +40,6 @@ import dev.burrow.server.metrics.MeteredDriver;
 import dev.burrow.server.tracing.Tracing;
 import dev.burrow.server.http.Auth;
 import dev.burrow.server.http.IdentityApi;
-import dev.burrow.server.http.VmApi;
 import dev.burrow.server.http.ProcessApi;
 import dev.burrow.server.http.TerminalApi;
 import dev.burrow.core.process.ProcessManager;
@@ -165,7 +164,7 @@ public final class BurrowServer implements AutoCloseable {
         this.domains = new dev.burrow.server.proxy.DomainMappings(new dev.burrow.store.SqlDomainStore(database), lifecycle,
                 preview.allowedDomainSuffixes(), preview.baseDomain(), Clock.systemUTC());
         lifecycle.addListener(domains.vmDeletionListener());
-        VmApi vmApi = new VmApi(lifecycle, maxVcpus, maxMemMb, events, git, domains);
+        var vmModules = dev.burrow.server.http.VmModules.of(lifecycle, maxVcpus, maxMemMb, events, git, domains);
         // services: definitions in the spec, supervisors inside the VMs; started by the boot hook on create/start
         this.services = new ServiceManager(lifecycle, driver.serviceNotify());
         lifecycle.setBootHook(services);
@@ -202,12 +201,13 @@ public final class BurrowServer implements AutoCloseable {
         var terminalApi = new TerminalApi(lifecycle, terminals, identities);
         auth.acceptOnUpgrade(terminalApi::acceptsIdentityToken);
         this.api = new ApiServer(config.host(), config.port(), auth,
-                java.util.List.of(vmApi, new dev.burrow.server.http.FilesApi(lifecycle, dataDir.resolve("upload-tmp")),
+                java.util.stream.Stream.concat(vmModules.stream(), java.util.stream.Stream.of(
+                        new dev.burrow.server.http.FilesApi(lifecycle, dataDir.resolve("upload-tmp")),
                         new SystemdApi(services), new IdentityApi(identities), new NetworkApi(lifecycle),
                         new ProcessApi(lifecycle, processes), terminalApi,
                         new dev.burrow.server.http.PortsApi(lifecycle, previewProxy, tokens, previewHost, domains),
                         new dev.burrow.server.http.DomainsApi(domains),
-                        new dev.burrow.server.http.ImagesApi(lifecycle)),
+                        new dev.burrow.server.http.ImagesApi(lifecycle))).toList(),
                 VERSION, metrics, tracing,
                 readiness, new dev.burrow.server.http.ErrorResponses(java.util.List.of(dataDir,
                         config.resolvedImageDir(), driverConfig.runcRoot())));

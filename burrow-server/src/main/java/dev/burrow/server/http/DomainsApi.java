@@ -41,7 +41,7 @@ public final class DomainsApi implements ApiModule {
         table.add(cfg, HandlerType.POST, BASE + "/{domain}",
                 "Map a domain to a VM port (vmId, vmPort default 443); the same VM again changes the port, another VM is 409",
                 MappingRequest.class, DomainMappingInfo.class, Access.API_KEY, ctx -> {
-                    MappingRequest r = VmApi.requiredBody(ctx, MappingRequest.class);
+                    MappingRequest r = VmRequests.requiredBody(ctx, MappingRequest.class);
                     if (r.deploymentId() != null) {
                         throw BurrowException.badRequest("UNSUPPORTED_FIELD",
                                 "this Burrow server maps domains to VMs only; give 'vmId', not 'deploymentId'");

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -22,6 +23,9 @@ import io.javalin.http.HandlerType;
  * few fixed buffers whatever the file's size (48 reads of a 63 MiB file at once used to take ~9 GiB).
  */
 public final class FilesApi implements ApiModule {
+    /** Largest file the files API reads or writes in one request. */
+    public static final long MAX_FILE_BYTES = 64L * 1024 * 1024;
+
     static final String RAW = "application/octet-stream";
 
     private final LifecycleCoordinator lifecycle;
@@ -54,9 +58,9 @@ public final class FilesApi implements ApiModule {
     }
 
     private void read(Context ctx) throws IOException {
-        String id = VmApi.vmId(ctx);
-        String path = VmApi.filePath(ctx);
-        try (OpenFile opened = lifecycle.openFile(id, path, VmApi.MAX_FILE_BYTES)) {
+        String id = VmRequests.vmId(ctx);
+        String path = filePath(ctx);
+        try (OpenFile opened = lifecycle.openFile(id, path, MAX_FILE_BYTES)) {
             switch (opened) {
                 case OpenFile.Listing d -> ctx.json(new FileResponses.DirectoryListing(d.entries().stream()
                         .map(e -> new FileResponses.Entry(e.name(), e.directory() ? "directory" : "file")).toList()));
@@ -74,8 +78,8 @@ public final class FilesApi implements ApiModule {
     }
 
     private void write(Context ctx) throws IOException {
-        String id = VmApi.vmId(ctx);
-        String path = VmApi.filePath(ctx);
+        String id = VmRequests.vmId(ctx);
+        String path = filePath(ctx);
         long declared = ctx.req().getContentLengthLong();
         if (declared > ApiServer.MAX_BODY_BYTES) {
             ctx.header("Connection", "close");
@@ -83,9 +87,9 @@ public final class FilesApi implements ApiModule {
         }
         String type = ctx.contentType();
         if (type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith(RAW)) {
-            InputStream body = FileBodies.limited(ctx.req().getInputStream(), VmApi.MAX_FILE_BYTES,
+            InputStream body = FileBodies.limited(ctx.req().getInputStream(), MAX_FILE_BYTES,
                     () -> new BurrowException(BurrowException.Kind.TOO_LARGE, "FILE_TOO_LARGE",
-                            "the file is larger than " + VmApi.MAX_FILE_BYTES + " bytes"));
+                            "the file is larger than " + MAX_FILE_BYTES + " bytes"));
             writeClosingOnTooLarge(ctx, () -> lifecycle.writeFile(id, path, body, false));
             ctx.json(Map.of());
             return;
@@ -101,7 +105,7 @@ public final class FilesApi implements ApiModule {
             });
             if (Files.size(spool) == 0) throw ApiException.badRequest("a JSON request body is required");
             FileBodies.Upload upload = FileBodies.scan(spool);
-            try (InputStream content = FileBodies.content(spool, upload, VmApi.MAX_FILE_BYTES)) {
+            try (InputStream content = FileBodies.content(spool, upload, MAX_FILE_BYTES)) {
                 lifecycle.writeFile(id, path, content, false);
             }
             ctx.json(Map.of());
@@ -124,5 +128,33 @@ public final class FilesApi implements ApiModule {
         if (accept == null) return false;
         String a = accept.toLowerCase(java.util.Locale.ROOT);
         return a.contains(RAW) && !a.contains("application/json");
+    }
+
+    /**
+     * The file path after {@code /files/}. The vendor SDK percent-encodes the whole path as one segment
+     * ({@code %2Ftmp%2Fa.txt}); plain slashes work too. Decoded exactly once, from the raw request URI, so
+     * that no router normalisation (collapsing {@code ..}) happens before the driver's own checks.
+     */
+    static String filePath(Context ctx) {
+        String raw = ctx.req().getRequestURI();
+        int i = raw.indexOf("/files/");
+        if (i < 0) throw ApiException.badRequest("FILES_BAD_REQUEST", "missing file path");
+        String encoded = raw.substring(i + "/files/".length());
+        String path;
+        try {
+            path = java.net.URLDecoder.decode(encoded.replace("+", "%2B"), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest("FILES_BAD_REQUEST", "file path is not valid percent-encoding");
+        }
+        if (path.isEmpty()) throw ApiException.badRequest("FILES_BAD_REQUEST", "empty file path");
+        if (path.indexOf('\0') >= 0) throw ApiException.badRequest("FILES_BAD_REQUEST", "file path contains a NUL byte");
+        if (!path.startsWith("/")) path = "/" + path;
+        for (String part : path.split("/")) {
+            if (part.equals("..")) {
+                throw ApiException.badRequest("FILES_BAD_REQUEST", "file path must not contain '..': " + path);
+            }
+        }
+        if (path.length() > 4096) throw ApiException.badRequest("FILES_BAD_REQUEST", "file path longer than 4096 bytes");
+        return path;
     }
 }

@@ -70,7 +70,7 @@ public final class IdentityApi implements ApiModule {
         table.add(cfg, HandlerType.POST, ONE + "/permissions/vm/{vm_id}",
                 "Grant SSH access to a VM (allowedUsers null: any Linux user); granting again replaces allowedUsers",
                 VmPermissionRequest.class, VmPermissionInfo.class, Access.API_KEY, ctx -> {
-                    var req = VmApi.optionalBody(ctx, VmPermissionRequest.class);
+                    var req = VmRequests.optionalBody(ctx, VmPermissionRequest.class);
                     ctx.json(info(identities.grant(identity(ctx), ctx.pathParam("vm_id"),
                             req == null ? null : req.allowedUsers(), Auth.keyId(ctx))));
                 });
@@ -78,7 +78,7 @@ public final class IdentityApi implements ApiModule {
                 "Change which Linux users an existing permission allows", VmPermissionRequest.class,
                 VmPermissionInfo.class, Access.API_KEY, ctx -> {
                     // Required: an empty PUT would otherwise widen the permission to every user by accident.
-                    var req = VmApi.requiredBody(ctx, VmPermissionRequest.class);
+                    var req = VmRequests.requiredBody(ctx, VmPermissionRequest.class);
                     ctx.json(info(identities.updatePermission(identity(ctx), ctx.pathParam("vm_id"), req.allowedUsers())));
                 });
         table.add(cfg, HandlerType.DELETE, ONE + "/permissions/vm/{vm_id}", "Revoke the identity's access to a VM",
@@ -96,7 +96,7 @@ public final class IdentityApi implements ApiModule {
         table.add(cfg, HandlerType.POST, ONE + "/tokens",
                 "Issue an access token (the secret is shown once); optional {expiresInSeconds} or {expiresAt}",
                 CreateTokenRequest.class, CreateTokenResponse.class, Access.API_KEY, ctx -> {
-                    var req = VmApi.optionalBody(ctx, CreateTokenRequest.class);
+                    var req = VmRequests.optionalBody(ctx, CreateTokenRequest.class);
                     var issued = identities.issueToken(identity(ctx), req == null ? null : req.expiresInSeconds(),
                             req == null ? null : instant(req.expiresAt(), "expiresAt"));
                     ctx.json(new CreateTokenResponse(issued.token().id(), issued.secret(), issued.token().createdAt(),
@@ -116,7 +116,7 @@ public final class IdentityApi implements ApiModule {
         table.add(cfg, HandlerType.POST, ONE + "/ssh-keys",
                 "Register an SSH public key ({publicKey: 'ssh-ed25519 AAAA… comment'}; ed25519, rsa >= 2048, ecdsa)",
                 AddSshKeyRequest.class, SshKeyInfo.class, Access.API_KEY, ctx -> {
-                    var req = VmApi.requiredBody(ctx, AddSshKeyRequest.class);
+                    var req = VmRequests.requiredBody(ctx, AddSshKeyRequest.class);
                     if (req.publicKey() == null) throw ApiException.badRequest("INVALID_PUBLIC_KEY", "'publicKey' is required");
                     ctx.json(info(identities.addSshKey(identity(ctx), req.publicKey())));
                 });

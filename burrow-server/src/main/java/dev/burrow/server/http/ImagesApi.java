@@ -57,7 +57,7 @@ public final class ImagesApi implements ApiModule {
     }
 
     private void pull(Context ctx) {
-        var body = VmApi.requiredBody(ctx, ImageApiTypes.PullImageRequest.class);
+        var body = VmRequests.requiredBody(ctx, ImageApiTypes.PullImageRequest.class);
         String image = body.image() == null ? "" : body.image().strip();
         if (image.isEmpty()) throw ApiException.badRequest("PULL_IMAGE_BAD_REQUEST", "'image' is required");
         lifecycle.validateImageRef(image);

@@ -25,7 +25,7 @@ public final class NetworkApi implements ApiModule {
     public void register(RoutesConfig cfg, RouteTable table) {
         table.add(cfg, HandlerType.GET, "/v1/vms/{vm_id}/network", "A VM's address, gateway and network policy", null,
                 VmNetworkResponse.class, Access.API_KEY, ctx -> {
-                    String id = VmApi.vmId(ctx);
+                    String id = VmRequests.vmId(ctx);
                     NetworkInfo info = lifecycle.networkInfo(id);
                     ctx.json(response(lifecycle.get(id), info));
                 });
@@ -36,8 +36,8 @@ public final class NetworkApi implements ApiModule {
     }
 
     private void replace(Context ctx) {
-        String id = VmApi.vmId(ctx);
-        NetworkPolicyBody body = VmApi.requiredBody(ctx, NetworkPolicyBody.class);
+        String id = VmRequests.vmId(ctx);
+        NetworkPolicyBody body = VmRequests.requiredBody(ctx, NetworkPolicyBody.class);
         Vm vm = lifecycle.updateNetwork(id, toPolicy(body), CAUSE);
         ctx.json(response(vm, lifecycle.networkInfo(id)));
     }

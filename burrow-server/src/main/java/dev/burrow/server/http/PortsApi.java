@@ -38,7 +38,7 @@ public final class PortsApi implements ApiModule {
                 "A VM's exposed ports: preview URLs (host-routed, path-routed, HTTPS) and, for private ones, their tokens;"
                         + " and the custom domains mapped to it",
                 null, VmPortsResponse.class, Access.API_KEY, ctx -> {
-                    Vm vm = lifecycle.get(VmApi.vmId(ctx));
+                    Vm vm = lifecycle.get(VmRequests.vmId(ctx));
                     var ports = vm.spec().ports().stream().map(p -> new VmPortsResponse.ExposedPort(
                             p.port(), p.targetPort(), p.publicAccess(), proxy.hostUrl(vm.id(), p.port()),
                             proxy.pathUrl(listenHost, vm.id(), p.port()), proxy.hostHttpsUrl(vm.id(), p.port()),

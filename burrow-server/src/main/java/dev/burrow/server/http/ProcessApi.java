@@ -93,7 +93,7 @@ public final class ProcessApi implements ApiModule {
         table.add(cfg, HandlerType.POST, ONE + "/resize", "Resize a tty process's terminal: {cols, rows}", ResizeRequest.class,
                 ProcessInfo.class, Access.API_KEY, ctx -> {
                     ManagedProcess p = process(ctx);
-                    ResizeRequest r = VmApi.requiredBody(ctx, ResizeRequest.class);
+                    ResizeRequest r = VmRequests.requiredBody(ctx, ResizeRequest.class);
                     p.resize(size(r.cols(), "cols", 80), size(r.rows(), "rows", 24));
                     ctx.json(info(p));
                 });
@@ -103,7 +103,7 @@ public final class ProcessApi implements ApiModule {
 
     private void start(Context ctx) {
         String vmId = vm(ctx);
-        StartProcessRequest r = VmApi.requiredBody(ctx, StartProcessRequest.class);
+        StartProcessRequest r = VmRequests.requiredBody(ctx, StartProcessRequest.class);
         List<String> argv;
         if (r.command() != null && r.argv() != null) throw bad("give either 'command' or 'argv', not both");
         if (r.command() != null) {
@@ -137,7 +137,7 @@ public final class ProcessApi implements ApiModule {
             timeout = Duration.ofMillis(r.timeoutMs());
         }
         // without a user: the VM's default (a Dockerfile USER of the snapshot it was made from), else root
-        String user = r.user() != null ? r.user() : VmApi.defaultUser(lifecycle, vmId);
+        String user = r.user() != null ? r.user() : VmRequests.defaultUser(lifecycle, vmId);
         ProcessSpec spec = new ProcessSpec(argv, r.env(), r.workdir(), user, tty, tty ? size(r.cols(), "cols", 80) : 0,
                 tty ? size(r.rows(), "rows", 24) : 0, null);
         ManagedProcess p = processes.start(vmId, spec, timeout);
@@ -153,7 +153,7 @@ public final class ProcessApi implements ApiModule {
 
     private void stdin(Context ctx) {
         ManagedProcess p = process(ctx);
-        StdinRequest r = VmApi.requiredBody(ctx, StdinRequest.class);
+        StdinRequest r = VmRequests.requiredBody(ctx, StdinRequest.class);
         byte[] data = new byte[0];
         if (r.data() != null) {
             OutputEncoding enc = OutputEncoding.of(r.encoding());
@@ -177,7 +177,7 @@ public final class ProcessApi implements ApiModule {
 
     private void signal(Context ctx) {
         ManagedProcess p = process(ctx);
-        SignalRequest r = VmApi.requiredBody(ctx, SignalRequest.class);
+        SignalRequest r = VmRequests.requiredBody(ctx, SignalRequest.class);
         p.signal(signalNumber(r.signal()));
         ctx.json(info(p));
     }
@@ -299,7 +299,7 @@ public final class ProcessApi implements ApiModule {
     // ---- helpers ----
 
     private String vm(Context ctx) {
-        String vmId = VmApi.vmId(ctx);
+        String vmId = VmRequests.vmId(ctx);
         lifecycle.get(vmId); // 404 for an unknown VM before anything else
         return vmId;
     }

@@ -30,7 +30,7 @@ public final class SystemdApi implements ApiModule {
         String base = "/v1/vms/{vm_id}/systemd";
         table.add(cfg, HandlerType.GET, base + "/services", "List the VM's services with their state", null,
                 SystemdApiTypes.ServiceList.class, Access.API_KEY, ctx -> ctx.json(new SystemdApiTypes.ServiceList(
-                        services.list(VmApi.vmId(ctx)).stream().map(v -> new SystemdApiTypes.ServiceSummary(v.spec().name(),
+                        services.list(VmRequests.vmId(ctx)).stream().map(v -> new SystemdApiTypes.ServiceSummary(v.spec().name(),
                                 v.spec().mode().name().toLowerCase(java.util.Locale.ROOT), v.spec().enable(), v.activeState(),
                                 v.subState())).toList())));
         table.add(cfg, HandlerType.POST, base + "/services",
@@ -39,7 +39,7 @@ public final class SystemdApi implements ApiModule {
         table.add(cfg, HandlerType.DELETE, base + "/services/{service_id}",
                 "Stop a service (and those that require it) and remove it", null,
                 SystemdApiTypes.DeleteServiceResponse.class, Access.API_KEY, ctx -> {
-                    var o = services.remove(VmApi.vmId(ctx), ctx.pathParam("service_id"));
+                    var o = services.remove(VmRequests.vmId(ctx), ctx.pathParam("service_id"));
                     ctx.json(new SystemdApiTypes.DeleteServiceResponse(o.success(), o.message()));
                 });
         table.add(cfg, HandlerType.GET, base + "/services/{service_id}/status",
@@ -61,15 +61,15 @@ public final class SystemdApi implements ApiModule {
     }
 
     private void add(Context ctx) {
-        String vmId = VmApi.vmId(ctx);
-        var req = VmApi.requiredBody(ctx, SystemdApiTypes.ServiceRequest.class);
+        String vmId = VmRequests.vmId(ctx);
+        var req = VmRequests.requiredBody(ctx, SystemdApiTypes.ServiceRequest.class);
         ServiceSpec spec = ServiceRequests.toSpec(req, "body", "SERVICE_BAD_REQUEST");
         var o = services.add(vmId, spec);
         ctx.json(new SystemdApiTypes.CreateServiceResponse(o.success(), o.message(), spec.name()));
     }
 
     private void status(Context ctx) {
-        var v = services.status(VmApi.vmId(ctx), ctx.pathParam("service_id"));
+        var v = services.status(VmRequests.vmId(ctx), ctx.pathParam("service_id"));
         var s = v.spec();
         var rt = v.runtime();
         StringBuilder d = new StringBuilder(s.mode() == ServiceSpec.Mode.ONESHOT ? "oneshot" : "service").append(' ')
@@ -114,14 +114,14 @@ public final class SystemdApi implements ApiModule {
             }
         }
         var name = ServiceManager.normalize(ctx.pathParam("service_id"));
-        var entries = services.logs(VmApi.vmId(ctx), name, lines, since).stream()
+        var entries = services.logs(VmRequests.vmId(ctx), name, lines, since).stream()
                 .map(e -> new SystemdApiTypes.LogEntry(e.message(), e.timestamp(), null, name + ".service")).toList();
         ctx.json(new SystemdApiTypes.ServiceLogs(entries));
     }
 
     private void many(Context ctx, BiFunction<String, List<String>, List<ServiceManager.Outcome>> op) {
-        String vmId = VmApi.vmId(ctx);
-        var req = VmApi.requiredBody(ctx, SystemdApiTypes.ServiceIdsRequest.class);
+        String vmId = VmRequests.vmId(ctx);
+        var req = VmRequests.requiredBody(ctx, SystemdApiTypes.ServiceIdsRequest.class);
         if (req.services() == null || req.services().isEmpty()) {
             throw ApiException.badRequest("SERVICE_BAD_REQUEST", "'services' must be a non-empty list of {id}");
         }

@@ -57,13 +57,13 @@ public final class TemplateBuilds {
             "readySignalTimeoutSeconds", "idleTimeoutSeconds", "baseImage");
 
     private final LifecycleCoordinator lifecycle;
-    private final VmApi vms;
+    private final VmCreateApi vms;
     /** One build per template hash at a time; entries go away when nobody holds or waits for them. */
     private final dev.burrow.core.internal.KeyedLocks locks = new dev.burrow.core.internal.KeyedLocks();
     /** Identical requests wait for the build under way (RUN steps may install packages) rather than fail. */
     private static final java.time.Duration BUILD_WAIT = java.time.Duration.ofHours(2);
 
-    TemplateBuilds(LifecycleCoordinator lifecycle, VmApi vms) {
+    TemplateBuilds(LifecycleCoordinator lifecycle, VmCreateApi vms) {
         this.lifecycle = lifecycle;
         this.vms = vms;
     }

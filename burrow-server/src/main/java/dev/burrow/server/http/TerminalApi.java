@@ -116,7 +116,7 @@ public final class TerminalApi implements ApiModule {
 
     private void create(Context ctx) {
         String vmId = vm(ctx);
-        CreateTerminalRequest r = VmApi.optionalBody(ctx, CreateTerminalRequest.class);
+        CreateTerminalRequest r = VmRequests.optionalBody(ctx, CreateTerminalRequest.class);
         if (r == null) r = new CreateTerminalRequest(null, null, null, null, null, null, null);
         if (r.command() != null && (r.command().isEmpty() || r.command().indexOf('\0') >= 0)) {
             throw BurrowException.badRequest("BAD_REQUEST", "'command' must be a non-empty string without NUL bytes");
@@ -136,7 +136,7 @@ public final class TerminalApi implements ApiModule {
             }
         }
         ManagedProcess t = terminals.open(vmId, r.name(), r.command(), ProcessApi.size(r.cols(), "cols", 80),
-                ProcessApi.size(r.rows(), "rows", 24), r.user() != null ? r.user() : VmApi.defaultUser(lifecycle, vmId),
+                ProcessApi.size(r.rows(), "rows", 24), r.user() != null ? r.user() : VmRequests.defaultUser(lifecycle, vmId),
                 r.env(), r.workdir());
         ctx.json(info(t));
     }
@@ -297,7 +297,7 @@ public final class TerminalApi implements ApiModule {
     // ---- helpers ----
 
     private String vm(Context ctx) {
-        String vmId = VmApi.vmId(ctx);
+        String vmId = VmRequests.vmId(ctx);
         lifecycle.get(vmId);
         return vmId;
     }

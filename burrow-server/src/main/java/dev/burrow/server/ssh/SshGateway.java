@@ -147,7 +147,7 @@ public final class SshGateway implements AutoCloseable {
     /** Whom a login without {@code +user} is: the user of the snapshot the VM was made from (a Dockerfile's USER), else root. */
     private String defaultUser(String vmId) {
         try {
-            String user = dev.burrow.server.http.VmApi.defaultUser(lifecycle, vmId);
+            String user = dev.burrow.server.http.VmRequests.defaultUser(lifecycle, vmId);
             return user != null ? user : "root";
         } catch (RuntimeException unknownVm) {
             return "root"; // the access check refuses it anyway
