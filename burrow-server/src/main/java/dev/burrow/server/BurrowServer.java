@@ -81,14 +81,12 @@ public final class BurrowServer implements AutoCloseable {
     private final Path adminKeyFile;
     private final String adminKey;
     private final String nodeId;
-    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+    /** Everything opened, closed in reverse by {@link #close} — and by {@link #start} when a later part fails. */
+    private final OpenedResources opened;
 
-    /**
-     * {@code opened} collects what has been opened so far, so that {@link #start} can close it in reverse when a later
-     * part fails (a port in use, a bad option): a failed start leaves no btrfs mount, node network or open database.
-     */
-    private BurrowServer(ServerConfig config, java.util.Deque<AutoCloseable> opened) {
+    private BurrowServer(ServerConfig config, OpenedResources opened) {
         this.config = config;
+        this.opened = opened;
         Path dataDir = config.dataDir().toAbsolutePath().normalize();
         try {
             Files.createDirectories(dataDir);
@@ -96,8 +94,8 @@ public final class BurrowServer implements AutoCloseable {
             throw new UncheckedIOException("cannot create data dir " + dataDir, e);
         }
         this.nodeId = readOrCreate(dataDir.resolve("node-id"), () -> randomId(8), false);
-        this.database = Database.open(config.resolvedDatabaseUrl(), config.databaseUser(), config.databasePassword());
-        opened.push(database::close);
+        this.database = opened.open("database",
+                Database.open(config.resolvedDatabaseUrl(), config.databaseUser(), config.databasePassword()));
         SqlVmStore store = new SqlVmStore(database);
         this.store = store;
         if (config.apiKey() != null && !config.apiKey().isBlank()) {
@@ -111,11 +109,11 @@ public final class BurrowServer implements AutoCloseable {
 
         // Observability before the parts that report to it (driver, coordinator, loops, API).
         this.tracing = Tracing.of(config.observability().otlpEndpoint(), VERSION, nodeId);
-        opened.push(tracing::close);
+        opened.opened("tracing", tracing::close); // closed after everything that reports spans: flushes them
         this.metrics = new BurrowMetrics(
                 () -> store.list(dev.burrow.core.store.VmQuery.all()),
                 config.observability().maxVms());
-        opened.push(metrics::close);
+        opened.opened("metrics", metrics::close);
         var imageStore = new OciImageStore(config.resolvedImageDir().toAbsolutePath(), OciImageStore.Settings.defaults()
                 .withAuthFile(config.registries().authFile())
                 .withInsecureRegistries(config.registries().insecure()));
@@ -130,8 +128,7 @@ public final class BurrowServer implements AutoCloseable {
         var driverConfig = storageConfig(RuncDriverConfig.forDataDir(dataDir, config.resolvedImageDir().toAbsolutePath(), nodeId),
                 config.storage()).withNetwork(networkSettings(config.network(), dataDir))
                 .withPidsLimits(admit.vmPidsMax(), nodePids);
-        this.driver = new MeteredDriver(new RuncDriver(driverConfig, imageStore), metrics, tracing);
-        opened.push(driver::close);
+        this.driver = opened.open("driver", new MeteredDriver(new RuncDriver(driverConfig, imageStore), metrics, tracing));
         var lifecycleDefaults = LifecycleCoordinator.Settings.defaults(config.defaultImage());
         this.lifecycle = new LifecycleCoordinator(store, store, driver, Clock.systemUTC(), nodeId,
                 new LifecycleCoordinator.Settings(lifecycleDefaults.lockWait(), lifecycleDefaults.stopGrace(),
@@ -172,9 +169,11 @@ public final class BurrowServer implements AutoCloseable {
         // client traffic counts as activity too. Both end a VM's processes when it stops or goes away.
         ProcessManager.Spawner spawner = (vmId, spec) -> lifecycle.spawn(vmId, spec, "api");
         ProcessManager.Activity activity = vmId -> lifecycle.activity(vmId, "session");
-        this.processes = new ProcessManager(spawner, activity, Clock.systemUTC(), ProcessManager.Settings.defaults());
-        this.terminals = new TerminalManager(spawner, activity, Clock.systemUTC(), new ProcessManager.Settings(
-                256 * 1024, 16, 16, java.time.Duration.ofMinutes(30), java.time.Duration.ofSeconds(2)));
+        // sessions of this server end with it; the VMs themselves keep running
+        this.processes = opened.open("process handles",
+                new ProcessManager(spawner, activity, Clock.systemUTC(), ProcessManager.Settings.defaults()));
+        this.terminals = opened.open("terminals", new TerminalManager(spawner, activity, Clock.systemUTC(),
+                new ProcessManager.Settings(256 * 1024, 16, 16, java.time.Duration.ofMinutes(30), java.time.Duration.ofSeconds(2))));
         lifecycle.addListener(processes);
         lifecycle.addListener(terminals);
         // A store query and a driver listing: the two things every request needs, each with a deadline.
@@ -196,7 +195,7 @@ public final class BurrowServer implements AutoCloseable {
         this.previewProxy = new dev.burrow.server.proxy.PreviewProxy(lifecycle, tokens, domains, networkActivity, previewHost,
                 preview.port(), preview.baseDomain(), tls == null ? null : tls.context(),
                 preview.tls() == null ? 0 : preview.tls().port());
-        opened.push(previewProxy::close);
+        opened.opened("preview proxy", previewProxy::close);
         Auth auth = new Auth(store);
         var terminalApi = new TerminalApi(lifecycle, terminals, identities);
         auth.acceptOnUpgrade(terminalApi::acceptsIdentityToken);
@@ -214,35 +213,27 @@ public final class BurrowServer implements AutoCloseable {
     }
 
     public static BurrowServer start(ServerConfig config) {
-        java.util.Deque<AutoCloseable> opened = new java.util.ArrayDeque<>();
-        BurrowServer s;
+        OpenedResources opened = new OpenedResources();
         try {
-            s = new BurrowServer(config, opened);
-        } catch (RuntimeException e) {
-            while (!opened.isEmpty()) {
-                try {
-                    opened.pop().close();
-                } catch (Exception closing) {
-                    e.addSuppressed(closing);
-                }
-            }
-            throw e;
-        }
-        try {
+            BurrowServer s = new BurrowServer(config, opened);
             // After a restart the store may hold intents a crash interrupted and the host orphans; both are
             // settled before the first request is served.
             s.loops.runNow(s.reconciler);
             s.api.start();
-            if (s.ssh != null) s.ssh.start();
+            opened.opened("HTTP API", s.api::close);
+            if (s.ssh != null) {
+                s.ssh.start();
+                opened.opened("SSH gateway", s.ssh::close);
+            }
+            opened.opened("loops", s.loops::close);
             s.startLoops();
+            if (config.prewarmDefaultImage()) s.prewarm();
+            return s;
         } catch (RuntimeException e) {
-            s.close();
+            opened.closeAfter(e);
             throw e;
         }
-        if (config.prewarmDefaultImage()) s.prewarm();
-        return s;
     }
-
     private void startLoops() {
         var lc = config.lifecycle();
         loops.start(reconciler);
@@ -358,24 +349,13 @@ public final class BurrowServer implements AutoCloseable {
         return database;
     }
 
-    /** Stops serving. VMs keep running: a server restart must not take user sandboxes down. */
+    /**
+     * Stops serving: closes everything {@link #start} opened, last opened first (loops, SSH, HTTP, previews, sessions,
+     * driver, metrics, tracing, database). VMs keep running: a server restart must not take user sandboxes down.
+     */
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) return;
-        loops.close();
-        if (ssh != null) ssh.close();
-        previewProxy.close();
-        try {
-            api.close();
-        } catch (RuntimeException e) {
-            log.warn("stopping HTTP failed: {}", e.getMessage());
-        }
-        processes.close(); // sessions of this server; the VMs themselves keep running
-        terminals.close();
-        tracing.close(); // flushes buffered spans
-        driver.close();
-        database.close();
-        metrics.close();
+        opened.close();
     }
 
     /**
