@@ -163,7 +163,7 @@ public final class BurrowServer implements AutoCloseable {
         lifecycle.addListener(domains.vmDeletionListener());
         var vmModules = dev.burrow.server.http.VmModules.of(lifecycle, maxVcpus, maxMemMb, events, git, domains);
         // services: definitions in the spec, supervisors inside the VMs; started by the boot hook on create/start
-        this.services = new ServiceManager(lifecycle, driver.serviceNotify());
+        this.services = new ServiceManager(lifecycle, driver.serviceNotify().orElse(null));
         lifecycle.setBootHook(services);
         // Process handles and terminals: spawned through the coordinator (wakes the VM, counts as activity); their
         // client traffic counts as activity too. Both end a VM's processes when it stops or goes away.
@@ -183,7 +183,7 @@ public final class BurrowServer implements AutoCloseable {
         this.ssh = config.ssh().enabled()
                 ? new dev.burrow.server.ssh.SshGateway(config.ssh().host() != null ? config.ssh().host() : config.host(),
                         config.ssh().port(), config.dataDir().resolve("ssh").resolve("host_key"), lifecycle, identities,
-                        driver.sftpServerCommand())
+                        driver.processes().map(p -> p.sftpServerCommand()).orElse(java.util.List.of()))
                 : null;
         String previewHost = preview.host() != null ? preview.host() : config.host();
         var tokens = new dev.burrow.server.proxy.PreviewTokens(HexFormat.of().parseHex(

@@ -161,8 +161,8 @@ class SnapshotTemplateTest {
         }
         String low = made.get(0), high = made.get(1), persistent = made.get(2);
         var driver = srv.server.driver();
-        for (String s : made) assertThat(driver.snapshotUsageBytes(s)).as("usage of " + s).isGreaterThanOrEqualTo(10L << 20);
-        assertThat(driver.snapshotUsageBytes(used)).isLessThan(2L << 20);
+        for (String s : made) assertThat(driver.snapshots().orElseThrow().snapshotUsageBytes(s)).as("usage of " + s).isGreaterThanOrEqualTo(10L << 20);
+        assertThat(driver.snapshots().orElseThrow().snapshotUsageBytes(used)).isLessThan(2L << 20);
 
         // ~40 MiB against a 25 MiB quota: the VM (10) and the priority-1 snapshot (10) go, then it fits — but snapshots
         // made moments ago are in their grace (a create may be about to use them), so first only the VM goes

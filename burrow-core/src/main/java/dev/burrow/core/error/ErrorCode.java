@@ -50,6 +50,8 @@ public enum ErrorCode {
     REGISTRY_UNAVAILABLE(502, false),
 
     // the host
+    /** The node's driver lacks the capability the request needs (no such facet): this node cannot honour it. */
+    UNSUPPORTED_OPERATION(400, false),
     /** A host tool or file operation failed; the client sees a reference, the server log has the detail. */
     DRIVER_ERROR(500, false),
     INTERNAL_ERROR(500, true),

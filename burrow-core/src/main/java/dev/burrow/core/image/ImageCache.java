@@ -20,6 +20,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.burrow.core.driver.CachedImage;
+import dev.burrow.core.driver.ImageFacet;
 import dev.burrow.core.driver.ImageInfo;
 import dev.burrow.core.driver.PullProgress;
 import dev.burrow.core.driver.SandboxDriver;
@@ -216,12 +217,25 @@ public final class ImageCache implements AutoCloseable {
         return held;
     }
 
+    /** Refuses a malformed image reference (400) without looking anything up. */
+    public void validate(String imageRef) {
+        driver.images().ifPresent(f -> f.validateImageRef(imageRef));
+    }
+
+    /**
+     * Whether a create of {@code imageRef} needs no fetch (from local state only). Always true for a driver without an
+     * image cache: it takes references as they are.
+     */
+    public boolean cached(String imageRef) {
+        return driver.images().map(f -> f.imageCached(imageRef)).orElse(true);
+    }
+
     public List<CachedImage> list() {
-        return new ArrayList<>(driver.images());
+        return driver.images().map(f -> new ArrayList<>(f.cachedImages())).orElseGet(ArrayList::new);
     }
 
     public Optional<CachedImage> find(String digest) {
-        return driver.images().stream().filter(i -> i.digest().equals(digest)).findFirst();
+        return list().stream().filter(i -> i.digest().equals(digest)).findFirst();
     }
 
     /**
@@ -235,12 +249,13 @@ public final class ImageCache implements AutoCloseable {
                         "image " + digest + " is being pulled or used by a create under way; retry when it finished");
             }
             // Under the monitor: no new lease can resolve to this digest from a finished entry meanwhile.
-            driver.deleteImage(digest);
+            // without an image cache nothing is cached, so there is nothing to delete
+            driver.images().ifPresent(f -> f.deleteImage(digest));
         }
     }
 
     private void run(Pull pull) {
-        SandboxDriver.ProgressListener listener = new SandboxDriver.ProgressListener() {
+        ImageFacet.ProgressListener listener = new ImageFacet.ProgressListener() {
             @Override
             public void progress(String phase, double fraction) {
                 pull.progress.updateAndGet(p -> p.withPhase(phase));
@@ -253,7 +268,10 @@ public final class ImageCache implements AutoCloseable {
         };
         long t0 = System.nanoTime();
         try {
-            ImageInfo info = driver.prepareImage(pull.image, listener);
+            Optional<ImageFacet> facet = driver.images();
+            // a driver without an image cache takes the reference as it is
+            ImageInfo info = facet.isPresent() ? facet.get().prepareImage(pull.image, listener)
+                    : new ImageInfo(pull.image, pull.image, Map.of(), null, List.of());
             pull.progress.updateAndGet(p -> p.withPhase("ready"));
             log.info("image_ref={} digest={} op=pull duration_ms={}", pull.image, info.digest(),
                     (System.nanoTime() - t0) / 1_000_000);

@@ -169,7 +169,7 @@ public final class LifecycleCoordinator {
             if (earlier.isPresent()) return earlier.get();
         }
         var spec = command.spec();
-        if (!driver.networking() && !spec.network().equals(dev.burrow.core.net.NetworkPolicy.ALLOW_ALL)) {
+        if (driver.network().isEmpty() && !spec.network().equals(dev.burrow.core.net.NetworkPolicy.ALLOW_ALL)) {
             throw BurrowException.badRequest("UNSUPPORTED_FIELD",
                     "this server runs VMs without networking, so a network policy cannot be honoured; remove 'network'");
         }
@@ -205,8 +205,8 @@ public final class LifecycleCoordinator {
         } else {
             image = spec.image() == null || spec.image().isBlank() ? settings.defaultImage() : spec.image();
             // A malformed reference is refused before anything is written.
-            driver.validateImageRef(image);
-            if (driver.imageCached(image)) {
+            images.validate(image);
+            if (images.cached(image)) {
                 // Cached: preparing is a cache hit (at most a registry round trip to see whether a tag moved), done
                 // before the VM exists as it always was.
                 // The lease is held until the VM's disk exists, so the collector cannot take the image meanwhile.
@@ -325,7 +325,7 @@ public final class LifecycleCoordinator {
 
     /** Refuses a malformed image reference (400) without looking anything up. */
     public void validateImageRef(String image) {
-        driver.validateImageRef(image);
+        images.validate(image);
     }
 
     /** The node's image cache: pulls under way (shared by creates), cached images, deleting them. */
@@ -356,14 +356,14 @@ public final class LifecycleCoordinator {
             Failpoints.hit("create.after-driver");
             // fetched through the VM's own network, so only once it exists (and under its egress policy)
             List<CreateVmCommand.TreeCopy> fetched = command.fetch() == null ? List.of()
-                    : command.fetch().fetch(id, driver.networkNamespace(id));
+                    : command.fetch().fetch(id, processFacet().networkNamespace(id));
             for (var f : command.files().entrySet()) {
-                driver.writeFile(id, f.getKey(), f.getValue().content(), f.getValue().executable());
+                fileFacet().writeFile(id, f.getKey(), f.getValue().content(), f.getValue().executable());
             }
-            for (var t : command.trees()) driver.copyIn(id, t.source(), t.path());
-            for (var t : fetched) driver.copyIn(id, t.source(), t.path());
+            for (var t : command.trees()) fileFacet().copyIn(id, t.source(), t.path());
+            for (var t : fetched) fileFacet().copyIn(id, t.source(), t.path());
             for (String script : command.setup()) {
-                ExecResult r = driver.exec(id, ExecRequest.of(script, Duration.ofMinutes(2)));
+                ExecResult r = processFacet().exec(id, ExecRequest.of(script, Duration.ofMinutes(2)));
                 if (r.exitCode() != 0 || r.timedOut()) {
                     String out = (r.stderr() + r.stdout()).strip();
                     throw BurrowException.badRequest("CREATE_VM_SETUP_FAILED", "setting up VM " + id + " failed"
@@ -371,7 +371,7 @@ public final class LifecycleCoordinator {
                 }
             }
             for (var step : command.steps()) {
-                ExecResult r = driver.exec(id, ExecRequest.of(step.script(), step.timeout()));
+                ExecResult r = processFacet().exec(id, ExecRequest.of(step.script(), step.timeout()));
                 if (r.exitCode() != 0 || r.timedOut()) {
                     String out = (r.stdout() + r.stderr()).strip();
                     throw BurrowException.badRequest(step.errorCode(), step.failure()
@@ -382,7 +382,7 @@ public final class LifecycleCoordinator {
             vm = vm.withHandle(handle);
             // after the files: services started at boot may run scripts the request brought along
             Vm booted = vm;
-            bootHook.booted(booted, req -> driver.exec(id, req));
+            bootHook.booted(booted, req -> processFacet().exec(id, req));
         } catch (RuntimeException e) {
             createSlots.release();
             // Leave a deleted tombstone only when the host is really clean; otherwise FAILED keeps the
@@ -539,7 +539,7 @@ public final class LifecycleCoordinator {
                         + current + " MiB, asked for " + rootfsSizeMb + " MiB");
             }
             if (rootfsSizeMb == current) return vm;
-            driver.resizeDisk(id, rootfsSizeMb);
+            diskQuotaFacet().resizeDisk(id, rootfsSizeMb);
             var s = vm.spec();
             var grown = new dev.burrow.core.vm.VmSpec(s.image(), s.vcpuCount(), s.memSizeMb(), s.env(), s.workdir(),
                     s.idleTimeoutSeconds(), s.persistence(), s.labels(), rootfsSizeMb, s.snapshotId(), s.services(), s.network(),
@@ -555,7 +555,7 @@ public final class LifecycleCoordinator {
             if (vm.status().transitional() || vm.status() == VmStatus.FAILED) throw invalid(vm, "resize");
             admission.admitResize(vm, vcpuCount, memSizeMb);
             try {
-                driver.resize(id, vcpuCount, memSizeMb);
+                resourceFacet().resize(id, vcpuCount, memSizeMb);
             } catch (RuntimeException e) {
                 // the ledger goes back to what the VM still has
                 admission.transitioned(vm, vm.status(), "resize", cause, null, null);
@@ -571,14 +571,13 @@ public final class LifecycleCoordinator {
      * next start of a stopped one); the spec is updated only once the host accepted it.
      */
     public Vm updateNetwork(String id, dev.burrow.core.net.NetworkPolicy policy, String cause) {
-        if (!driver.networking()) {
-            throw BurrowException.badRequest("NETWORKING_DISABLED", "this server runs VMs without networking");
-        }
+        var network = driver.network().orElseThrow(
+                () -> BurrowException.badRequest("NETWORKING_DISABLED", "this server runs VMs without networking"));
         try (var held = locks.acquire(id, settings.lockWait(), "network")) {
             Vm vm = get(id);
             if (vm.status().transitional() || vm.status() == VmStatus.FAILED) throw invalid(vm, "change the network of");
             long t0 = System.nanoTime();
-            driver.updateNetwork(id, policy);
+            network.updateNetwork(id, policy);
             return write(vm.withSpec(vm.spec().withNetwork(policy)), vm.status(), vm.statusReason(), "network", cause,
                     elapsed(t0));
         }
@@ -587,7 +586,7 @@ public final class LifecycleCoordinator {
     /** The VM's address on the VM network, or null when the driver gives VMs none. */
     public dev.burrow.core.driver.NetworkInfo networkInfo(String id) {
         get(id);
-        return driver.networkInfo(id);
+        return driver.network().map(n -> n.networkInfo(id)).orElse(null);
     }
 
     // ---- snapshots and fork ----
@@ -631,7 +630,7 @@ public final class LifecycleCoordinator {
             try (var snapHeld = locks.acquire(snapshotId, settings.lockWait(), "snapshot")) {
                 Failpoints.hit("snapshot.after-intent");
                 long t0 = System.nanoTime();
-                driver.snapshot(vmId, snapshotId);
+                snapshotFacet().snapshot(vmId, snapshotId);
                 Failpoints.hit("snapshot.after-driver");
                 String defaultUser = user;
                 if (defaultUser == null && vm.spec().snapshotId() != null) {
@@ -773,7 +772,7 @@ public final class LifecycleCoordinator {
             }
             snapshots.deleteSnapshot(snapshotId);
             try {
-                driver.deleteSnapshot(snapshotId);
+                snapshotFacet().deleteSnapshot(snapshotId);
             } catch (RuntimeException e) {
                 // The snapshot is gone for users (no row); what is left on the host is an orphan the reconciler
                 // deletes on its next pass, so the request itself succeeded.
@@ -795,7 +794,7 @@ public final class LifecycleCoordinator {
         if (held.isEmpty()) return false;
         try (var h = held.get()) {
             if (snapshots.findSnapshot(snapshotId).isPresent()) return false;
-            driver.deleteSnapshot(snapshotId);
+            snapshotFacet().deleteSnapshot(snapshotId);
             log.warn("snapshot_id={} op=destroy-orphan-snapshot cause={} driver snapshot without a store row deleted",
                     snapshotId, cause);
             return true;
@@ -803,14 +802,36 @@ public final class LifecycleCoordinator {
     }
 
     private void requireSnapshots() {
-        if (!driver.capabilities().diskSnapshots()) {
-            throw BurrowException.badRequest("UNSUPPORTED_FIELD", "the " + driver.name() + " driver cannot snapshot disks");
-        }
+        snapshotFacet();
+    }
+
+    private dev.burrow.core.driver.SnapshotFacet snapshotFacet() {
+        return driver.snapshots().orElseThrow(
+                () -> BurrowException.badRequest("UNSUPPORTED_FIELD", "the " + driver.name() + " driver cannot snapshot disks"));
+    }
+
+    // what the other facets' absence means to a caller: a 4xx naming what this node's driver cannot do
+
+    private dev.burrow.core.driver.ProcessFacet processFacet() {
+        return driver.processes().orElseThrow(() -> SandboxDriver.unsupported(driver.name(), "run processes in VMs"));
+    }
+
+    private dev.burrow.core.driver.FileFacet fileFacet() {
+        return driver.files().orElseThrow(() -> SandboxDriver.unsupported(driver.name(), "read or write VM files"));
+    }
+
+    private dev.burrow.core.driver.ResourceFacet resourceFacet() {
+        return driver.resources().orElseThrow(() -> SandboxDriver.unsupported(driver.name(), "change cpu or memory limits"));
+    }
+
+    private dev.burrow.core.driver.DiskQuotaFacet diskQuotaFacet() {
+        return driver.diskQuota().orElseThrow(() -> BurrowException.badRequest("UNSUPPORTED_FIELD",
+                "the " + driver.name() + " driver has no disk quota on this host"));
     }
 
     private void deleteDriverSnapshotQuietly(String snapshotId) {
         try {
-            driver.deleteSnapshot(snapshotId);
+            snapshotFacet().deleteSnapshot(snapshotId);
         } catch (RuntimeException e) {
             log.error("snapshot_id={} op=snapshot cleanup after a failed row insert also failed (the reconciler retries): {}",
                     snapshotId, e.getMessage());
@@ -834,7 +855,7 @@ public final class LifecycleCoordinator {
         }
         store.touch(id, clock.instant());
         try (var slot = execSlots.acquire(id)) {
-            return driver.exec(id, request);
+            return processFacet().exec(id, request);
         }
     }
 
@@ -849,7 +870,7 @@ public final class LifecycleCoordinator {
         var slot = execSlots.acquire(id);
         try {
             store.touch(id, clock.instant());
-            return new SlotHeldProcess(driver.spawn(id, spec), slot);
+            return new SlotHeldProcess(processFacet().spawn(id, spec), slot);
         } catch (RuntimeException | Error e) {
             slot.close();
             throw e;
@@ -862,7 +883,7 @@ public final class LifecycleCoordinator {
             requireRunning(wake(get(id), cause));
         }
         store.touch(id, clock.instant());
-        return driver.connect(id, port);
+        return processFacet().connect(id, port);
     }
 
     private static void requireRunning(Vm vm) {
@@ -876,7 +897,7 @@ public final class LifecycleCoordinator {
         try (var held = locks.acquire(id, settings.lockWait(), "read file")) {
             requireDisk(wake(get(id), "access"), "read a file");
             store.touch(id, clock.instant());
-            return driver.read(id, path, maxBytes);
+            return fileFacet().read(id, path, maxBytes);
         }
     }
 
@@ -884,12 +905,12 @@ public final class LifecycleCoordinator {
         try (var held = locks.acquire(id, settings.lockWait(), "write file")) {
             requireDisk(wake(get(id), "access"), "write a file");
             store.touch(id, clock.instant());
-            driver.writeFile(id, path, content, executable);
+            fileFacet().writeFile(id, path, content, executable);
         }
     }
 
     /**
-     * Opens a file for streaming (see {@link SandboxDriver#openFile}). The VM's lock is held to wake it and check it
+     * Opens a file for streaming (see {@link dev.burrow.core.driver.FileFacet#openFile}). The VM's lock is held to wake it and check it
      * has a disk, not while the caller streams, so a slow download never blocks stop or delete.
      */
     public dev.burrow.core.driver.OpenFile openFile(String id, String path, long maxBytes) {
@@ -897,7 +918,7 @@ public final class LifecycleCoordinator {
             requireDisk(wake(get(id), "access"), "read a file");
         }
         store.touch(id, clock.instant());
-        return driver.openFile(id, path, maxBytes);
+        return fileFacet().openFile(id, path, maxBytes);
     }
 
     /** Writes a file from a stream; like {@link #openFile}, the VM's lock is not held while the bytes arrive. */
@@ -906,7 +927,7 @@ public final class LifecycleCoordinator {
             requireDisk(wake(get(id), "access"), "write a file");
         }
         store.touch(id, clock.instant());
-        driver.writeFile(id, path, content, executable);
+        fileFacet().writeFile(id, path, content, executable);
     }
 
     /**
@@ -945,7 +966,7 @@ public final class LifecycleCoordinator {
     private void startAndBoot(Vm vm) {
         driver.start(vm.id());
         try {
-            bootHook.booted(vm, req -> driver.exec(vm.id(), req));
+            bootHook.booted(vm, req -> processFacet().exec(vm.id(), req));
         } catch (RuntimeException e) {
             log.warn("vm_id={} op=start boot hook failed, the VM runs without it: {}", vm.id(), e.getMessage());
         }
@@ -963,7 +984,7 @@ public final class LifecycleCoordinator {
                         "VM is not running: " + id + " (status " + vm.status().dbName() + ")");
             }
         }
-        return driver.exec(id, request);
+        return processFacet().exec(id, request);
     }
 
     /**

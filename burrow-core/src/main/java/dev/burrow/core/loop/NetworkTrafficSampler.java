@@ -36,7 +36,7 @@ public final class NetworkTrafficSampler extends FixedIntervalLoop {
         Set<String> seen = new HashSet<>();
         for (Vm vm : store.everyVm()) {
             if (vm.status() != VmStatus.RUNNING) continue;
-            long bytes = driver.networkBytes(vm.id());
+            long bytes = driver.network().map(n -> n.networkBytes(vm.id())).orElse(-1L);
             if (bytes < 0) continue;
             seen.add(vm.id());
             Long before = lastBytes.put(vm.id(), bytes);

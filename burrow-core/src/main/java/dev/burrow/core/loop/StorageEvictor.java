@@ -73,18 +73,18 @@ public final class StorageEvictor extends FixedIntervalLoop {
         long total = 0;
         List<Vm> candidates = new ArrayList<>();
         for (Vm vm : store.everyVm()) {
-            long bytes = driver.diskUsageBytes(vm.id());
+            long bytes = driver.resources().map(r -> r.diskUsageBytes(vm.id())).orElse(-1L);
             if (bytes > 0) {
                 usage.put(vm.id(), bytes);
                 total += bytes;
             }
             if (evictable(vm)) candidates.add(vm);
         }
-        List<Snapshot> snaps = snapshots == null || !driver.capabilities().diskSnapshots() ? List.of()
+        List<Snapshot> snaps = snapshots == null || driver.snapshots().isEmpty() ? List.of()
                 : snapshots.listSnapshots().stream().filter(s -> !s.failed()).toList();
         Map<String, Long> snapUsage = new HashMap<>();
         for (Snapshot s : snaps) {
-            long bytes = driver.snapshotUsageBytes(s.id());
+            long bytes = driver.snapshots().map(f -> f.snapshotUsageBytes(s.id())).orElse(-1L);
             if (bytes > 0) {
                 snapUsage.put(s.id(), bytes);
                 total += bytes;

@@ -7,11 +7,21 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
-import dev.burrow.core.driver.DriverCapabilities;
 import dev.burrow.core.driver.DriverException;
 import dev.burrow.core.driver.ExecRequest;
 import dev.burrow.core.driver.ExecResult;
+import dev.burrow.core.driver.CachedImage;
 import dev.burrow.core.driver.FileContent;
+import dev.burrow.core.driver.FileFacet;
+import dev.burrow.core.driver.ImageFacet;
+import dev.burrow.core.driver.NetworkFacet;
+import dev.burrow.core.driver.NetworkInfo;
+import dev.burrow.core.driver.ProcessFacet;
+import dev.burrow.core.driver.ProcessSpec;
+import dev.burrow.core.driver.SandboxNetns;
+import dev.burrow.core.driver.SandboxProcess;
+import dev.burrow.core.driver.SnapshotFacet;
+import dev.burrow.core.net.NetworkPolicy;
 import dev.burrow.core.driver.HostResource;
 import dev.burrow.core.driver.ImageInfo;
 import dev.burrow.core.driver.SandboxDriver;
@@ -20,7 +30,7 @@ import dev.burrow.core.driver.SandboxState;
 import dev.burrow.core.error.BurrowException;
 
 /** An in-memory driver for coordinator unit tests; {@link #failNext} makes one named call throw. */
-public final class FakeDriver implements SandboxDriver {
+public final class FakeDriver implements SandboxDriver, ImageFacet, ProcessFacet, FileFacet, SnapshotFacet, NetworkFacet {
     public final Map<String, SandboxState> sandboxes = new ConcurrentHashMap<>();
     public final Map<String, byte[]> files = new ConcurrentHashMap<>();
     /** What {@link #networkBytes} answers per VM (absent: -1, no network). */
@@ -44,7 +54,43 @@ public final class FakeDriver implements SandboxDriver {
 
     @Override public String name() { return "fake"; }
 
-    @Override public DriverCapabilities capabilities() { return new DriverCapabilities(true, true, false, false, true); }
+    @Override public java.util.Optional<ImageFacet> images() { return java.util.Optional.of(this); }
+
+    @Override public java.util.Optional<ProcessFacet> processes() { return java.util.Optional.of(this); }
+
+    @Override public java.util.Optional<FileFacet> files() { return java.util.Optional.of(this); }
+
+    @Override public java.util.Optional<SnapshotFacet> snapshots() { return java.util.Optional.of(this); }
+
+    @Override public java.util.Optional<NetworkFacet> network() { return java.util.Optional.of(this); }
+
+    @Override public List<CachedImage> cachedImages() { return List.of(); }
+
+    @Override public void deleteImage(String digest) { calls.add("deleteImage:" + digest); }
+
+    @Override
+    public SandboxProcess spawn(String vmId, ProcessSpec spec) {
+        call("spawn", vmId);
+        throw new DriverException("the fake driver starts no interactive processes");
+    }
+
+    @Override
+    public java.nio.channels.SocketChannel connect(String vmId, int port) {
+        call("connect", vmId);
+        throw new DriverException("the fake driver has no VM loopback to connect to");
+    }
+
+    @Override public List<String> sftpServerCommand() { return List.of(); }
+
+    @Override public SandboxNetns networkNamespace(String vmId) { return null; }
+
+    @Override public void copyIn(String vmId, java.nio.file.Path source, String path) { call("copyIn", vmId); }
+
+    @Override public void updateNetwork(String vmId, NetworkPolicy policy) { call("updateNetwork", vmId); }
+
+    @Override public NetworkInfo networkInfo(String vmId) { return null; }
+
+    @Override public long snapshotUsageBytes(String snapshotId) { return -1; }
 
     /** Images named {@code pull…} are not cached: a create of one goes through 'pulling'. */
     @Override

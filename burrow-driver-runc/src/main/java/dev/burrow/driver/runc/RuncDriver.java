@@ -23,7 +23,14 @@ import org.slf4j.LoggerFactory;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
-import dev.burrow.core.driver.DriverCapabilities;
+import dev.burrow.core.driver.DiskQuotaFacet;
+import dev.burrow.core.driver.FileFacet;
+import dev.burrow.core.driver.ImageFacet;
+import dev.burrow.core.driver.NetworkFacet;
+import dev.burrow.core.driver.ProcessFacet;
+import dev.burrow.core.driver.ResourceFacet;
+import dev.burrow.core.driver.ServiceNotify;
+import dev.burrow.core.driver.SnapshotFacet;
 import dev.burrow.core.driver.DriverException;
 import dev.burrow.core.driver.ExecRequest;
 import dev.burrow.core.driver.ExecResult;
@@ -74,7 +81,8 @@ import dev.burrow.driver.runc.internal.VmTools;
  * <p>Operations on one VM are serialized by a lock (the coordinator serializes transitions, but file
  * operations and execs arrive concurrently with them and briefly freeze the VM).
  */
-public final class RuncDriver implements SandboxDriver {
+public final class RuncDriver implements SandboxDriver, ImageFacet, ProcessFacet, FileFacet, SnapshotFacet, NetworkFacet,
+        ResourceFacet, DiskQuotaFacet {
     private static final Logger log = LoggerFactory.getLogger(RuncDriver.class);
     private static final Pattern VM_ID = Pattern.compile("[a-z0-9]{1,63}");
     private static final Pattern SNAPSHOT_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]{0,127}");
@@ -190,12 +198,48 @@ public final class RuncDriver implements SandboxDriver {
         return "runc";
     }
 
+    // Facets: this driver is its own facets. Suspend is the cgroup freezer, which keeps memory. Disk snapshots with
+    // either storage (btrfs: O(1); overlay: a copy of what the VM wrote); no memory snapshots (CRIU fails on this
+    // kernel); only btrfs has quotas; a VM network only when configured.
+
     @Override
-    public DriverCapabilities capabilities() {
-        // Suspend is the cgroup freezer, which keeps memory. Disk snapshots with either storage (btrfs: O(1);
-        // overlay: a copy of what the VM wrote); no memory snapshots (CRIU fails on this kernel); only btrfs has
-        // quotas.
-        return new DriverCapabilities(true, true, false, storage.supportsQuota(), true);
+    public Optional<ImageFacet> images() {
+        return Optional.of(this);
+    }
+
+    @Override
+    public Optional<ProcessFacet> processes() {
+        return Optional.of(this);
+    }
+
+    @Override
+    public Optional<FileFacet> files() {
+        return Optional.of(this);
+    }
+
+    @Override
+    public Optional<SnapshotFacet> snapshots() {
+        return Optional.of(this);
+    }
+
+    @Override
+    public Optional<NetworkFacet> network() {
+        return network == null ? Optional.empty() : Optional.of(this);
+    }
+
+    @Override
+    public Optional<ServiceNotify> serviceNotify() {
+        return Optional.of(notify);
+    }
+
+    @Override
+    public Optional<ResourceFacet> resources() {
+        return Optional.of(this);
+    }
+
+    @Override
+    public Optional<DiskQuotaFacet> diskQuota() {
+        return storage.supportsQuota() ? Optional.of(this) : Optional.empty();
     }
 
     /** "btrfs" or "overlay": where VM roots live on this host. */
@@ -226,7 +270,7 @@ public final class RuncDriver implements SandboxDriver {
     }
 
     @Override
-    public List<CachedImage> images() {
+    public List<CachedImage> cachedImages() {
         Map<String, RootfsStorage.ImageUsers> users = storage.imageUsers();
         boolean needed = storage.rootsNeedImage();
         List<CachedImage> result = new ArrayList<>();
@@ -607,11 +651,6 @@ public final class RuncDriver implements SandboxDriver {
     }
 
     @Override
-    public dev.burrow.core.driver.ServiceNotify serviceNotify() {
-        return notify;
-    }
-
-    @Override
     public List<String> sftpServerCommand() {
         return tools.sftpServer();
     }
@@ -786,7 +825,7 @@ public final class RuncDriver implements SandboxDriver {
     @Override
     public void resizeDisk(String vmId, int rootfsSizeMb) {
         checkId(vmId);
-        if (!storage.supportsQuota()) {
+        if (!storage.supportsQuota()) { // only reachable by a caller that ignored diskQuota()'s absence
             throw BurrowException.badRequest("UNSUPPORTED_FIELD", "this host's VM storage (" + storage.name() + ") has no disk quota");
         }
         locked(vmId, () -> {
@@ -833,14 +872,11 @@ public final class RuncDriver implements SandboxDriver {
     }
 
     @Override
-    public boolean networking() {
-        return network != null;
-    }
-
-    @Override
     public void updateNetwork(String vmId, dev.burrow.core.net.NetworkPolicy policy) {
         checkId(vmId);
-        if (network == null) throw new UnsupportedOperationException("this runc driver runs VMs without networking");
+        if (network == null) { // only reachable by a caller that ignored network()'s absence
+            throw BurrowException.badRequest("NETWORKING_DISABLED", "this server runs VMs without networking");
+        }
         locked(vmId, () -> {
             if (!Files.exists(bundleDir(vmId).resolve("config.json"))) throw vmNotFound(vmId);
             if (network.info(vmId) == null) {

@@ -21,7 +21,7 @@ import dev.burrow.core.driver.ExecRequest;
 import dev.burrow.core.driver.ExecResult;
 import dev.burrow.core.driver.FileContent;
 import dev.burrow.core.driver.HostResource;
-import dev.burrow.core.driver.SandboxDriver.ProgressListener;
+import dev.burrow.core.driver.ImageFacet.ProgressListener;
 import dev.burrow.core.driver.SandboxSpec;
 import dev.burrow.core.driver.SandboxState;
 import dev.burrow.core.error.BurrowException;

@@ -49,7 +49,7 @@ public final class CreateExecBench implements Callable<Integer> {
         List<Double> raw = new ArrayList<>();
         try (BurrowServer server = BurrowServer.start(cfg)) {
             System.out.println("preparing image " + image + " (not timed)...");
-            server.driver().prepareImage(image, (phase, f) -> { });
+            server.driver().images().ifPresent(images -> images.prepareImage(image, (phase, f) -> { }));
             ApiClient client = new ApiClient(server.url(), key);
             RawRunc rawRunc = new RawRunc(work.resolve("raw"), imageDir.toAbsolutePath(), image);
             try {

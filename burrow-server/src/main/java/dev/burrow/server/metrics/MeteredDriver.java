@@ -1,19 +1,37 @@
 package dev.burrow.server.metrics;
 
+import java.io.InputStream;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Supplier;
 
-import dev.burrow.core.driver.DriverCapabilities;
+import dev.burrow.core.driver.CachedImage;
+import dev.burrow.core.driver.DiskQuotaFacet;
 import dev.burrow.core.driver.ExecRequest;
 import dev.burrow.core.driver.ExecResult;
 import dev.burrow.core.driver.FileContent;
+import dev.burrow.core.driver.FileFacet;
 import dev.burrow.core.driver.HostResource;
+import dev.burrow.core.driver.ImageFacet;
 import dev.burrow.core.driver.ImageInfo;
+import dev.burrow.core.driver.NetworkFacet;
+import dev.burrow.core.driver.NetworkInfo;
+import dev.burrow.core.driver.OpenFile;
+import dev.burrow.core.driver.ProcessFacet;
+import dev.burrow.core.driver.ProcessSpec;
+import dev.burrow.core.driver.ResourceFacet;
 import dev.burrow.core.driver.SandboxDriver;
+import dev.burrow.core.driver.SandboxNetns;
+import dev.burrow.core.driver.SandboxProcess;
 import dev.burrow.core.driver.SandboxSpec;
 import dev.burrow.core.driver.SandboxState;
+import dev.burrow.core.driver.ServiceNotify;
+import dev.burrow.core.driver.SnapshotFacet;
+import dev.burrow.core.net.NetworkPolicy;
 import dev.burrow.server.tracing.Tracing;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.Span;
@@ -25,7 +43,8 @@ import io.opentelemetry.context.Scope;
 /**
  * A {@link SandboxDriver} that times every call ({@code burrow_driver_op_duration_seconds{driver,op}}), counts
  * the ones that throw, and traces them; wired around the real driver in one place, so no driver carries
- * observability code. Behaviour (results, exceptions) is exactly the wrapped driver's.
+ * observability code. Its facets are the wrapped driver's, each wrapped the same way (and absent where the wrapped
+ * driver's are). Behaviour (results, exceptions) is exactly the wrapped driver's.
  */
 public final class MeteredDriver implements SandboxDriver {
     private static final AttributeKey<String> VM_ID = AttributeKey.stringKey("burrow.vm.id");
@@ -39,12 +58,26 @@ public final class MeteredDriver implements SandboxDriver {
     private final BurrowMetrics metrics;
     private final Tracing tracing;
     private final String driverName;
+    private final Optional<ImageFacet> images;
+    private final Optional<ProcessFacet> processes;
+    private final Optional<FileFacet> files;
+    private final Optional<SnapshotFacet> snapshots;
+    private final Optional<NetworkFacet> network;
+    private final Optional<ResourceFacet> resources;
+    private final Optional<DiskQuotaFacet> diskQuota;
 
     public MeteredDriver(SandboxDriver inner, BurrowMetrics metrics, Tracing tracing) {
         this.inner = inner;
         this.metrics = metrics;
         this.tracing = tracing;
         this.driverName = inner.name();
+        this.images = inner.images().map(MeteredImages::new);
+        this.processes = inner.processes().map(MeteredProcesses::new);
+        this.files = inner.files().map(MeteredFiles::new);
+        this.snapshots = inner.snapshots().map(MeteredSnapshots::new);
+        this.network = inner.network().map(MeteredNetwork::new);
+        this.resources = inner.resources().map(MeteredResources::new);
+        this.diskQuota = inner.diskQuota().map(MeteredDiskQuota::new);
     }
 
     /** The wrapped driver (for code that needs driver-specific methods). */
@@ -55,36 +88,6 @@ public final class MeteredDriver implements SandboxDriver {
     @Override
     public String name() {
         return driverName;
-    }
-
-    @Override
-    public DriverCapabilities capabilities() {
-        return inner.capabilities();
-    }
-
-    @Override
-    public ImageInfo prepareImage(String imageRef, ProgressListener progress) {
-        return call("prepare_image", null, () -> inner.prepareImage(imageRef, progress));
-    }
-
-    @Override
-    public void validateImageRef(String imageRef) {
-        inner.validateImageRef(imageRef);
-    }
-
-    @Override
-    public boolean imageCached(String imageRef) {
-        return inner.imageCached(imageRef);
-    }
-
-    @Override
-    public java.util.List<dev.burrow.core.driver.CachedImage> images() {
-        return inner.images();
-    }
-
-    @Override
-    public void deleteImage(String digest) {
-        run("delete_image", null, () -> inner.deleteImage(digest));
     }
 
     @Override
@@ -123,118 +126,231 @@ public final class MeteredDriver implements SandboxDriver {
     }
 
     @Override
-    public ExecResult exec(String vmId, ExecRequest request) {
-        return call("exec", vmId, () -> inner.exec(vmId, request));
-    }
-
-    @Override
-    public dev.burrow.core.driver.SandboxProcess spawn(String vmId, dev.burrow.core.driver.ProcessSpec spec) {
-        return call("spawn", vmId, () -> inner.spawn(vmId, spec));
-    }
-
-    @Override
-    public dev.burrow.core.driver.ServiceNotify serviceNotify() {
-        return inner.serviceNotify();
-    }
-
-    @Override
-    public java.util.List<String> sftpServerCommand() {
-        return inner.sftpServerCommand();
-    }
-
-    @Override
-    public java.nio.channels.SocketChannel connect(String vmId, int port) {
-        return call("connect", vmId, () -> inner.connect(vmId, port));
-    }
-
-    @Override
-    public FileContent read(String vmId, String path, long maxBytes) {
-        return call("read_file", vmId, () -> inner.read(vmId, path, maxBytes));
-    }
-
-    @Override
-    public void writeFile(String vmId, String path, byte[] content, boolean executable) {
-        run("write_file", vmId, () -> inner.writeFile(vmId, path, content, executable));
-    }
-
-    @Override
-    public dev.burrow.core.driver.OpenFile openFile(String vmId, String path, long maxBytes) {
-        return call("open_file", vmId, () -> inner.openFile(vmId, path, maxBytes));
-    }
-
-    @Override
-    public void writeFile(String vmId, String path, java.io.InputStream content, boolean executable) {
-        run("write_file", vmId, () -> inner.writeFile(vmId, path, content, executable));
-    }
-
-    @Override
-    public void copyIn(String vmId, java.nio.file.Path source, String path) {
-        run("copy_in", vmId, () -> inner.copyIn(vmId, source, path));
-    }
-
-    @Override
     public List<HostResource> list() {
         return call("list", null, inner::list);
     }
 
     @Override
-    public long networkBytes(String vmId) {
-        return inner.networkBytes(vmId); // a counter read every few seconds per VM: not worth a metric of its own
-    }
-
-    @Override
-    public void resizeDisk(String vmId, int rootfsSizeMb) {
-        run("resize_disk", vmId, () -> inner.resizeDisk(vmId, rootfsSizeMb));
-    }
-
-    @Override
-    public void resize(String vmId, int vcpuCount, int memSizeMb) {
-        run("resize", vmId, () -> inner.resize(vmId, vcpuCount, memSizeMb));
-    }
-
-    @Override
-    public boolean networking() {
-        return inner.networking();
-    }
-
-    @Override
-    public void updateNetwork(String vmId, dev.burrow.core.net.NetworkPolicy policy) {
-        run("update_network", vmId, () -> inner.updateNetwork(vmId, policy));
-    }
-
-    @Override
-    public dev.burrow.core.driver.NetworkInfo networkInfo(String vmId) {
-        return inner.networkInfo(vmId);
-    }
-
-    @Override
-    public dev.burrow.core.driver.SandboxNetns networkNamespace(String vmId) {
-        return inner.networkNamespace(vmId);
-    }
-
-    @Override
-    public void snapshot(String vmId, String snapshotId) {
-        run("snapshot", vmId, () -> inner.snapshot(vmId, snapshotId));
-    }
-
-    @Override
-    public void deleteSnapshot(String snapshotId) {
-        run("delete_snapshot", null, () -> inner.deleteSnapshot(snapshotId));
-    }
-
-    @Override
-    public long diskUsageBytes(String vmId) {
-        return call("disk_usage", vmId, () -> inner.diskUsageBytes(vmId));
-    }
-
-    @Override
-    public long snapshotUsageBytes(String snapshotId) {
-        return inner.snapshotUsageBytes(snapshotId);
-    }
-
-    @Override
     public void close() {
         inner.close();
+    }
+
+    // ---- facets: each wrapped once, so their calls are timed like the core's ----
+
+    @Override
+    public Optional<ImageFacet> images() {
+        return images;
+    }
+
+    @Override
+    public Optional<ProcessFacet> processes() {
+        return processes;
+    }
+
+    @Override
+    public Optional<FileFacet> files() {
+        return files;
+    }
+
+    @Override
+    public Optional<SnapshotFacet> snapshots() {
+        return snapshots;
+    }
+
+    @Override
+    public Optional<NetworkFacet> network() {
+        return network;
+    }
+
+    @Override
+    public Optional<ServiceNotify> serviceNotify() {
+        return inner.serviceNotify(); // socket bookkeeping on the host, no driver operation to time
+    }
+
+    @Override
+    public Optional<ResourceFacet> resources() {
+        return resources;
+    }
+
+    @Override
+    public Optional<DiskQuotaFacet> diskQuota() {
+        return diskQuota;
+    }
+
+    private final class MeteredImages implements ImageFacet {
+        private final ImageFacet f;
+
+        MeteredImages(ImageFacet f) {
+            this.f = f;
+        }
+
+        @Override
+        public ImageInfo prepareImage(String imageRef, ProgressListener progress) {
+            return call("prepare_image", null, () -> f.prepareImage(imageRef, progress));
+        }
+
+        @Override
+        public void validateImageRef(String imageRef) {
+            f.validateImageRef(imageRef); // parses a string, touches nothing
+        }
+
+        @Override
+        public boolean imageCached(String imageRef) {
+            return f.imageCached(imageRef);
+        }
+
+        @Override
+        public List<CachedImage> cachedImages() {
+            return f.cachedImages();
+        }
+
+        @Override
+        public void deleteImage(String digest) {
+            run("delete_image", null, () -> f.deleteImage(digest));
+        }
+    }
+
+    private final class MeteredProcesses implements ProcessFacet {
+        private final ProcessFacet f;
+
+        MeteredProcesses(ProcessFacet f) {
+            this.f = f;
+        }
+
+        @Override
+        public ExecResult exec(String vmId, ExecRequest request) {
+            return call("exec", vmId, () -> f.exec(vmId, request));
+        }
+
+        @Override
+        public SandboxProcess spawn(String vmId, ProcessSpec spec) {
+            return call("spawn", vmId, () -> f.spawn(vmId, spec));
+        }
+
+        @Override
+        public SocketChannel connect(String vmId, int port) {
+            return call("connect", vmId, () -> f.connect(vmId, port));
+        }
+
+        @Override
+        public List<String> sftpServerCommand() {
+            return f.sftpServerCommand();
+        }
+
+        @Override
+        public SandboxNetns networkNamespace(String vmId) {
+            return f.networkNamespace(vmId);
+        }
+    }
+
+    private final class MeteredFiles implements FileFacet {
+        private final FileFacet f;
+
+        MeteredFiles(FileFacet f) {
+            this.f = f;
+        }
+
+        @Override
+        public FileContent read(String vmId, String path, long maxBytes) {
+            return call("read_file", vmId, () -> f.read(vmId, path, maxBytes));
+        }
+
+        @Override
+        public void writeFile(String vmId, String path, byte[] content, boolean executable) {
+            run("write_file", vmId, () -> f.writeFile(vmId, path, content, executable));
+        }
+
+        @Override
+        public OpenFile openFile(String vmId, String path, long maxBytes) {
+            return call("open_file", vmId, () -> f.openFile(vmId, path, maxBytes));
+        }
+
+        @Override
+        public void writeFile(String vmId, String path, InputStream content, boolean executable) {
+            run("write_file", vmId, () -> f.writeFile(vmId, path, content, executable));
+        }
+
+        @Override
+        public void copyIn(String vmId, Path source, String path) {
+            run("copy_in", vmId, () -> f.copyIn(vmId, source, path));
+        }
+    }
+
+    private final class MeteredSnapshots implements SnapshotFacet {
+        private final SnapshotFacet f;
+
+        MeteredSnapshots(SnapshotFacet f) {
+            this.f = f;
+        }
+
+        @Override
+        public void snapshot(String vmId, String snapshotId) {
+            run("snapshot", vmId, () -> f.snapshot(vmId, snapshotId));
+        }
+
+        @Override
+        public void deleteSnapshot(String snapshotId) {
+            run("delete_snapshot", null, () -> f.deleteSnapshot(snapshotId));
+        }
+
+        @Override
+        public long snapshotUsageBytes(String snapshotId) {
+            return f.snapshotUsageBytes(snapshotId);
+        }
+    }
+
+    private final class MeteredNetwork implements NetworkFacet {
+        private final NetworkFacet f;
+
+        MeteredNetwork(NetworkFacet f) {
+            this.f = f;
+        }
+
+        @Override
+        public void updateNetwork(String vmId, NetworkPolicy policy) {
+            run("update_network", vmId, () -> f.updateNetwork(vmId, policy));
+        }
+
+        @Override
+        public NetworkInfo networkInfo(String vmId) {
+            return f.networkInfo(vmId);
+        }
+
+        @Override
+        public long networkBytes(String vmId) {
+            return f.networkBytes(vmId); // a counter read every few seconds per VM: not worth a metric of its own
+        }
+    }
+
+    private final class MeteredResources implements ResourceFacet {
+        private final ResourceFacet f;
+
+        MeteredResources(ResourceFacet f) {
+            this.f = f;
+        }
+
+        @Override
+        public void resize(String vmId, int vcpuCount, int memSizeMb) {
+            run("resize", vmId, () -> f.resize(vmId, vcpuCount, memSizeMb));
+        }
+
+        @Override
+        public long diskUsageBytes(String vmId) {
+            return call("disk_usage", vmId, () -> f.diskUsageBytes(vmId));
+        }
+    }
+
+    private final class MeteredDiskQuota implements DiskQuotaFacet {
+        private final DiskQuotaFacet f;
+
+        MeteredDiskQuota(DiskQuotaFacet f) {
+            this.f = f;
+        }
+
+        @Override
+        public void resizeDisk(String vmId, int rootfsSizeMb) {
+            run("resize_disk", vmId, () -> f.resizeDisk(vmId, rootfsSizeMb));
+        }
     }
 
     private void run(String op, String vmId, Runnable body) {

@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import dev.burrow.core.driver.DriverException;
-import dev.burrow.core.driver.SandboxDriver.ProgressListener;
+import dev.burrow.core.driver.ImageFacet.ProgressListener;
 
 /**
  * Root filesystems Burrow can make without any registry: one from the host's static busybox (seconds, for

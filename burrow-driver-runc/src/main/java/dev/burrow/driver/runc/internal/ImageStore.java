@@ -1,6 +1,6 @@
 package dev.burrow.driver.runc.internal;
 
-import dev.burrow.core.driver.SandboxDriver.ProgressListener;
+import dev.burrow.core.driver.ImageFacet.ProgressListener;
 
 /**
  * Resolves an image reference to an unpacked root filesystem, fetching and unpacking it at most once per

@@ -31,7 +31,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import dev.burrow.core.driver.DriverException;
 import dev.burrow.core.driver.PullProgress;
-import dev.burrow.core.driver.SandboxDriver.ProgressListener;
+import dev.burrow.core.driver.ImageFacet.ProgressListener;
 import dev.burrow.core.error.BurrowException;
 import dev.burrow.core.error.ErrorCode;
 

@@ -26,7 +26,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import dev.burrow.core.driver.DriverException;
-import dev.burrow.core.driver.SandboxDriver.ProgressListener;
+import dev.burrow.core.driver.ImageFacet.ProgressListener;
 import dev.burrow.core.error.BurrowException;
 import dev.burrow.core.testing.HostRequirements;
 import dev.burrow.driver.runc.OciImages;

@@ -2,7 +2,7 @@ package dev.burrow.driver.runc.internal;
 
 import java.nio.file.Path;
 
-import dev.burrow.core.driver.SandboxDriver.ProgressListener;
+import dev.burrow.core.driver.ImageFacet.ProgressListener;
 
 /**
  * Entry point of the child JVMs in {@code OciImageStoreTest.twoProcessesPreparingOneImageBuildItOnce}: prepares

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import dev.burrow.core.driver.SandboxDriver.ProgressListener;
+import dev.burrow.core.driver.ImageFacet.ProgressListener;
 import dev.burrow.core.testing.HostRequirements;
 import dev.burrow.driver.runc.testing.RuncOneShot;
 
