@@ -28,6 +28,9 @@ import dev.burrow.core.loop.StorageEvictor;
 import dev.burrow.core.loop.StuckTransitionSweeper;
 import dev.burrow.server.http.EventBroadcaster;
 import dev.burrow.core.store.ApiKeyStore;
+import dev.burrow.core.store.SnapshotStore;
+import dev.burrow.core.store.Stores;
+import dev.burrow.core.store.VmStore;
 import dev.burrow.driver.runc.RuncDriver;
 import dev.burrow.driver.runc.RuncDriverConfig;
 import dev.burrow.driver.runc.internal.OciImageStore;
@@ -68,7 +71,8 @@ public final class BurrowServer implements AutoCloseable {
     private final EventBroadcaster events;
     private final ProcessManager processes;
     private final TerminalManager terminals;
-    private final SqlVmStore store;
+    private final VmStore store;
+    private final SnapshotStore snapshots;
     private final Identities identities;
     private final ApiServer api;
     private final dev.burrow.server.proxy.PreviewProxy previewProxy;
@@ -84,7 +88,18 @@ public final class BurrowServer implements AutoCloseable {
     /** Everything opened, closed in reverse by {@link #close} — and by {@link #start} when a later part fails. */
     private final OpenedResources opened;
 
-    private BurrowServer(ServerConfig config, OpenedResources opened) {
+    /**
+     * What a server runs on instead of the ones it opens itself (the runc driver, the database named by the
+     * config): the HTTP test harness hands in a fake driver and in-memory stores. The server closes the driver.
+     */
+    public record Backend(SandboxDriver driver, Stores stores) {
+        public Backend {
+            java.util.Objects.requireNonNull(driver, "driver");
+            java.util.Objects.requireNonNull(stores, "stores");
+        }
+    }
+
+    private BurrowServer(ServerConfig config, Backend backend, OpenedResources opened) {
         this.config = config;
         this.opened = opened;
         Path dataDir = config.dataDir().toAbsolutePath().normalize();
@@ -94,10 +109,19 @@ public final class BurrowServer implements AutoCloseable {
             throw new UncheckedIOException("cannot create data dir " + dataDir, e);
         }
         this.nodeId = readOrCreate(dataDir.resolve("node-id"), () -> randomId(8), false);
-        this.database = opened.open("database",
-                Database.open(config.resolvedDatabaseUrl(), config.databaseUser(), config.databasePassword()));
-        SqlVmStore store = new SqlVmStore(database);
+        Stores stores;
+        if (backend == null) {
+            this.database = opened.open("database",
+                    Database.open(config.resolvedDatabaseUrl(), config.databaseUser(), config.databasePassword()));
+            SqlVmStore sql = new SqlVmStore(database);
+            stores = new Stores(sql, sql, sql, new SqlIdentityStore(database), new dev.burrow.store.SqlDomainStore(database));
+        } else {
+            this.database = null;
+            stores = backend.stores();
+        }
+        VmStore store = stores.vms();
         this.store = store;
+        this.snapshots = stores.snapshots();
         if (config.apiKey() != null && !config.apiKey().isBlank()) {
             this.adminKey = config.apiKey();
             this.adminKeyFile = null;
@@ -105,7 +129,7 @@ public final class BurrowServer implements AutoCloseable {
             this.adminKeyFile = dataDir.resolve("admin-key");
             this.adminKey = readOrCreate(adminKeyFile, () -> "bk_" + randomHex(24), true);
         }
-        store.upsert(new ApiKeyStore.ApiKey("admin", "admin", Auth.sha256(adminKey), true));
+        stores.apiKeys().upsert(new ApiKeyStore.ApiKey("admin", "admin", Auth.sha256(adminKey), true));
 
         // Observability before the parts that report to it (driver, coordinator, loops, API).
         this.tracing = Tracing.of(config.observability().otlpEndpoint(), VERSION, nodeId);
@@ -114,9 +138,6 @@ public final class BurrowServer implements AutoCloseable {
                 () -> store.list(dev.burrow.core.store.VmQuery.all()),
                 config.observability().maxVms());
         opened.opened("metrics", metrics::close);
-        var imageStore = new OciImageStore(config.resolvedImageDir().toAbsolutePath(), OciImageStore.Settings.defaults()
-                .withAuthFile(config.registries().authFile())
-                .withInsecureRegistries(config.registries().insecure()));
         var admit = config.admission();
         // all VMs together stay under half the host's pid_max unless the operator says otherwise, so the host keeps
         // room for its own processes however many VMs fork
@@ -125,12 +146,24 @@ public final class BurrowServer implements AutoCloseable {
             throw new IllegalArgumentException("--vm-pids-max (" + admit.vmPidsMax() + ") must not exceed --node-pids-max ("
                     + nodePids + ")");
         }
-        var driverConfig = storageConfig(RuncDriverConfig.forDataDir(dataDir, config.resolvedImageDir().toAbsolutePath(), nodeId),
-                config.storage()).withNetwork(networkSettings(config.network(), dataDir))
-                .withPidsLimits(admit.vmPidsMax(), nodePids);
-        this.driver = opened.open("driver", new MeteredDriver(new RuncDriver(driverConfig, imageStore), metrics, tracing));
+        // host paths no error message may show: the data and image dirs, and the runc root when runc is the driver
+        var hostPaths = new java.util.ArrayList<>(java.util.List.of(dataDir, config.resolvedImageDir()));
+        SandboxDriver base;
+        if (backend == null) {
+            var imageStore = new OciImageStore(config.resolvedImageDir().toAbsolutePath(), OciImageStore.Settings.defaults()
+                    .withAuthFile(config.registries().authFile())
+                    .withInsecureRegistries(config.registries().insecure()));
+            var driverConfig = storageConfig(RuncDriverConfig.forDataDir(dataDir, config.resolvedImageDir().toAbsolutePath(), nodeId),
+                    config.storage()).withNetwork(networkSettings(config.network(), dataDir))
+                    .withPidsLimits(admit.vmPidsMax(), nodePids);
+            base = new RuncDriver(driverConfig, imageStore);
+            hostPaths.add(driverConfig.runcRoot());
+        } else {
+            base = backend.driver();
+        }
+        this.driver = opened.open("driver", new MeteredDriver(base, metrics, tracing));
         var lifecycleDefaults = LifecycleCoordinator.Settings.defaults(config.defaultImage());
-        this.lifecycle = new LifecycleCoordinator(store, store, driver, Clock.systemUTC(), nodeId,
+        this.lifecycle = new LifecycleCoordinator(store, snapshots, driver, Clock.systemUTC(), nodeId,
                 new LifecycleCoordinator.Settings(lifecycleDefaults.lockWait(), lifecycleDefaults.stopGrace(),
                         admit.vmPidsMax(), config.defaultImage(), lifecycleDefaults.maxConcurrentCreates()));
         // admission before any request: the VM count, cpu and memory against the host; execs per VM and node
@@ -144,7 +177,7 @@ public final class BurrowServer implements AutoCloseable {
         lifecycle.addListener(new TransitionLog());
         this.events = new EventBroadcaster();
         lifecycle.addListener(events);
-        this.identities = new Identities(new SqlIdentityStore(database), store, Clock.systemUTC());
+        this.identities = new Identities(stores.identities(), store, Clock.systemUTC());
         lifecycle.addListener(identities.vmDeletionListener());
         this.loops = new LoopRunner(Clock.systemUTC());
         loops.addListener(metrics.loopListener());
@@ -158,7 +191,7 @@ public final class BurrowServer implements AutoCloseable {
         var git = new dev.burrow.server.git.GitCheckouts(dataDir.resolve("git-tmp"), java.time.Duration.ofMinutes(10));
         var preview = config.preview();
         // custom domains: stored, freed when their VM is deleted, routed by the preview proxy
-        this.domains = new dev.burrow.server.proxy.DomainMappings(new dev.burrow.store.SqlDomainStore(database), lifecycle,
+        this.domains = new dev.burrow.server.proxy.DomainMappings(stores.domains(), lifecycle,
                 preview.allowedDomainSuffixes(), preview.baseDomain(), Clock.systemUTC());
         lifecycle.addListener(domains.vmDeletionListener());
         var vmModules = dev.burrow.server.http.VmModules.of(lifecycle, maxVcpus, maxMemMb, events, git, domains);
@@ -196,7 +229,7 @@ public final class BurrowServer implements AutoCloseable {
                 preview.port(), preview.baseDomain(), tls == null ? null : tls.context(),
                 preview.tls() == null ? 0 : preview.tls().port());
         opened.opened("preview proxy", previewProxy::close);
-        Auth auth = new Auth(store);
+        Auth auth = new Auth(stores.apiKeys());
         var terminalApi = new TerminalApi(lifecycle, terminals, identities);
         auth.acceptOnUpgrade(terminalApi::acceptsIdentityToken);
         this.api = new ApiServer(config.host(), config.port(), auth,
@@ -208,14 +241,18 @@ public final class BurrowServer implements AutoCloseable {
                         new dev.burrow.server.http.DomainsApi(domains),
                         new dev.burrow.server.http.ImagesApi(lifecycle))).toList(),
                 VERSION, metrics, tracing,
-                readiness, new dev.burrow.server.http.ErrorResponses(java.util.List.of(dataDir,
-                        config.resolvedImageDir(), driverConfig.runcRoot())));
+                readiness, new dev.burrow.server.http.ErrorResponses(hostPaths));
     }
 
     public static BurrowServer start(ServerConfig config) {
+        return start(config, null);
+    }
+
+    /** A server on the given driver and stores instead of the config's runc driver and database; null: those. */
+    public static BurrowServer start(ServerConfig config, Backend backend) {
         OpenedResources opened = new OpenedResources();
         try {
-            BurrowServer s = new BurrowServer(config, opened);
+            BurrowServer s = new BurrowServer(config, backend, opened);
             // After a restart the store may hold intents a crash interrupted and the host orphans; both are
             // settled before the first request is served.
             s.loops.runNow(s.reconciler);
@@ -241,7 +278,7 @@ public final class BurrowServer implements AutoCloseable {
         // the VM's own traffic: 4 KiB in 5 s is more than an idle interface's chatter
         loops.start(new dev.burrow.core.loop.NetworkTrafficSampler(store, driver, java.time.Duration.ofSeconds(5), 4096));
         loops.start(new StuckTransitionSweeper(store, lifecycle, lc.reconcileInterval(), lc.stuckLimit()));
-        loops.start(new StorageEvictor(store, store, driver, lifecycle, lc.reconcileInterval(), lc.storageQuotaBytes()));
+        loops.start(new StorageEvictor(store, snapshots, driver, lifecycle, lc.reconcileInterval(), lc.storageQuotaBytes()));
         loops.start(new ServiceSupervisor(store, services, SERVICE_SUPERVISION_INTERVAL));
         if (config.images().gcAfter() != null) {
             loops.start(new dev.burrow.core.loop.ImageCollector(lifecycle.images(), config.images().gcInterval(),
@@ -345,6 +382,7 @@ public final class BurrowServer implements AutoCloseable {
         return readiness;
     }
 
+    /** The database the server opened; null when it runs on a {@link Backend}'s stores. */
     public Database database() {
         return database;
     }

@@ -19,7 +19,8 @@ import dev.burrow.server.http.Json;
 
 /**
  * A real Burrow server for HTTP tests: real runc driver, real SQLite store, on a loopback port, with a
- * fresh data dir and the image cache shared by all test runs of the checkout.
+ * fresh data dir and the image cache shared by all test runs of the checkout. {@link FakeServer} starts the same
+ * server over a fake driver and in-memory stores, for tests that need no real sandbox.
  */
 public final class TestServer implements AutoCloseable {
     public static final String KEY = "test-key-" + Long.toHexString(System.nanoTime());
@@ -31,7 +32,7 @@ public final class TestServer implements AutoCloseable {
     public final BurrowServer server;
     private boolean closed;
 
-    private TestServer(Path dataDir, BurrowServer server) {
+    TestServer(Path dataDir, BurrowServer server) {
         this.dataDir = dataDir;
         this.server = server;
     }
@@ -161,7 +162,7 @@ public final class TestServer implements AutoCloseable {
         close();
     }
 
-    private void deleteDataDir() {
+    void deleteDataDir() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
                 if (line.contains(dataDir.toString())) return; // never delete through a mount

@@ -14,7 +14,10 @@ import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmEvent;
 import dev.burrow.core.vm.VmStatus;
 
-/** A VmStore for coordinator unit tests, with the same optimistic-version contract as the SQL one. */
+/**
+ * A VmStore for unit tests and the HTTP test harness, with the same contract as the SQL one (optimistic versions,
+ * idempotency keys claimed with their VM, activity that only moves forward): {@code VmStoreContract} runs on both.
+ */
 public final class InMemoryVmStore implements VmStore {
     private final Map<String, Vm> vms = new ConcurrentHashMap<>();
     public final List<VmEvent> events = java.util.Collections.synchronizedList(new ArrayList<>());
@@ -73,7 +76,7 @@ public final class InMemoryVmStore implements VmStore {
     @Override
     public synchronized void touch(String id, Instant at) {
         Vm v = vms.get(id);
-        if (v != null) {
+        if (v != null && v.lastActivityAt().isBefore(at)) {
             vms.put(id, new Vm(v.id(), v.spec(), v.status(), v.statusReason(), v.createdAt(), v.updatedAt(), at,
                     v.node(), v.driver(), v.driverHandle(), v.version(), v.lastNetworkActivityAt()));
         }
@@ -91,7 +94,12 @@ public final class InMemoryVmStore implements VmStore {
 
     @Override
     public List<VmEvent> events(String vmId, int limit) {
-        return events.stream().filter(e -> e.vmId().equals(vmId)).toList();
+        // the newest {@code limit}, oldest first
+        List<VmEvent> mine;
+        synchronized (events) {
+            mine = events.stream().filter(e -> e.vmId().equals(vmId)).toList();
+        }
+        return mine.subList(Math.max(0, mine.size() - limit), mine.size());
     }
 
     private static Vm withVersion(Vm v, long version) {

@@ -30,7 +30,7 @@ class RouteAuthTest {
 
     @Test
     void everyRouteButThePublicOnesRefusesARequestWithoutAKeyOrWithAWrongOne() throws Exception {
-        try (TestServer srv = TestServer.start("builtin:busybox")) {
+        try (TestServer srv = dev.burrow.server.FakeServer.start()) {
             String vm = srv.createVm("{\"image\":\"builtin:busybox\"}");
             var mapped = srv.post("/domains/v1/mappings/app.example.test", "{\"vmId\":\"" + vm + "\",\"vmPort\":8080}");
             assertThat(mapped.status()).as(mapped.body()).isEqualTo(200);
@@ -75,7 +75,7 @@ class RouteAuthTest {
 
     @Test
     void aTerminalWebSocketIsNotUpgradedWithoutAKeyOrWithAWrongOne() throws Exception {
-        try (TestServer srv = TestServer.start("builtin:busybox")) {
+        try (TestServer srv = dev.burrow.server.FakeServer.start()) {
             String vm = srv.createVm("{\"image\":\"builtin:busybox\"}");
             assertThat(srv.post("/v1/vms/" + vm + "/terminals", "{\"name\":\"t1\"}").status()).isEqualTo(200);
             String ws = srv.url().replace("http://", "ws://") + "/v1/vms/" + vm + "/terminals/t1/ws";
