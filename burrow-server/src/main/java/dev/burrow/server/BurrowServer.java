@@ -16,6 +16,8 @@ import org.slf4j.LoggerFactory;
 
 import dev.burrow.core.access.Identities;
 import dev.burrow.core.access.VmAccess;
+import dev.burrow.core.driver.DriverContext;
+import dev.burrow.core.driver.DriverProvider;
 import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.loop.IdleSuspender;
@@ -31,9 +33,6 @@ import dev.burrow.core.store.ApiKeyStore;
 import dev.burrow.core.store.SnapshotStore;
 import dev.burrow.core.store.Stores;
 import dev.burrow.core.store.VmStore;
-import dev.burrow.driver.runc.RuncDriver;
-import dev.burrow.driver.runc.RuncDriverConfig;
-import dev.burrow.driver.runc.internal.OciImageStore;
 import dev.burrow.server.http.ApiServer;
 import dev.burrow.server.http.NetworkApi;
 import dev.burrow.server.http.Readiness;
@@ -55,6 +54,8 @@ import dev.burrow.store.SqlVmStore;
 public final class BurrowServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(BurrowServer.class);
     public static final String VERSION = "0.1.0";
+    /** The sandbox driver this server runs VMs with, found by name through {@link DriverProvider}. */
+    private static final String DRIVER = "runc";
 
     private final ServerConfig config;
     private final Database database;
@@ -146,18 +147,16 @@ public final class BurrowServer implements AutoCloseable {
             throw new IllegalArgumentException("--vm-pids-max (" + admit.vmPidsMax() + ") must not exceed --node-pids-max ("
                     + nodePids + ")");
         }
-        // host paths no error message may show: the data and image dirs, and the runc root when runc is the driver
+        // host paths no error message may show: the data and image dirs, and the driver's own state dirs
         var hostPaths = new java.util.ArrayList<>(java.util.List.of(dataDir, config.resolvedImageDir()));
         SandboxDriver base;
         if (backend == null) {
-            var imageStore = new OciImageStore(config.resolvedImageDir().toAbsolutePath(), OciImageStore.Settings.defaults()
-                    .withAuthFile(config.registries().authFile())
-                    .withInsecureRegistries(config.registries().insecure()));
-            var driverConfig = storageConfig(RuncDriverConfig.forDataDir(dataDir, config.resolvedImageDir().toAbsolutePath(), nodeId),
-                    config.storage()).withNetwork(networkSettings(config.network(), dataDir))
-                    .withPidsLimits(admit.vmPidsMax(), nodePids);
-            base = new RuncDriver(driverConfig, imageStore);
-            hostPaths.add(driverConfig.runcRoot());
+            // the driver by name, through its provider: the server knows none of its classes
+            var driverProvider = DriverProvider.named(DRIVER);
+            var driverContext = new DriverContext(dataDir, config.resolvedImageDir().toAbsolutePath(), nodeId,
+                    driverOptions(config, admit.vmPidsMax(), nodePids));
+            base = driverProvider.open(driverContext);
+            hostPaths.addAll(driverProvider.hostPaths(driverContext));
         } else {
             base = backend.driver();
         }
@@ -397,37 +396,23 @@ public final class BurrowServer implements AutoCloseable {
     }
 
     /**
-     * The node's VM network settings. The range is kept in {@code <data-dir>/vm-subnet}: VM addresses live in leases
-     * that must stay valid across restarts, so a range picked at random on the first start (or given once with
-     * --vm-subnet) is the node's from then on.
+     * The driver's options from the server's configuration sections (storage, VM network, process limits, registries);
+     * see the driver's provider for what each means.
      */
-    private static dev.burrow.driver.runc.NetworkSettings networkSettings(ServerConfig.Network n, Path dataDir) {
-        if (!n.enabled()) return null;
-        Path file = dataDir.resolve("vm-subnet");
-        String subnet;
-        if (n.subnet() != null) {
-            subnet = dev.burrow.core.net.Ipv4Cidr.parse(n.subnet()).toString();
-            try {
-                Files.writeString(file, subnet + "\n");
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot write " + file, e);
-            }
-        } else {
-            subnet = readOrCreate(file, () -> dev.burrow.driver.runc.NetworkSettings.pickFreeSubnet(RANDOM).toString(), false);
-        }
-        var upstreams = n.dnsUpstreams().isEmpty() ? dev.burrow.driver.runc.NetworkSettings.hostResolvers()
-                : n.dnsUpstreams().stream().map(dev.burrow.driver.runc.NetworkSettings::parseUpstream).toList();
-        if (upstreams.isEmpty()) {
-            throw new IllegalArgumentException("no DNS server for VMs: /etc/resolv.conf names none; give --vm-dns");
-        }
-        return new dev.burrow.driver.runc.NetworkSettings(dev.burrow.core.net.Ipv4Cidr.parse(subnet), upstreams,
-                n.allowPrivate().stream().map(dev.burrow.core.net.Ipv4Cidr::parse).toList());
-    }
-
-    private static RuncDriverConfig storageConfig(RuncDriverConfig base, ServerConfig.Storage storage) {
-        var kind = RuncDriverConfig.Storage.valueOf(storage.kind().toUpperCase(java.util.Locale.ROOT));
-        return new RuncDriverConfig(base.dataDir(), base.imageDir(), base.runcRoot(), base.nodeId(), base.pidsLimit(),
-                kind, storage.btrfsImageSizeMb(), base.network(), base.nodePidsLimit());
+    private static java.util.Map<String, String> driverOptions(ServerConfig config, int vmPids, long nodePids) {
+        var o = new java.util.LinkedHashMap<String, String>();
+        o.put("storage", config.storage().kind());
+        o.put("btrfs-image-size-mb", Long.toString(config.storage().btrfsImageSizeMb()));
+        var n = config.network();
+        o.put("network", n.enabled() ? "on" : "off");
+        if (n.subnet() != null) o.put("vm-subnet", n.subnet());
+        o.put("vm-dns", String.join(",", n.dnsUpstreams()));
+        o.put("vm-allow-private", String.join(",", n.allowPrivate()));
+        o.put("vm-pids-max", Integer.toString(vmPids));
+        o.put("node-pids-max", Long.toString(nodePids));
+        if (config.registries().authFile() != null) o.put("registry-auth-file", config.registries().authFile().toString());
+        o.put("insecure-registries", String.join(",", config.registries().insecure()));
+        return o;
     }
 
     private static String readOrCreate(Path file, java.util.function.Supplier<String> make, boolean secret) {

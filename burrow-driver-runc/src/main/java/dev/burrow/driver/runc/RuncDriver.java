@@ -47,7 +47,7 @@ import dev.burrow.core.driver.SandboxSpec;
 import dev.burrow.core.driver.ShellCommand;
 import dev.burrow.core.driver.SandboxState;
 import dev.burrow.core.error.BurrowException;
-import dev.burrow.core.lifecycle.Failpoints;
+import dev.burrow.core.fault.Failpoints;
 import dev.burrow.driver.runc.internal.BtrfsStorage;
 import dev.burrow.driver.runc.internal.CgroupDirs;
 import dev.burrow.driver.runc.internal.ContainerExec;

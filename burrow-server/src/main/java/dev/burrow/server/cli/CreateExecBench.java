@@ -1,6 +1,5 @@
 package dev.burrow.server.cli;
 
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -11,13 +10,7 @@ import java.util.concurrent.Callable;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
-import dev.burrow.core.driver.SandboxSpec;
-import dev.burrow.driver.runc.RuncDriverConfig;
-import dev.burrow.driver.runc.internal.HostCommand;
-import dev.burrow.driver.runc.internal.OciImageStore;
-import dev.burrow.driver.runc.internal.OverlayStorage;
-import dev.burrow.driver.runc.internal.RuncSpec;
-import dev.burrow.driver.runc.internal.UnpackedImage;
+import dev.burrow.driver.runc.RawRuncBaseline;
 import dev.burrow.server.BurrowServer;
 import dev.burrow.server.ServerConfig;
 import picocli.CommandLine.Command;
@@ -51,7 +44,7 @@ public final class CreateExecBench implements Callable<Integer> {
             System.out.println("preparing image " + image + " (not timed)...");
             server.driver().images().ifPresent(images -> images.prepareImage(image, (phase, f) -> { }));
             ApiClient client = new ApiClient(server.url(), key);
-            RawRunc rawRunc = new RawRunc(work.resolve("raw"), imageDir.toAbsolutePath(), image);
+            RawRuncBaseline rawRunc = new RawRuncBaseline(work.resolve("raw"), imageDir.toAbsolutePath(), image);
             try {
                 for (int i = 0; i < warmup; i++) {
                     apiOnce(client);
@@ -79,49 +72,6 @@ public final class CreateExecBench implements Callable<Integer> {
         if (r.get("statusCode").asInt() != 0) throw new IllegalStateException("exec failed: " + r);
         c.delete("/v1/vms/" + id);
         return (System.nanoTime() - t0) / 1e6;
-    }
-
-    /** runc driven by hand on a bundle built by the same generator the driver uses. */
-    private static final class RawRunc implements AutoCloseable {
-        private final Path runcRoot;
-        private final Path bundle;
-        private final OverlayStorage storage;
-        private final String vmId = "benchraw000000000000";
-
-        RawRunc(Path dir, Path imageDir, String image) throws Exception {
-            Files.createDirectories(dir);
-            UnpackedImage img = new OciImageStore(imageDir).prepare(image, (p, f) -> { });
-            var config = new RuncDriverConfig(dir, imageDir, dir.resolve("runc-root"), "benchraw", 4096);
-            this.runcRoot = config.runcRoot();
-            // The bundle is the one Burrow writes, tools mount included, so its source must exist here too.
-            dev.burrow.driver.runc.internal.VmTools.prepare(dir.resolve("tools"));
-            this.storage = new OverlayStorage(dir.resolve("vms"));
-            Path rootfs = storage.prepare(vmId, img);
-            this.bundle = dir.resolve("bundle");
-            RuncSpec.writeBundle(bundle, RuncSpec.build(rootfs,
-                    new SandboxSpec(vmId, image, 1, 256, 4096, Map.of(), null, vmId), img, config));
-        }
-
-        double once(int i) {
-            String id = "bench-raw-" + i;
-            long t0 = System.nanoTime();
-            HostCommand.of("runc", "--root", runcRoot.toString(), "run", "-d", "--bundle", bundle.toString(), id)
-                    .stdoutTo(new File("/dev/null")).check();
-            HostCommand.of("runc", "--root", runcRoot.toString(), "exec", id, "true").check();
-            HostCommand.of("runc", "--root", runcRoot.toString(), "delete", "-f", id).check();
-            return (System.nanoTime() - t0) / 1e6;
-        }
-
-        @Override
-        public void close() {
-            storage.release(vmId);
-            HostCommand.of("rm", "-rf", runcRoot.toString()).run();
-            String cg = "burrow-benchraw";
-            for (String ctrl : new String[] {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
-                    "systemd", "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc"}) {
-                new File("/sys/fs/cgroup/" + ctrl + "/" + cg).delete();
-            }
-        }
     }
 
     static void report(List<Double> api, List<Double> raw) {
@@ -156,6 +106,6 @@ public final class CreateExecBench implements Callable<Integer> {
         } catch (java.io.IOException ignored) {
             return;
         }
-        HostCommand.of("rm", "-rf", "--one-file-system", dir.toString()).run();
+        RawRuncBaseline.deleteTree(dir);
     }
 }

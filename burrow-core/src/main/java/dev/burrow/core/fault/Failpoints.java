@@ -1,4 +1,4 @@
-package dev.burrow.core.lifecycle;
+package dev.burrow.core.fault;
 
 import java.util.Set;
 
