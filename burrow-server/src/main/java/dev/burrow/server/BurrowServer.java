@@ -74,6 +74,7 @@ public final class BurrowServer implements AutoCloseable {
     private final TerminalManager terminals;
     private final VmStore store;
     private final SnapshotStore snapshots;
+    private final dev.burrow.core.store.NodeStore nodes;
     private final Identities identities;
     private final ApiServer api;
     private final dev.burrow.server.proxy.PreviewProxy previewProxy;
@@ -115,7 +116,8 @@ public final class BurrowServer implements AutoCloseable {
             this.database = opened.open("database",
                     Database.open(config.resolvedDatabaseUrl(), config.databaseUser(), config.databasePassword()));
             SqlVmStore sql = new SqlVmStore(database);
-            stores = new Stores(sql, sql, sql, new SqlIdentityStore(database), new dev.burrow.store.SqlDomainStore(database));
+            stores = new Stores(sql, sql, sql, new SqlIdentityStore(database), new dev.burrow.store.SqlDomainStore(database),
+                    new dev.burrow.store.SqlNodeStore(database));
         } else {
             this.database = null;
             stores = backend.stores();
@@ -123,6 +125,7 @@ public final class BurrowServer implements AutoCloseable {
         VmStore store = stores.vms();
         this.store = store;
         this.snapshots = stores.snapshots();
+        this.nodes = stores.nodes();
         if (config.apiKey() != null && !config.apiKey().isBlank()) {
             this.adminKey = config.apiKey();
             this.adminKeyFile = null;
@@ -272,6 +275,13 @@ public final class BurrowServer implements AutoCloseable {
     }
     private void startLoops() {
         var lc = config.lifecycle();
+        // this node in the nodes table, registered before start returns, then beating (many hosts on one database)
+        var heartbeat = new dev.burrow.core.loop.NodeHeartbeat(nodes,
+                dev.burrow.core.loop.NodeHeartbeat.self(nodeId, url(), java.time.Instant.now(), VERSION,
+                        Runtime.getRuntime().availableProcessors(), HostInfo.totalMemoryMb(), config.observability().maxVms()),
+                dev.burrow.core.loop.NodeHeartbeat.INTERVAL);
+        loops.runNow(heartbeat);
+        loops.start(heartbeat);
         loops.start(reconciler);
         loops.start(new IdleSuspender(store, lifecycle, lc.idleInterval(), lc.hibernateAfter()));
         // the VM's own traffic: 4 KiB in 5 s is more than an idle interface's chatter

@@ -1,19 +1,17 @@
 package dev.burrow.store;
 
-import java.util.Properties;
-
 import javax.sql.DataSource;
 
 import org.flywaydb.core.Flyway;
 import org.jdbi.v3.core.Jdbi;
-import org.sqlite.SQLiteConfig;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 
 /**
- * A migrated, pooled database. SQLite runs in WAL mode with IMMEDIATE transactions, so concurrent writers
- * queue on the busy timeout instead of failing with SQLITE_BUSY on a lock upgrade.
+ * A migrated, pooled database, its pool tuned by the {@link Dialect} (SQLite: WAL mode with IMMEDIATE transactions, so
+ * concurrent writers queue on the busy timeout instead of failing with SQLITE_BUSY on a lock upgrade). Several
+ * servers on one PostgreSQL each open their own.
  */
 public final class Database implements AutoCloseable {
     private final Dialect dialect;
@@ -33,21 +31,7 @@ public final class Database implements AutoCloseable {
         hc.setPoolName("burrow-db");
         if (user != null) hc.setUsername(user);
         if (password != null) hc.setPassword(password);
-        if (dialect == Dialect.SQLITE) {
-            SQLiteConfig sc = new SQLiteConfig();
-            sc.setJournalMode(SQLiteConfig.JournalMode.WAL);
-            sc.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
-            sc.setBusyTimeout(15_000);
-            sc.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);
-            sc.enforceForeignKeys(true);
-            Properties p = sc.toProperties();
-            hc.setDataSourceProperties(p);
-            // SQLite has one writer at a time anyway; more connections only add lock waits. Readers (WAL) and
-            // the writer still proceed side by side.
-            hc.setMaximumPoolSize(4);
-        } else {
-            hc.setMaximumPoolSize(10);
-        }
+        dialect.tune(hc);
         // Under a burst (hundreds of concurrent creates) requests queue for a connection rather than fail.
         hc.setConnectionTimeout(60_000);
         HikariDataSource ds = new HikariDataSource(hc);

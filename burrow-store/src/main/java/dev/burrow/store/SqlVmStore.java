@@ -99,27 +99,46 @@ public final class SqlVmStore implements VmStore, SnapshotStore, ApiKeyStore {
 
     @Override
     public List<Vm> list(VmQuery query) {
-        String where = query.includeDeleted() ? "" : "WHERE status <> 'deleted' ";
-        if (query.labels().isEmpty()) {
-            return db.read(h -> h.createQuery("SELECT * FROM vms " + where + "ORDER BY created_at DESC, id LIMIT :limit OFFSET :offset")
-                    .bind("limit", query.limited() ? query.limit() : Integer.MAX_VALUE).bind("offset", query.offset())
-                    .map(this::mapVm).list());
+        StringBuilder where = new StringBuilder("WHERE 1 = 1");
+        if (!query.includeDeleted()) where.append(" AND status <> 'deleted'");
+        if (query.node() != null) where.append(" AND node = :node");
+        if (!query.statuses().isEmpty()) where.append(" AND status IN (<statuses>)");
+        if (query.createdBefore() != null) where.append(" AND created_at < :before");
+        if (query.cursor() != null) {
+            where.append(" AND (created_at < :cursorAt OR (created_at = :cursorAt AND id > :cursorId))");
         }
-        // Labels live inside the spec JSON; filtering here keeps the SQL portable across dialects.
-        List<Vm> rows = db.read(h -> h.createQuery("SELECT * FROM vms " + where + "ORDER BY created_at DESC, id")
-                .map(this::mapVm).list());
+        // Labels live inside the spec JSON; filtering them here keeps the SQL portable across dialects, and then
+        // offset and limit apply after that filter.
+        boolean inSql = query.labels().isEmpty();
+        String sql = "SELECT * FROM vms " + where + " ORDER BY created_at DESC, id"
+                + (inSql ? " LIMIT :limit OFFSET :offset" : "");
+        List<Vm> rows = db.read(h -> {
+            var q = h.createQuery(sql);
+            if (query.node() != null) q.bind("node", query.node());
+            if (!query.statuses().isEmpty()) {
+                q.bindList("statuses", query.statuses().stream().map(VmStatus::dbName).sorted().toList());
+            }
+            if (query.createdBefore() != null) q.bind("before", query.createdBefore().toEpochMilli());
+            if (query.cursor() != null) {
+                q.bind("cursorAt", query.cursor().createdAt().toEpochMilli()).bind("cursorId", query.cursor().id());
+            }
+            if (inSql) q.bind("limit", query.limited() ? query.limit() : Integer.MAX_VALUE).bind("offset", query.offset());
+            return q.map(this::mapVm).list();
+        });
+        if (inSql) return rows;
         return rows.stream()
-                .filter(vm -> vm.spec().labels().entrySet().containsAll(query.labels().entrySet()))
+                .filter(query::matches)
                 .skip(query.offset())
                 .limit(query.limited() ? query.limit() : Long.MAX_VALUE)
                 .toList();
     }
 
     @Override
-    public List<Vm> pageById(String afterId, int limit) {
+    public List<Vm> pageById(String node, String afterId, int limit) {
         return db.read(h -> h.createQuery("SELECT * FROM vms WHERE status <> 'deleted' "
+                        + (node == null ? "" : "AND node = :node ")
                         + (afterId == null ? "" : "AND id > :after ") + "ORDER BY id LIMIT :limit")
-                .bind("after", afterId).bind("limit", limit)
+                .bind("node", node).bind("after", afterId).bind("limit", limit)
                 .map(this::mapVm).list());
     }
 

@@ -141,6 +141,82 @@ abstract class VmStoreContractTest {
         assertThat(store.pageById(firstPage.get(4).id(), 100)).hasSize(18);
     }
 
+    static Vm on(String node, Instant createdAt, VmStatus status) {
+        Vm v = newVm(Map.of("node", node, "kind", "test"));
+        return new Vm(v.id(), v.spec(), status, null, createdAt, createdAt, createdAt, node, v.driver(), null, 0);
+    }
+
+    @Test
+    void queriesFilterByNodeStatusAndAgeAndPageWithACursor() {
+        Instant t0 = Instant.now().truncatedTo(ChronoUnit.MILLIS);
+        List<Vm> n1 = new ArrayList<>();
+        List<Vm> all = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            // pairs created at the same millisecond, so the cursor has ties to break by id
+            Vm a = on("n1", t0.plusMillis(i / 2), i % 3 == 0 ? VmStatus.RUNNING : VmStatus.STOPPED);
+            Vm b = on("n2", t0.plusMillis(i / 2), VmStatus.RUNNING);
+            store.insert(a, ev(a, null, a.status()));
+            store.insert(b, ev(b, null, b.status()));
+            n1.add(a);
+            all.add(a);
+            all.add(b);
+        }
+        Vm gone = on("n1", t0, VmStatus.DELETED);
+        store.insert(gone, ev(gone, null, VmStatus.DELETED));
+
+        assertThat(store.list(VmQuery.all().withNode("n1"))).extracting(Vm::id)
+                .containsExactlyInAnyOrderElementsOf(n1.stream().map(Vm::id).toList());
+        assertThat(store.list(VmQuery.all().withNode("n3"))).isEmpty();
+        assertThat(store.list(VmQuery.all().withNode("n1").withStatuses(java.util.Set.of(VmStatus.RUNNING))))
+                .extracting(Vm::status).hasSize(4).containsOnly(VmStatus.RUNNING);
+        assertThat(store.list(VmQuery.all().withStatuses(java.util.Set.of(VmStatus.RUNNING, VmStatus.STOPPED))))
+                .hasSize(20);
+        // deleted VMs only when asked for, whatever the other filters
+        assertThat(store.list(new VmQuery(true, Map.of(), 0, 0).withNode("n1")
+                .withStatuses(java.util.Set.of(VmStatus.DELETED)))).extracting(Vm::id).containsExactly(gone.id());
+        assertThat(store.list(VmQuery.all().withStatuses(java.util.Set.of(VmStatus.DELETED)))).isEmpty();
+        // strictly older than: the first two pairs
+        assertThat(store.list(VmQuery.all().withCreatedBefore(t0.plusMillis(2)))).hasSize(8)
+                .allSatisfy(vm -> assertThat(vm.createdAt()).isBefore(t0.plusMillis(2)));
+        // labels (filtered outside SQL) combine with the rest
+        assertThat(store.list(new VmQuery(false, Map.of("node", "n2"), 0, 0).withCreatedBefore(t0.plusMillis(1))))
+                .hasSize(2).extracting(Vm::node).containsOnly("n2");
+
+        // a cursor walk sees every VM once, newest first, whatever the page size, ties broken by id
+        List<String> expected = all.stream().sorted(java.util.Comparator.comparing(Vm::createdAt).reversed()
+                .thenComparing(Vm::id)).map(Vm::id).toList();
+        for (int size : List.of(1, 3, 20)) {
+            for (Map<String, String> labels : List.of(Map.<String, String>of(), Map.of("kind", "test"))) {
+                List<String> seen = new ArrayList<>();
+                VmQuery.Cursor cursor = null;
+                List<Vm> page;
+                do {
+                    page = store.list(new VmQuery(false, labels, 0, 0).page(cursor, size));
+                    page.forEach(vm -> seen.add(vm.id()));
+                    if (!page.isEmpty()) cursor = VmQuery.Cursor.of(page.get(page.size() - 1));
+                } while (page.size() == size);
+                assertThat(seen).as("page size " + size + " labels " + labels).isEqualTo(expected);
+            }
+        }
+    }
+
+    @Test
+    void pagingByIdCanBeLimitedToOneNode() {
+        List<String> n2 = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            Vm vm = on(i % 3 == 0 ? "n2" : "n1", Instant.now().truncatedTo(ChronoUnit.MILLIS), VmStatus.RUNNING);
+            store.insert(vm, ev(vm, null, VmStatus.RUNNING));
+            if (vm.node().equals("n2")) n2.add(vm.id());
+        }
+        List<String> seen = new ArrayList<>();
+        new dev.burrow.core.store.VmPages(store, "n2", 2).forEach(vm -> seen.add(vm.id()));
+        assertThat(seen).doesNotHaveDuplicates().containsExactlyInAnyOrderElementsOf(n2);
+        assertThat(store.everyVm("n2")).extracting(Vm::id).containsExactlyInAnyOrderElementsOf(n2);
+        assertThat(store.everyVm()).hasSize(12);
+        assertThat(store.everyVm("n9")).isEmpty();
+        assertThat(store.pageById("n1", null, 100)).hasSize(8).extracting(Vm::node).containsOnly("n1");
+    }
+
     @Test
     void listsAreNotCutShortAndPageWithLimitAndOffset() {
         List<String> ids = new ArrayList<>();

@@ -100,7 +100,7 @@ public final class LifecycleCoordinator {
      * call it once at start, before requests arrive.
      */
     public void setAdmission(dev.burrow.core.admission.VmAdmission admission) {
-        admission.load(store.list(VmQuery.all()));
+        admission.load(store.list(VmQuery.all().withNode(nodeId)));
         this.admission = admission;
     }
 
@@ -142,6 +142,11 @@ public final class LifecycleCoordinator {
 
     public List<Vm> list(VmQuery query) {
         return store.list(query);
+    }
+
+    /** The node this coordinator runs on: the {@code node} of the VMs it creates, the VMs its host's loops walk. */
+    public String nodeId() {
+        return nodeId;
     }
 
     /** How many VMs have each status, counted by the store (not by listing them). */
@@ -334,10 +339,10 @@ public final class LifecycleCoordinator {
         return images;
     }
 
-    /** Images VMs of this store still name (the default image among them while any VM uses it). */
+    /** Images this node's VMs still name (the default image among them while any VM uses it). */
     public java.util.Set<String> imagesNamedByVms() {
         java.util.Set<String> named = new java.util.HashSet<>();
-        for (Vm vm : store.everyVm()) {
+        for (Vm vm : store.everyVm(nodeId)) {
             if (vm.spec().image() != null) named.add(vm.spec().image());
         }
         return named;

@@ -33,7 +33,7 @@ public final class IdleSuspender extends FixedIntervalLoop {
 
     @Override
     public void runOnce(Instant now) {
-        for (Vm vm : store.everyVm()) {
+        for (Vm vm : store.everyVm(lifecycle.nodeId())) {
             try {
                 Integer idle = vm.spec().idleTimeoutSeconds();
                 if (vm.status() == VmStatus.RUNNING && idle != null && idle > 0

@@ -56,7 +56,7 @@ public final class Reconciler extends FixedIntervalLoop {
 
     @Override
     public void runOnce(Instant now) {
-        for (Vm vm : store.everyVm()) {
+        for (Vm vm : store.everyVm(lifecycle.nodeId())) {
             try {
                 ReconcileAction a = lifecycle.reconcile(vm.id(), "reconciler");
                 if (a != ReconcileAction.NONE && a != ReconcileAction.BUSY) listener.action(a.name().toLowerCase(), vm.id());

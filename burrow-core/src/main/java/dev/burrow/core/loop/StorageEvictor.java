@@ -72,7 +72,7 @@ public final class StorageEvictor extends FixedIntervalLoop {
         Map<String, Long> usage = new HashMap<>();
         long total = 0;
         List<Vm> candidates = new ArrayList<>();
-        for (Vm vm : store.everyVm()) {
+        for (Vm vm : store.everyVm(lifecycle.nodeId())) {
             long bytes = driver.resources().map(r -> r.diskUsageBytes(vm.id())).orElse(-1L);
             if (bytes > 0) {
                 usage.put(vm.id(), bytes);

@@ -30,7 +30,7 @@ public final class StuckTransitionSweeper extends FixedIntervalLoop {
 
     @Override
     public void runOnce(Instant now) {
-        for (Vm vm : store.everyVm()) {
+        for (Vm vm : store.everyVm(lifecycle.nodeId())) {
             if (!vm.status().transitional()) continue;
             try {
                 var action = lifecycle.expireStuck(vm.id(), now, limit, "timeout");

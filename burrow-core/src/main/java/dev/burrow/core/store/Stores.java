@@ -7,12 +7,13 @@ import java.util.Objects;
  * of {@code dev.burrow.core.testing} in the HTTP test harness.
  */
 public record Stores(VmStore vms, SnapshotStore snapshots, ApiKeyStore apiKeys, IdentityStore identities,
-                     DomainStore domains) {
+                     DomainStore domains, NodeStore nodes) {
     public Stores {
         Objects.requireNonNull(vms, "vms");
         Objects.requireNonNull(snapshots, "snapshots");
         Objects.requireNonNull(apiKeys, "apiKeys");
         Objects.requireNonNull(identities, "identities");
         Objects.requireNonNull(domains, "domains");
+        Objects.requireNonNull(nodes, "nodes");
     }
 }

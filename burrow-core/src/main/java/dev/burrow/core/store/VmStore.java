@@ -37,20 +37,37 @@ public interface VmStore {
     Optional<Vm> find(String id);
 
     /**
-     * VMs newest first (deleted ones only with {@code includeDeleted}); {@code labels} must all match when non-empty;
-     * {@code offset} of them skipped, then at most {@code limit} (0: all).
+     * VMs newest first matching {@link VmQuery#matches} (deleted ones only with {@code includeDeleted}; labels, node,
+     * statuses, age, cursor); {@code offset} of them skipped, then at most {@code limit} (0: all).
      */
     List<Vm> list(VmQuery query);
 
     /**
-     * A keyset page: VMs not deleted whose id sorts after {@code afterId} (null: from the first), ordered by id,
-     * at most {@code limit}.
+     * A keyset page: VMs not deleted on {@code node} (null: on any node) whose id sorts after {@code afterId} (null:
+     * from the first), ordered by id, at most {@code limit}.
      */
-    List<Vm> pageById(String afterId, int limit);
+    List<Vm> pageById(String node, String afterId, int limit);
 
-    /** Every VM not deleted, read page by page ({@link VmPages}): what loops over all VMs use. */
+    /** {@link #pageById(String, String, int)} over every node. */
+    default List<Vm> pageById(String afterId, int limit) {
+        return pageById(null, afterId, limit);
+    }
+
+    /**
+     * Every VM not deleted, on every node, read page by page ({@link VmPages}): what a walk over VMs wherever they run
+     * uses (is a snapshot still a VM's source?).
+     */
     default Iterable<Vm> everyVm() {
-        return new VmPages(this, VmPages.DEFAULT_PAGE_SIZE);
+        return everyVm(null);
+    }
+
+    /**
+     * Every VM not deleted on {@code node} (null: every node), page by page: what a loop acting on its own host's VMs
+     * uses (reconciler, idle suspender, sweeper, evictor), so that with many hosts on one database it never acts on
+     * another host's VM.
+     */
+    default Iterable<Vm> everyVm(String node) {
+        return new VmPages(this, node, VmPages.DEFAULT_PAGE_SIZE);
     }
 
     /** How many VMs have each status (deleted ones counted only with {@code includeDeleted}); absent: none. */

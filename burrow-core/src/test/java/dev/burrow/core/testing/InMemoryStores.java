@@ -8,6 +8,6 @@ public final class InMemoryStores {
 
     public static Stores create() {
         return new Stores(new InMemoryVmStore(), new InMemorySnapshotStore(), new InMemoryApiKeyStore(),
-                new InMemoryIdentityStore(), new InMemoryDomainStore());
+                new InMemoryIdentityStore(), new InMemoryDomainStore(), new InMemoryNodeStore());
     }
 }

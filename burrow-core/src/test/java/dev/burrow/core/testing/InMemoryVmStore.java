@@ -51,15 +51,15 @@ public final class InMemoryVmStore implements VmStore {
 
     @Override
     public List<Vm> list(VmQuery q) {
-        return vms.values().stream().filter(v -> q.includeDeleted() || v.status() != VmStatus.DELETED)
-                .filter(v -> v.spec().labels().entrySet().containsAll(q.labels().entrySet()))
+        return vms.values().stream().filter(q::matches)
                 .sorted(Comparator.comparing(Vm::createdAt).reversed().thenComparing(Vm::id))
                 .skip(q.offset()).limit(q.limited() ? q.limit() : Long.MAX_VALUE).toList();
     }
 
     @Override
-    public List<Vm> pageById(String afterId, int limit) {
+    public List<Vm> pageById(String node, String afterId, int limit) {
         return vms.values().stream().filter(v -> v.status() != VmStatus.DELETED)
+                .filter(v -> node == null || node.equals(v.node()))
                 .filter(v -> afterId == null || v.id().compareTo(afterId) > 0)
                 .sorted(Comparator.comparing(Vm::id)).limit(limit).toList();
     }
