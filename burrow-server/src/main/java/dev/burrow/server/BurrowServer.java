@@ -184,7 +184,7 @@ public final class BurrowServer implements AutoCloseable {
         this.loops = new LoopRunner(Clock.systemUTC());
         loops.addListener(metrics.loopListener());
         var lc = config.lifecycle();
-        this.reconciler = new Reconciler(store, driver, lifecycle, lc.reconcileInterval(), lc.orphanGrace(),
+        this.reconciler = new Reconciler(store, lifecycle, lc.reconcileInterval(), lc.orphanGrace(),
                 (kind, vmId) -> metrics.reconcilerAction(kind));
 
         int maxVcpus = Runtime.getRuntime().availableProcessors();
@@ -198,7 +198,7 @@ public final class BurrowServer implements AutoCloseable {
         lifecycle.addListener(domains.vmDeletionListener());
         var vmModules = dev.burrow.server.http.VmModules.of(lifecycle, maxVcpus, maxMemMb, events, git, domains);
         // services: definitions in the spec, supervisors inside the VMs; started by the boot hook on create/start
-        this.services = new ServiceManager(lifecycle, driver.serviceNotify().orElse(null));
+        this.services = new ServiceManager(lifecycle);
         lifecycle.setBootHook(services);
         // Process handles and terminals: spawned through the coordinator (wakes the VM, counts as activity); their
         // client traffic counts as activity too. Both end a VM's processes when it stops or goes away.
@@ -214,11 +214,11 @@ public final class BurrowServer implements AutoCloseable {
         // A store query and a driver listing: the two things every request needs, each with a deadline.
         this.readiness = new Readiness(java.util.List.of(
                 new Readiness.Check("store", () -> store.find("readyzprobe000000000")),
-                new Readiness.Check("driver", driver::list)), Readiness.DEFAULT_TIMEOUT);
+                new Readiness.Check("driver", lifecycle::hostResources)), Readiness.DEFAULT_TIMEOUT);
         this.ssh = config.ssh().enabled()
                 ? new dev.burrow.server.ssh.SshGateway(config.ssh().host() != null ? config.ssh().host() : config.host(),
                         config.ssh().port(), config.dataDir().resolve("ssh").resolve("host_key"), lifecycle, identities,
-                        driver.processes().map(p -> p.sftpServerCommand()).orElse(java.util.List.of()))
+                        lifecycle.sftpServerCommand())
                 : null;
         String previewHost = preview.host() != null ? preview.host() : config.host();
         var tokens = new dev.burrow.server.proxy.PreviewTokens(HexFormat.of().parseHex(
@@ -285,9 +285,9 @@ public final class BurrowServer implements AutoCloseable {
         loops.start(reconciler);
         loops.start(new IdleSuspender(store, lifecycle, lc.idleInterval(), lc.hibernateAfter()));
         // the VM's own traffic: 4 KiB in 5 s is more than an idle interface's chatter
-        loops.start(new dev.burrow.core.loop.NetworkTrafficSampler(store, driver, java.time.Duration.ofSeconds(5), 4096));
+        loops.start(new dev.burrow.core.loop.NetworkTrafficSampler(store, lifecycle::networkBytes, java.time.Duration.ofSeconds(5), 4096));
         loops.start(new StuckTransitionSweeper(store, lifecycle, lc.reconcileInterval(), lc.stuckLimit()));
-        loops.start(new StorageEvictor(store, snapshots, driver, lifecycle, lc.reconcileInterval(), lc.storageQuotaBytes()));
+        loops.start(new StorageEvictor(store, snapshots, lifecycle, lc.reconcileInterval(), lc.storageQuotaBytes()));
         loops.start(new ServiceSupervisor(store, services, SERVICE_SUPERVISION_INTERVAL));
         if (config.images().gcAfter() != null) {
             loops.start(new dev.burrow.core.loop.ImageCollector(lifecycle.images(), config.images().gcInterval(),

@@ -167,7 +167,7 @@ class SnapshotTemplateTest {
         // ~40 MiB against a 25 MiB quota: the VM (10) and the priority-1 snapshot (10) go, then it fits — but snapshots
         // made moments ago are in their grace (a create may be about to use them), so first only the VM goes
         var store = new dev.burrow.store.SqlVmStore(srv.server.database());
-        var evictor = new StorageEvictor(store, store, driver, srv.server.lifecycle(), java.time.Duration.ofHours(1), 25L << 20);
+        var evictor = new StorageEvictor(store, store, srv.server.lifecycle(), java.time.Duration.ofHours(1), 25L << 20);
         evictor.runOnce(Instant.now());
         assertThat(srv.get("/v1/vms/" + stoppedVm).status()).as("sticky VM evicted first").isEqualTo(404);
         assertThat(listed(low)).as("a fresh snapshot is in its grace").isNotNull();
@@ -179,7 +179,7 @@ class SnapshotTemplateTest {
         assertThat(listed(used)).as("a snapshot in use is never evicted").isNotNull();
 
         // far over any quota: still never the persistent snapshot nor the one in use
-        new StorageEvictor(store, store, driver, srv.server.lifecycle(), java.time.Duration.ofHours(1), 1)
+        new StorageEvictor(store, store, srv.server.lifecycle(), java.time.Duration.ofHours(1), 1)
                 .runOnce(later);
         assertThat(listed(high)).isNull();
         assertThat(listed(persistent)).isNotNull();

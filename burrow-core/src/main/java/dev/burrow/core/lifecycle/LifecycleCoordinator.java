@@ -126,6 +126,39 @@ public final class LifecycleCoordinator {
         return driver.capabilities();
     }
 
+    // ---- what the host has, for the loops, the readiness check and the gateways (only the coordinator asks the
+    // driver; these change nothing) ----
+
+    /** Everything the driver finds on the host with a Burrow label (the reconciler's and readiness check's view). */
+    public List<dev.burrow.core.driver.HostResource> hostResources() {
+        return driver.list();
+    }
+
+    /** Bytes the VM's own disk takes on the host, or -1 when the driver cannot tell. */
+    public long diskUsageBytes(String vmId) {
+        return driver.resources().map(r -> r.diskUsageBytes(vmId)).orElse(-1L);
+    }
+
+    /** Bytes a snapshot's disk takes that nothing shares, or -1 when the driver cannot tell (or has no snapshots). */
+    public long snapshotUsageBytes(String snapshotId) {
+        return driver.snapshots().map(s -> s.snapshotUsageBytes(snapshotId)).orElse(-1L);
+    }
+
+    /** The VM's interface counter (received plus sent), or -1 when it has no VM network. */
+    public long networkBytes(String vmId) {
+        return driver.network().map(n -> n.networkBytes(vmId)).orElse(-1L);
+    }
+
+    /** The host end of sd_notify for services in VMs, handed to the service manager; empty when the driver has none. */
+    public Optional<dev.burrow.core.driver.ServiceNotify> serviceNotify() {
+        return driver.serviceNotify();
+    }
+
+    /** The argv of the SFTP server inside VMs (for the SSH gateway), or empty when the driver has none. */
+    public List<String> sftpServerCommand() {
+        return driver.processes().map(p -> p.sftpServerCommand()).orElse(List.of());
+    }
+
     // ---- reads ----
 
     public Vm get(String id) {

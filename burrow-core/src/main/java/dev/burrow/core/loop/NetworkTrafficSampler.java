@@ -7,7 +7,6 @@ import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
 
-import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.store.VmStore;
 import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmStatus;
@@ -19,15 +18,21 @@ import dev.burrow.core.vm.VmStatus;
  * awake. The first reading of a VM (after a start or a server restart) is only a baseline.
  */
 public final class NetworkTrafficSampler extends FixedIntervalLoop {
+    /** A VM's interface counter, or -1 when it has none ({@code LifecycleCoordinator::networkBytes}). */
+    @FunctionalInterface
+    public interface TrafficCounter {
+        long bytes(String vmId);
+    }
+
     private final VmStore store;
-    private final SandboxDriver driver;
+    private final TrafficCounter traffic;
     private final long thresholdBytes;
     private final Map<String, Long> lastBytes = new HashMap<>();
 
-    public NetworkTrafficSampler(VmStore store, SandboxDriver driver, Duration interval, long thresholdBytes) {
+    public NetworkTrafficSampler(VmStore store, TrafficCounter traffic, Duration interval, long thresholdBytes) {
         super("network-traffic", interval);
         this.store = store;
-        this.driver = driver;
+        this.traffic = traffic;
         this.thresholdBytes = thresholdBytes;
     }
 
@@ -36,7 +41,7 @@ public final class NetworkTrafficSampler extends FixedIntervalLoop {
         Set<String> seen = new HashSet<>();
         for (Vm vm : store.everyVm()) {
             if (vm.status() != VmStatus.RUNNING) continue;
-            long bytes = driver.network().map(n -> n.networkBytes(vm.id())).orElse(-1L);
+            long bytes = traffic.bytes(vm.id());
             if (bytes < 0) continue;
             seen.add(vm.id());
             Long before = lastBytes.put(vm.id(), bytes);

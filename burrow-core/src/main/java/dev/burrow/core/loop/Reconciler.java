@@ -12,7 +12,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.burrow.core.driver.HostResource;
-import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.lifecycle.LifecycleCoordinator.ReconcileAction;
 import dev.burrow.core.store.VmStore;
@@ -20,7 +19,7 @@ import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmStatus;
 
 /**
- * Compares what the host holds ({@link SandboxDriver#list()}) with the store. VMs the store has are
+ * Compares what the host holds ({@link LifecycleCoordinator#hostResources()}) with the store. VMs the store has are
  * reconciled one by one through the coordinator (stale intents finished or rolled back, crashes told apart
  * from deliberate suspends); host resources labelled with a VM id the store does not hold alive are
  * orphans, destroyed once they have been seen for longer than the grace period (a create in flight in
@@ -38,17 +37,15 @@ public final class Reconciler extends FixedIntervalLoop {
     }
 
     private final VmStore store;
-    private final SandboxDriver driver;
     private final LifecycleCoordinator lifecycle;
     private final Duration orphanGrace;
     private final ActionListener listener;
     private final Map<String, Instant> orphansFirstSeen = new ConcurrentHashMap<>();
 
-    public Reconciler(VmStore store, SandboxDriver driver, LifecycleCoordinator lifecycle, Duration interval,
+    public Reconciler(VmStore store, LifecycleCoordinator lifecycle, Duration interval,
                       Duration orphanGrace, ActionListener listener) {
         super("reconciler", interval);
         this.store = store;
-        this.driver = driver;
         this.lifecycle = lifecycle;
         this.orphanGrace = orphanGrace;
         this.listener = listener;
@@ -67,7 +64,7 @@ public final class Reconciler extends FixedIntervalLoop {
         }
         Set<String> hostVms = new HashSet<>();
         Map<String, String> example = new HashMap<>();
-        for (HostResource r : driver.list()) {
+        for (HostResource r : lifecycle.hostResources()) {
             if (r.kind() == HostResource.Kind.SNAPSHOT) {
                 // labelled with a snapshot id, not a VM's. No grace period: a snapshot in flight holds its lock
                 // in the coordinator until its row is written, and the coordinator checks both.

@@ -11,7 +11,6 @@ import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.store.SnapshotStore;
 import dev.burrow.core.store.VmStore;
@@ -32,7 +31,6 @@ public final class StorageEvictor extends FixedIntervalLoop {
     private static final Logger log = LoggerFactory.getLogger(StorageEvictor.class);
 
     private final VmStore store;
-    private final SandboxDriver driver;
     private final LifecycleCoordinator lifecycle;
     private final long quotaBytes;
     private final SnapshotStore snapshots;
@@ -42,18 +40,16 @@ public final class StorageEvictor extends FixedIntervalLoop {
      */
     public static final java.time.Duration SNAPSHOT_GRACE = java.time.Duration.ofMinutes(10);
 
-    public StorageEvictor(VmStore store, SandboxDriver driver, LifecycleCoordinator lifecycle, Duration interval,
-                          long quotaBytes) {
-        this(store, null, driver, lifecycle, interval, quotaBytes);
+    public StorageEvictor(VmStore store, LifecycleCoordinator lifecycle, Duration interval, long quotaBytes) {
+        this(store, null, lifecycle, interval, quotaBytes);
     }
 
     /** With {@code snapshots} null only VMs are counted and evicted. */
-    public StorageEvictor(VmStore store, SnapshotStore snapshots, SandboxDriver driver, LifecycleCoordinator lifecycle,
+    public StorageEvictor(VmStore store, SnapshotStore snapshots, LifecycleCoordinator lifecycle,
                           Duration interval, long quotaBytes) {
         super("storage-evictor", interval);
         this.snapshots = snapshots;
         this.store = store;
-        this.driver = driver;
         this.lifecycle = lifecycle;
         this.quotaBytes = quotaBytes;
     }
@@ -73,18 +69,18 @@ public final class StorageEvictor extends FixedIntervalLoop {
         long total = 0;
         List<Vm> candidates = new ArrayList<>();
         for (Vm vm : store.everyVm(lifecycle.nodeId())) {
-            long bytes = driver.resources().map(r -> r.diskUsageBytes(vm.id())).orElse(-1L);
+            long bytes = lifecycle.diskUsageBytes(vm.id());
             if (bytes > 0) {
                 usage.put(vm.id(), bytes);
                 total += bytes;
             }
             if (evictable(vm)) candidates.add(vm);
         }
-        List<Snapshot> snaps = snapshots == null || driver.snapshots().isEmpty() ? List.of()
+        List<Snapshot> snaps = snapshots == null || !lifecycle.capabilities().diskSnapshots() ? List.of()
                 : snapshots.listSnapshots().stream().filter(s -> !s.failed()).toList();
         Map<String, Long> snapUsage = new HashMap<>();
         for (Snapshot s : snaps) {
-            long bytes = driver.snapshots().map(f -> f.snapshotUsageBytes(s.id())).orElse(-1L);
+            long bytes = lifecycle.snapshotUsageBytes(s.id());
             if (bytes > 0) {
                 snapUsage.put(s.id(), bytes);
                 total += bytes;

@@ -50,13 +50,10 @@ public final class ServiceManager implements BootHook {
      */
     private final KeyedLocks locks = new KeyedLocks();
 
+    /** With the sd_notify facet the coordinator hands out (none when the driver has no such capability). */
     public ServiceManager(LifecycleCoordinator lifecycle) {
-        this(lifecycle, null);
-    }
-
-    public ServiceManager(LifecycleCoordinator lifecycle, ServiceNotify notify) {
         this.lifecycle = lifecycle;
-        this.notify = notify;
+        this.notify = lifecycle.serviceNotify().orElse(null);
     }
 
     /** Runtime state of one service as its supervisor wrote it; {@code state} "-" when not launched in this boot. */

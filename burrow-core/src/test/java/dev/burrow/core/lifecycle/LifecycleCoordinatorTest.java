@@ -251,7 +251,7 @@ class LifecycleCoordinatorTest {
         String kept = lc.snapshot(source.id(), "kept", "test").id();
         String orphan = dev.burrow.core.vm.Snapshot.generateId();
         driver.snapshots.add(orphan); // as a crash between the driver call and the row leaves it
-        var reconciler = new dev.burrow.core.loop.Reconciler(store, driver, lc, java.time.Duration.ofSeconds(15),
+        var reconciler = new dev.burrow.core.loop.Reconciler(store, lc, java.time.Duration.ofSeconds(15),
                 java.time.Duration.ofMinutes(1), dev.burrow.core.loop.Reconciler.ActionListener.NONE);
         reconciler.runOnce(java.time.Instant.now());
         assertThat(driver.snapshots).containsExactly(kept);

@@ -20,7 +20,7 @@ class NetworkTrafficSamplerTest {
     static final Instant T0 = Instant.parse("2026-01-01T00:00:00Z");
     final InMemoryVmStore store = new InMemoryVmStore();
     final FakeDriver driver = new FakeDriver();
-    final NetworkTrafficSampler sampler = new NetworkTrafficSampler(store, driver, Duration.ofSeconds(5), 4096);
+    final NetworkTrafficSampler sampler = new NetworkTrafficSampler(store, driver::networkBytes, Duration.ofSeconds(5), 4096);
 
     Vm vm(VmStatus status) {
         Vm vm = new Vm(VmId.generate(), new VmSpec("builtin:busybox", 1, 256, Map.of(), null, null, null, Map.of(), null, null),

@@ -42,7 +42,7 @@ public final class CreateExecBench implements Callable<Integer> {
         List<Double> raw = new ArrayList<>();
         try (BurrowServer server = BurrowServer.start(cfg)) {
             System.out.println("preparing image " + image + " (not timed)...");
-            server.driver().images().ifPresent(images -> images.prepareImage(image, (phase, f) -> { }));
+            server.lifecycle().images().pullAhead(image).completion().toCompletableFuture().join();
             ApiClient client = new ApiClient(server.url(), key);
             RawRuncBaseline rawRunc = new RawRuncBaseline(work.resolve("raw"), imageDir.toAbsolutePath(), image);
             try {

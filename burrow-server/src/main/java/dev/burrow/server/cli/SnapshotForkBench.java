@@ -44,7 +44,7 @@ public final class SnapshotForkBench implements Callable<Integer> {
                     .withNetwork(new ServerConfig.Network(false, null, List.of(), List.of()));
             try (BurrowServer server = BurrowServer.start(cfg)) {
                 System.out.println(storage + ": preparing image " + image + " (not timed)...");
-                server.driver().images().ifPresent(images -> images.prepareImage(image, (phase, f) -> { }));
+                server.lifecycle().images().pullAhead(image).completion().toCompletableFuture().join();
                 ApiClient c = new ApiClient(server.url(), key);
                 String vm = c.post("/v1/vms", Map.of("memSizeMb", 256)).get("id").asText();
                 try {
