@@ -20,6 +20,7 @@ import dev.burrow.core.driver.DriverContext;
 import dev.burrow.core.driver.DriverProvider;
 import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
+import dev.burrow.core.image.ImageCache;
 import dev.burrow.core.loop.IdleSuspender;
 import dev.burrow.core.loop.ServiceSupervisor;
 import dev.burrow.core.service.ServiceManager;
@@ -165,7 +166,8 @@ public final class BurrowServer implements AutoCloseable {
         }
         this.driver = opened.open("driver", new MeteredDriver(base, metrics, tracing));
         var lifecycleDefaults = LifecycleCoordinator.Settings.defaults(config.defaultImage());
-        this.lifecycle = new LifecycleCoordinator(store, snapshots, driver, Clock.systemUTC(), nodeId,
+        this.lifecycle = new LifecycleCoordinator(store, snapshots, driver, new ImageCache(driver, Clock.systemUTC()),
+                Clock.systemUTC(), nodeId,
                 new LifecycleCoordinator.Settings(lifecycleDefaults.lockWait(), lifecycleDefaults.stopGrace(),
                         admit.vmPidsMax(), config.defaultImage(), lifecycleDefaults.maxConcurrentCreates()));
         // admission before any request: the VM count, cpu and memory against the host; execs per VM and node

@@ -28,7 +28,8 @@ class LifecycleCoordinatorTest {
     final FakeDriver driver = new FakeDriver();
     final InMemoryVmStore store = new InMemoryVmStore();
     final dev.burrow.core.testing.InMemorySnapshotStore snapshots = new dev.burrow.core.testing.InMemorySnapshotStore();
-    final LifecycleCoordinator lc = new LifecycleCoordinator(store, snapshots, driver, Clock.systemUTC(), "node1",
+    final LifecycleCoordinator lc = new LifecycleCoordinator(store, snapshots, driver,
+            new dev.burrow.core.image.ImageCache(driver, Clock.systemUTC()), Clock.systemUTC(), "node1",
             LifecycleCoordinator.Settings.defaults("img"));
 
     Vm create() {
