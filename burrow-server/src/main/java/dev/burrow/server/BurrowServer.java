@@ -198,7 +198,10 @@ public final class BurrowServer implements AutoCloseable {
         this.domains = new dev.burrow.server.proxy.DomainMappings(stores.domains(), lifecycle,
                 preview.allowedDomainSuffixes(), preview.baseDomain(), Clock.systemUTC());
         lifecycle.addListener(domains.vmDeletionListener());
-        var vmModules = dev.burrow.server.http.VmModules.of(lifecycle, maxVcpus, maxMemMb, events, git, domains);
+        // the create pipeline's ports: repositories cloned through a VM's network, custom domains mapped
+        lifecycle.setRepoCloner(git);
+        lifecycle.setDomainAttacher(domains.createAttacher());
+        var vmModules = dev.burrow.server.http.VmModules.of(lifecycle, maxVcpus, maxMemMb, events, domains);
         // services: definitions in the spec, supervisors inside the VMs; started by the boot hook on create/start
         this.services = new ServiceManager(lifecycle);
         lifecycle.setBootHook(services);

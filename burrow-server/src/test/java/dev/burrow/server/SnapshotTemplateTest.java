@@ -19,7 +19,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.burrow.core.loop.StorageEvictor;
-import dev.burrow.server.http.TemplateBuilds;
+import dev.burrow.server.template.TemplateBuilds;
 
 /**
  * Snapshot persistence (sticky with priority, persistent), PATCH, storage-pressure eviction of unused sticky

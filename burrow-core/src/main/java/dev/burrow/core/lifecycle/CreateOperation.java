@@ -1,9 +1,7 @@
 package dev.burrow.core.lifecycle;
 
-import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -15,11 +13,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.burrow.core.fault.Failpoints;
-import dev.burrow.core.driver.ExecRequest;
-import dev.burrow.core.driver.ExecResult;
 import dev.burrow.core.driver.ImageInfo;
 import dev.burrow.core.driver.SandboxDriver;
-import dev.burrow.core.driver.SandboxSpec;
 import dev.burrow.core.error.BurrowException;
 import dev.burrow.core.image.ImageCache;
 import dev.burrow.core.net.NetworkPolicy;
@@ -42,7 +37,7 @@ final class CreateOperation {
 
     private final Transitions t;
     private final SnapshotOperation snapshotOps;
-    private final WakeOperation wake;
+    private final CreatePipeline pipeline;
     private final SnapshotStore snapshots;
     private final ImageCache images;
     private final SandboxDriver driver;
@@ -56,11 +51,11 @@ final class CreateOperation {
      */
     private final Semaphore createSlots;
 
-    CreateOperation(Transitions t, SnapshotOperation snapshotOps, WakeOperation wake, SnapshotStore snapshots,
+    CreateOperation(Transitions t, SnapshotOperation snapshotOps, CreatePipeline pipeline, SnapshotStore snapshots,
                     ImageCache images, String nodeId) {
         this.t = t;
         this.snapshotOps = snapshotOps;
-        this.wake = wake;
+        this.pipeline = pipeline;
         this.snapshots = snapshots;
         this.images = images;
         this.driver = t.driver();
@@ -74,7 +69,17 @@ final class CreateOperation {
         return pullingNow.contains(id);
     }
 
+    /**
+     * The whole pipeline: the VM made (or an idempotent replay's found), then the steps that need it running. Those run
+     * for a replay too, as they always did (its domains are mapped already, so that step leaves them).
+     */
     Vm create(CreateVmCommand command, String cause, String idempotencyKey, String requestHash) {
+        Vm vm = createVm(command, cause, idempotencyKey, requestHash);
+        pipeline.runRunningSteps(new CreatePipeline.Context(vm, command, vm.spec(), null, cause));
+        return vm;
+    }
+
+    private Vm createVm(CreateVmCommand command, String cause, String idempotencyKey, String requestHash) {
         if (idempotencyKey != null) {
             Optional<Vm> earlier = idempotentReplay(idempotencyKey, requestHash);
             if (earlier.isPresent()) return earlier.get();
@@ -224,56 +229,26 @@ final class CreateOperation {
                 spec.services().isEmpty() ? src.services() : spec.services(), spec.network(), spec.ports());
     }
 
-    /** Makes the disk and container of a VM whose 'creating' row exists; the VM's lock is held. */
+    /** Runs the pipeline's host steps for a VM whose 'creating' row exists; the VM's lock is held. */
     private Vm createLocked(Vm vm, CreateVmCommand command, VmSpec spec, String driverImageRef, String cause) {
         String id = vm.id();
         Failpoints.hit("create.after-intent");
         acquireCreateSlot(id);
         long t0 = System.nanoTime();
+        var c = new CreatePipeline.Context(vm, command, spec, driverImageRef, cause);
         try {
-            String handle = driver.create(new SandboxSpec(id, driverImageRef, spec.vcpuCount(), spec.memSizeMb(),
-                    t.settings().pidsLimit(), spec.env(), spec.workdir(), id, spec.rootfsSizeMb(), spec.snapshotId(),
-                    spec.network()));
-            Failpoints.hit("create.after-driver");
-            // fetched through the VM's own network, so only once it exists (and under its egress policy)
-            List<CreateVmCommand.TreeCopy> fetched = command.fetch() == null ? List.of()
-                    : command.fetch().fetch(id, t.processes().networkNamespace(id));
-            for (var f : command.files().entrySet()) {
-                t.files().writeFile(id, f.getKey(), f.getValue().content(), f.getValue().executable());
-            }
-            for (var tree : command.trees()) t.files().copyIn(id, tree.source(), tree.path());
-            for (var tree : fetched) t.files().copyIn(id, tree.source(), tree.path());
-            for (String script : command.setup()) {
-                ExecResult r = t.processes().exec(id, ExecRequest.of(script, Duration.ofMinutes(2)));
-                if (r.exitCode() != 0 || r.timedOut()) {
-                    String out = (r.stderr() + r.stdout()).strip();
-                    throw BurrowException.badRequest("CREATE_VM_SETUP_FAILED", "setting up VM " + id + " failed"
-                            + (r.timedOut() ? " (timed out)" : "") + ": " + (out.length() > 1000 ? out.substring(0, 1000) : out));
-                }
-            }
-            for (var step : command.steps()) {
-                ExecResult r = t.processes().exec(id, ExecRequest.of(step.script(), step.timeout()));
-                if (r.exitCode() != 0 || r.timedOut()) {
-                    String out = (r.stdout() + r.stderr()).strip();
-                    throw BurrowException.badRequest(step.errorCode(), step.failure()
-                            + (r.timedOut() ? " (timed out after " + step.timeout().toSeconds() + " s)" : " (exit " + r.exitCode() + ")")
-                            + ": " + (out.length() > 2000 ? "…" + out.substring(out.length() - 2000) : out));
-                }
-            }
-            vm = vm.withHandle(handle);
-            // after the files: services started at boot may run scripts the request brought along
-            wake.boot(vm);
+            pipeline.runHostSteps(c);
         } catch (RuntimeException e) {
             createSlots.release();
             // Leave a deleted tombstone only when the host is really clean; otherwise FAILED keeps the
             // VM visible so delete (or the reconciler) can finish the job.
             boolean clean = destroyQuietly(id);
-            t.write(vm, clean ? VmStatus.DELETED : VmStatus.FAILED, "create failed: " + BurrowException.clientMessage(e),
+            t.write(c.vm, clean ? VmStatus.DELETED : VmStatus.FAILED, "create failed: " + BurrowException.clientMessage(e),
                     "create", cause, Transitions.elapsed(t0));
             throw e;
         }
         createSlots.release();
-        return t.write(vm, VmStatus.RUNNING, null, "create", cause, Transitions.elapsed(t0));
+        return t.write(c.vm, VmStatus.RUNNING, null, "create", cause, Transitions.elapsed(t0));
     }
 
     /**

@@ -77,6 +77,7 @@ public final class LifecycleCoordinator {
     private final StopOperation stop;
     private final DeleteOperation delete;
     private final SnapshotOperation snapshots;
+    private final CreatePipeline pipeline;
     private final CreateOperation create;
     private final ForkOperation fork;
     private final UpdateOperation update;
@@ -97,10 +98,11 @@ public final class LifecycleCoordinator {
         this.suspend = new SuspendOperation(transitions, delete);
         this.stop = new StopOperation(transitions, delete);
         this.snapshots = new SnapshotOperation(transitions, Objects.requireNonNull(snapshots, "snapshots"));
-        this.create = new CreateOperation(transitions, this.snapshots, wake, snapshots, images, nodeId);
+        this.data = new DataPlane(transitions, wake);
+        this.pipeline = new CreatePipeline(transitions, wake, data, delete);
+        this.create = new CreateOperation(transitions, this.snapshots, pipeline, snapshots, images, nodeId);
         this.fork = new ForkOperation(transitions, this.snapshots, create, delete);
         this.update = new UpdateOperation(transitions);
-        this.data = new DataPlane(transitions, wake);
         this.reconciliation = new Reconciliation(transitions, delete, create::pulling);
     }
 
@@ -113,6 +115,16 @@ public final class LifecycleCoordinator {
     /** What runs inside a VM whenever its processes (re)start (services started at boot). One hook. */
     public void setBootHook(BootHook hook) {
         wake.setBootHook(hook);
+    }
+
+    /** How the create pipeline clones repositories through a VM's network (git, from the server). */
+    public void setRepoCloner(RepoCloner cloner) {
+        pipeline.setRepoCloner(cloner);
+    }
+
+    /** How the create pipeline maps a new VM's custom domains (the server's domain mappings). */
+    public void setDomainAttacher(DomainAttacher attacher) {
+        pipeline.setDomainAttacher(attacher);
     }
 
     /**
@@ -205,7 +217,7 @@ public final class LifecycleCoordinator {
 
     // ---- create, images ----
 
-    /** Creates and starts a VM (see {@link CreateOperation}). */
+    /** Creates and starts a VM: the steps of {@link CreatePipeline}, in order. */
     public Vm create(CreateVmCommand command, String cause) {
         return create.create(command, cause, null, null);
     }

@@ -19,6 +19,8 @@ import org.slf4j.LoggerFactory;
 
 import dev.burrow.core.driver.SandboxNetns;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.lifecycle.CreateVmCommand;
+import dev.burrow.core.lifecycle.RepoCloner;
 
 /**
  * Clones the repositories of a create request with the host's {@code git}, into a scratch directory of the data dir,
@@ -27,7 +29,8 @@ import dev.burrow.core.error.BurrowException;
  * a minimal /etc/hosts and nsswitch.conf. So the clone obeys the VM's egress policy: it cannot reach the host
  * (its loopback is the VM's own, its addresses are refused to VMs), other VMs, denied ranges or names; a clone the
  * VM itself could not make fails. The lifecycle calls this once the VM exists, then copies each checkout into the
- * VM (confined, without following the VM's links); the caller deletes the scratch. A failed clone fails the create
+ * VM (confined, without following the VM's links) and deletes the scratch (the create pipeline's clone step,
+ * {@link RepoCloner}). A failed clone fails the create
  * with git's own message (400 GIT_CLONE_FAILED) and the VM is rolled back.
  * <p>
  * The clone must not reach the host's own files or credentials: only {@code https}, {@code http} and {@code git}
@@ -36,7 +39,7 @@ import dev.burrow.core.error.BurrowException;
  * or global config, no credential helper, no prompts, no templates or hooks), and {@code GIT_ALLOW_PROTOCOL}
  * restricts every transport git opens, submodules included.
  */
-public final class GitCheckouts {
+public final class GitCheckouts implements RepoCloner {
     private static final Logger log = LoggerFactory.getLogger(GitCheckouts.class);
     private static final Pattern URL = Pattern.compile("(?i)(https?|git)://[^\\s/@]+(@[^\\s/@]+)?(:\\d+)?/\\S*");
     private static final Pattern REV = Pattern.compile("[A-Za-z0-9._/@^~{}+-]{1,255}");
@@ -87,7 +90,7 @@ public final class GitCheckouts {
      * Clones every request inside {@code netns} (the VM's network); on any failure deletes what was cloned and
      * throws the git error as a 400.
      */
-    public List<Checkout> cloneAll(List<Request> requests, SandboxNetns netns) {
+    private List<Checkout> cloneRequests(List<Request> requests, SandboxNetns netns) {
         validateCount(requests);
         if (netns == null) {
             throw BurrowException.badRequest("UNSUPPORTED_FIELD",
@@ -110,6 +113,24 @@ public final class GitCheckouts {
             delete(done);
             throw e;
         }
+    }
+
+    /** The create pipeline's clone step: the checkouts, deleted from the scratch when the step's result is closed. */
+    @Override
+    public Clones cloneAll(List<CreateVmCommand.Repo> repos, SandboxNetns netns) {
+        List<Checkout> checkouts = cloneRequests(repos.stream().map(r -> new Request(r.url(), r.path(), r.rev())).toList(), netns);
+        List<CreateVmCommand.TreeCopy> trees = checkouts.stream().map(c -> new CreateVmCommand.TreeCopy(c.dir(), c.path())).toList();
+        return new Clones() {
+            @Override
+            public List<CreateVmCommand.TreeCopy> trees() {
+                return trees;
+            }
+
+            @Override
+            public void close() {
+                delete(checkouts);
+            }
+        };
     }
 
     public void delete(List<Checkout> checkouts) {

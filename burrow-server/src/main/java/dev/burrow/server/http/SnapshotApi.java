@@ -19,6 +19,7 @@ import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.vm.Persistence;
 import dev.burrow.core.vm.Snapshot;
 import dev.burrow.server.http.RouteTable.Access;
+import dev.burrow.server.template.TemplateBuilds;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HandlerType;

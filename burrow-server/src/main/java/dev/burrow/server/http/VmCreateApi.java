@@ -17,8 +17,6 @@ import java.util.Set;
 
 import dev.burrow.api.CreateVmRequest;
 import dev.burrow.api.CreateVmResponse;
-import dev.burrow.core.driver.ExecRequest;
-import dev.burrow.core.driver.ExecResult;
 import dev.burrow.core.error.BurrowException;
 import dev.burrow.core.lifecycle.CreateVmCommand;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
@@ -28,34 +26,34 @@ import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmSpec;
 import dev.burrow.server.git.GitCheckouts;
 import dev.burrow.server.http.RouteTable.Access;
+import dev.burrow.server.template.Dockerfile;
+import dev.burrow.server.template.TemplateBuilds;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
 
 /**
- * {@code POST /v1/vms}: the create request validated and mapped to a {@link CreateVmCommand}, the template merged,
- * repositories cloned, the ready wait. Template builds ({@link TemplateBuilds}) create their VMs through
- * {@link #createVm}.
+ * {@code POST /v1/vms}: the wire request merged with its template once, validated and mapped to core's
+ * {@link CreateVmCommand}, which the coordinator's create pipeline runs. Template builds ({@link TemplateBuilds}) map
+ * their VMs' requests through {@link #command}.
  */
 public final class VmCreateApi implements ApiModule {
     private static final Set<String> PERSISTENCE_TYPES = Set.of("sticky", "ephemeral", "persistent");
     private static final String CAUSE = "api";
 
     private final LifecycleCoordinator lifecycle;
-    private final GitCheckouts git;
     private final int maxVcpus;
     private final int maxMemMb;
     private final dev.burrow.server.proxy.DomainMappings domains;
     private final TemplateBuilds builds;
 
-    public VmCreateApi(LifecycleCoordinator lifecycle, int maxVcpus, int maxMemMb, GitCheckouts git,
+    public VmCreateApi(LifecycleCoordinator lifecycle, int maxVcpus, int maxMemMb,
                        dev.burrow.server.proxy.DomainMappings domains) {
         this.domains = domains;
-        this.git = git;
         this.lifecycle = lifecycle;
         this.maxVcpus = maxVcpus;
         this.maxMemMb = maxMemMb;
-        this.builds = new TemplateBuilds(lifecycle, this);
+        this.builds = new TemplateBuilds(lifecycle, this::command);
     }
 
     /** The template builds that create their VMs through this module ({@code POST /v1/vms/snapshots} uses them). */
@@ -69,123 +67,55 @@ public final class VmCreateApi implements ApiModule {
                 CreateVmResponse.class, Access.API_KEY, this::create);
     }
 
+    /**
+     * The wire request is merged with its template once and mapped to a {@link CreateVmCommand} once; core runs the
+     * whole create pipeline from it (see {@link dev.burrow.core.lifecycle.CreatePipeline}'s steps in the design page).
+     */
     private void create(Context ctx) {
         CreateVmRequest req = optionalBody(ctx, CreateVmRequest.class);
         if (req == null) req = Json.MAPPER.convertValue(Map.of(), CreateVmRequest.class);
-        toCommand(req);
+        CreateVmRequest merged = mergeTemplate(req);
+        CreateVmCommand command = toCommand(merged);
         String key = ctx.header("Idempotency-Key");
         if (key != null && (key.isBlank() || key.length() > 255)) {
             throw ApiException.badRequest("Idempotency-Key must be 1 to 255 characters");
         }
         // custom domains are checked before the VM exists (a create that cannot get them changes nothing)
-        var wantedDomains = domains.parseCreate(mergeTemplate(req).domains(), key != null);
-        req = withBaseImage(req);
-        Vm vm = createVm(req, key, key == null ? null : Auth.sha256(new String(ctx.bodyAsBytes(), StandardCharsets.UTF_8)));
-        List<String> mapped = List.of();
-        if (!wantedDomains.isEmpty()) {
-            // an idempotent replay's VM has its domains already
-            if (domains.forVm(vm.id()).isEmpty()) attachDomains(vm, wantedDomains);
-            mapped = domains.forVm(vm.id()).stream().map(dev.burrow.core.domain.DomainMapping::domain).toList();
-        }
+        var wantedDomains = domains.parseCreate(merged.domains(), key != null);
+        command = withBaseImage(req, merged, command)
+                .withDomains(wantedDomains.stream().map(d -> new CreateVmCommand.Domain(d.domain(), d.vmPort())).toList());
+        Vm vm = lifecycle.create(command, CAUSE, key,
+                key == null ? null : Auth.sha256(new String(ctx.bodyAsBytes(), StandardCharsets.UTF_8)));
+        List<String> mapped = wantedDomains.isEmpty() ? List.of()
+                : domains.forVm(vm.id()).stream().map(dev.burrow.core.domain.DomainMapping::domain).toList();
         ctx.json(new CreateVmResponse(vm.id(), mapped, null, null, state(vm)));
-    }
-
-    /** Maps a new VM's domains; when another request took one since the check, the create fails whole. */
-    private void attachDomains(Vm vm, List<dev.burrow.server.proxy.DomainMappings.Requested> wanted) {
-        try {
-            domains.attach(vm.id(), wanted);
-        } catch (BurrowException e) {
-            try {
-                lifecycle.delete(vm.id(), CAUSE);
-            } catch (RuntimeException d) {
-                e.addSuppressed(d);
-            }
-            throw e;
-        }
     }
 
     /**
      * A create whose template has a {@code baseImage}: the Dockerfile is built into a cached snapshot (see
      * {@link TemplateBuilds}) and the VM is made from it, with the rest of the template merged as usual.
      */
-    private CreateVmRequest withBaseImage(CreateVmRequest req) {
-        if (req.template() == null || req.template().get("baseImage") == null) return req;
+    private CreateVmCommand withBaseImage(CreateVmRequest req, CreateVmRequest merged, CreateVmCommand command) {
+        if (req.template() == null || req.template().get("baseImage") == null) return command;
         String dockerfile = TemplateBuilds.dockerfileOf(req.template());
         Dockerfile parsed = Dockerfile.parse(dockerfile);
-        CreateVmRequest merged = mergeTemplate(req);
         if (merged.image() != null || merged.snapshotId() != null) {
             throw createBad("give either 'template.baseImage' or 'image'/'snapshotId', not both");
         }
         boolean skipCache = Boolean.TRUE.equals(req.skipCache()) || Boolean.TRUE.equals(req.template().get("skipCache"));
         String snapshotId = builds.baseImage(parsed, dockerfile, skipCache, null, Persistence.DEFAULT).snapshot().id();
-        Map<String, Object> template = new LinkedHashMap<>(req.template());
-        template.remove("baseImage");
-        template.put("snapshotId", snapshotId);
-        @SuppressWarnings("unchecked")
-        Map<String, Object> body = Json.MAPPER.convertValue(req, Map.class);
-        body.put("template", template);
-        return Json.MAPPER.convertValue(body, CreateVmRequest.class);
+        return command.withSnapshot(snapshotId);
     }
 
-    /**
-     * The create path shared by {@code POST /v1/vms} and template builds: the VM made (its repositories cloned
-     * through its network once it exists), and with waitForReadySignal the ready check.
-     */
-    Vm createVm(CreateVmRequest req, String key, String requestHash) {
-        CreateVmCommand command = toCommand(req);
-        // Repositories are cloned once the VM exists, through its own network (so under its egress policy): a
-        // failed clone fails the create and the VM is rolled back. The checkouts are scratch; whatever happens,
-        // they are gone when the request ends.
-        List<GitCheckouts.Request> repos = gitRepos(mergeTemplate(req));
-        List<GitCheckouts.Checkout> checkouts = new java.util.concurrent.CopyOnWriteArrayList<>();
-        CreateVmCommand.TreeFetch fetch = repos.isEmpty() ? null : (vmId, netns) -> {
-            List<GitCheckouts.Checkout> cloned = git.cloneAll(repos, netns);
-            checkouts.addAll(cloned);
-            return cloned.stream().map(c -> new CreateVmCommand.TreeCopy(c.dir(), c.path())).toList();
-        };
-        Vm vm;
-        try {
-            vm = lifecycle.create(new CreateVmCommand(command.spec(), command.files(), List.of(), command.setup(), fetch,
-                    command.steps()), CAUSE, key, requestHash);
-        } finally {
-            git.delete(checkouts);
-        }
-        var merged = mergeTemplate(req);
-        if (Boolean.TRUE.equals(merged.waitForReadySignal())) {
-            awaitReady(vm, merged.readySignalTimeoutSeconds() == null ? 120 : merged.readySignalTimeoutSeconds());
-        }
-        return vm;
-    }
-
-    /**
-     * Freestyle's ready signal is "the serial console is ready for login". A Burrow create already returns only once
-     * the VM's init runs and its files, repositories, accounts and services are in place; with waitForReadySignal the
-     * VM must also run a fresh process (what a login would) within readySignalTimeoutSeconds, or the create fails
-     * and the VM is deleted.
-     */
-    private void awaitReady(Vm vm, int timeoutSeconds) {
-        String why;
-        try {
-            ExecResult r = lifecycle.exec(vm.id(), ExecRequest.of("true", Duration.ofSeconds(timeoutSeconds)), CAUSE);
-            if (r.exitCode() == 0 && !r.timedOut()) return;
-            why = r.timedOut() ? "no process ran within " + timeoutSeconds + " s" : "a process in it exited " + r.exitCode();
-        } catch (BurrowException e) {
-            why = e.getMessage();
-        }
-        try {
-            lifecycle.delete(vm.id(), CAUSE);
-        } catch (RuntimeException e) {
-            // the reconciler and the user can still delete it; the answer below says what happened
-        }
-        throw new BurrowException(BurrowException.Kind.UNAVAILABLE, "VM_NOT_READY",
-                "VM " + vm.id() + " did not become ready (" + why + "); it was deleted");
+    /** The create request of a template build VM: merged and mapped like {@code POST /v1/vms}, without domains. */
+    CreateVmCommand command(CreateVmRequest req) {
+        return toCommand(mergeTemplate(req));
     }
 
     // ---- request mapping ----
 
-    CreateVmCommand toCommand(CreateVmRequest request) {
-        CreateVmRequest r = mergeTemplate(request);
-        refuseUnsupported(r);
+    /** Validates a request merged with its template and maps it to core's create request. */
+    private CreateVmCommand toCommand(CreateVmRequest r) {
         Integer rootfsMb = rootfsSizeMb(r);
         if (r.snapshotId() != null && r.image() != null) throw createBad("give either 'image' or 'snapshotId', not both");
         int vcpus = r.vcpuCount() == null ? VmSpec.DEFAULT_VCPUS : r.vcpuCount();
@@ -242,57 +172,27 @@ public final class VmCreateApi implements ApiModule {
             }
         }
         var services = ServiceRequests.fromCreate(r.systemd());
-        gitRepos(r);
+        var repos = gitRepos(r).stream().map(g -> new CreateVmCommand.Repo(g.url(), g.path(), g.rev())).toList();
         gitConfig(r, files);
         String accounts = LinuxAccounts.script(r.users(), r.groups());
         VmSpec spec = new VmSpec(r.image(), vcpus, memMb, r.env(), r.workdir(), r.idleTimeoutSeconds(), persistence,
                 r.labels(), rootfsMb, r.snapshotId(), services, NetworkApi.toPolicy(r.network()),
                 PortsApi.parse(r.ports()));
-        return new CreateVmCommand(spec, files, List.of(), accounts == null ? List.of() : List.of(accounts), null,
-                aptSteps(r.aptDeps()));
-    }
-
-    /** A Debian package name (policy 5.6.1), optionally {@code =version} (5.6.12: [epoch:]upstream[-revision]). */
-    private static final java.util.regex.Pattern APT_DEP = java.util.regex.Pattern.compile(
-            "[a-z0-9][a-z0-9+.-]{1,99}(:[a-z0-9-]{1,32})?(=([0-9]{1,9}:)?[A-Za-z0-9][A-Za-z0-9.+~-]{0,99}(:[A-Za-z0-9.+~-]{1,99})*)?");
-    static final int MAX_APT_DEPS = 200;
-    private static final Duration APT_TIMEOUT = Duration.ofMinutes(15);
-
-    /**
-     * {@code aptDeps}: after files and accounts, before services, apt installs the packages inside the VM, as root
-     * and through the VM's own network (so its egress policy applies to the mirrors too). The names are checked
-     * here, so nothing but package names reaches the command line. An image without apt-get, or a failed install,
-     * fails the create (400) and the VM is rolled back.
-     */
-    static List<CreateVmCommand.SetupStep> aptSteps(List<String> deps) {
-        if (deps == null || deps.isEmpty()) return List.of();
-        if (deps.size() > MAX_APT_DEPS) throw createBad("at most " + MAX_APT_DEPS + " aptDeps, got " + deps.size());
-        for (int i = 0; i < deps.size(); i++) {
-            String d = deps.get(i);
-            if (d == null || !APT_DEP.matcher(d).matches()) {
-                throw createBad("aptDeps[" + i + "] must be a Debian package name (lowercase letters, digits, '+', '-', '.';"
-                        + " at least two characters, starting with a letter or digit), optionally ':arch' and '=version', got '"
-                        + (d == null ? "null" : d.length() > 100 ? d.substring(0, 100) + "…" : d) + "'");
-            }
-        }
-        String check = "command -v apt-get >/dev/null 2>&1 || { echo 'no apt-get in this image' >&2; exit 127; }";
-        String log = "/var/tmp/.burrow-apt-" + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong()) + ".log";
-        String install = "export DEBIAN_FRONTEND=noninteractive; { apt-get update && apt-get install -y --no-install-recommends -- "
-                + String.join(" ", deps) + "; } >" + log + " 2>&1; rc=$?; tail -c 4000 " + log + "; rm -f " + log + "; exit $rc";
-        return List.of(
-                new CreateVmCommand.SetupStep(check, Duration.ofMinutes(1), "APT_UNAVAILABLE",
-                        "aptDeps needs an image with apt-get (Debian or Ubuntu); this VM's image has none"),
-                new CreateVmCommand.SetupStep(install, APT_TIMEOUT, "APT_INSTALL_FAILED",
-                        "installing aptDeps (" + String.join(" ", deps) + ") in the VM failed"));
+        Duration readyWait = Boolean.TRUE.equals(r.waitForReadySignal())
+                ? Duration.ofSeconds(r.readySignalTimeoutSeconds() == null ? 120 : r.readySignalTimeoutSeconds()) : null;
+        // aptDeps are checked by the command (they reach a command line in the VM)
+        return new CreateVmCommand(spec, files, List.of(), repos, accounts == null ? List.of() : List.of(accounts),
+                r.aptDeps(), readyWait, List.of());
     }
 
     /**
      * The SDK's {@code VmSpec} builder sends resources and files inside {@code template}; the seed's notes
-     * put them at the top level. Both are accepted: a top-level value wins, otherwise the template's is used.
+     * put them at the top level. Both are accepted: a top-level value wins, otherwise the template's is used. Done
+     * once per request; the result has no template.
      */
     static CreateVmRequest mergeTemplate(CreateVmRequest r) {
         if (r.template() == null || r.template().isEmpty()) return r;
-        // template.baseImage was built into template.snapshotId before (withBaseImage); here it is only validated
+        // template.baseImage is built into a snapshot by the create (withBaseImage); here it is only validated
         if (r.template().get("baseImage") != null) TemplateBuilds.dockerfileOf(r.template());
         CreateVmRequest t;
         try {
@@ -300,31 +200,40 @@ public final class VmCreateApi implements ApiModule {
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest("invalid 'template': " + e.getMessage().split("\n")[0]);
         }
-        var components = CreateVmRequest.class.getRecordComponents();
-        Object[] merged = new Object[components.length];
-        Class<?>[] types = new Class<?>[components.length];
-        try {
-            for (int i = 0; i < components.length; i++) {
-                var accessor = components[i].getAccessor();
-                Object top = accessor.invoke(r);
-                merged[i] = components[i].getName().equals("template") ? null : top != null ? top : accessor.invoke(t);
-                types[i] = components[i].getType();
-            }
-            return CreateVmRequest.class.getDeclaredConstructor(types).newInstance(merged);
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("cannot merge create template", e);
-        }
+        return new CreateVmRequest(
+                or(r.image(), t.image()),
+                or(r.vcpuCount(), t.vcpuCount()),
+                or(r.memSizeMb(), t.memSizeMb()),
+                or(r.memSizeGb(), t.memSizeGb()),
+                or(r.rootfsSizeMb(), t.rootfsSizeMb()),
+                or(r.rootfsSizeGb(), t.rootfsSizeGb()),
+                or(r.env(), t.env()),
+                or(r.workdir(), t.workdir()),
+                or(r.idleTimeoutSeconds(), t.idleTimeoutSeconds()),
+                or(r.persistence(), t.persistence()),
+                or(r.labels(), t.labels()),
+                or(r.additionalFiles(), t.additionalFiles()),
+                or(r.snapshotId(), t.snapshotId()),
+                null,
+                or(r.gitRepos(), t.gitRepos()),
+                or(r.git(), t.git()),
+                or(r.systemd(), t.systemd()),
+                or(r.users(), t.users()),
+                or(r.groups(), t.groups()),
+                or(r.aptDeps(), t.aptDeps()),
+                or(r.ports(), t.ports()),
+                or(r.domains(), t.domains()),
+                or(r.waitForReadySignal(), t.waitForReadySignal()),
+                or(r.readySignalTimeoutSeconds(), t.readySignalTimeoutSeconds()),
+                or(r.recreate(), t.recreate()),
+                or(r.discriminator(), t.discriminator()),
+                or(r.skipCache(), t.skipCache()),
+                or(r.activityThresholdBytes(), t.activityThresholdBytes()),
+                or(r.network(), t.network()));
     }
 
-    /** Fields Burrow knows but cannot honour yet: refusing them beats silently creating something else. */
-    private static void refuseUnsupported(CreateVmRequest r) {
-        Map<String, Boolean> unsupported = new LinkedHashMap<>();
-        unsupported.put("template", r.template() != null && !r.template().isEmpty());
-        List<String> refused = unsupported.entrySet().stream().filter(Map.Entry::getValue).map(Map.Entry::getKey).toList();
-        if (!refused.isEmpty()) {
-            throw BurrowException.badRequest("UNSUPPORTED_FIELD", "this Burrow server does not support "
-                    + String.join(", ", refused) + " yet; remove " + (refused.size() == 1 ? "it" : "them") + " from the request");
-        }
+    private static <T> T or(T top, T template) {
+        return top != null ? top : template;
     }
 
     /** {@code gitRepos} and {@code git.repos} (both are sent; Freestyle deprecated the first), validated. */

@@ -3,7 +3,6 @@ package dev.burrow.server.http;
 import java.util.List;
 
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
-import dev.burrow.server.git.GitCheckouts;
 import dev.burrow.server.proxy.DomainMappings;
 
 /**
@@ -16,8 +15,8 @@ public final class VmModules {
     private VmModules() { }
 
     public static List<ApiModule> of(LifecycleCoordinator lifecycle, int maxVcpus, int maxMemMb, EventBroadcaster events,
-                                     GitCheckouts git, DomainMappings domains) {
-        VmCreateApi create = new VmCreateApi(lifecycle, maxVcpus, maxMemMb, git, domains);
+                                     DomainMappings domains) {
+        VmCreateApi create = new VmCreateApi(lifecycle, maxVcpus, maxMemMb, domains);
         return List.of(create, new SnapshotApi(lifecycle, create.templateBuilds()), new VmLifecycleApi(lifecycle),
                 new VmResizeApi(lifecycle, maxVcpus, maxMemMb), new VmExecApi(lifecycle), new VmEventsApi(lifecycle, events));
     }

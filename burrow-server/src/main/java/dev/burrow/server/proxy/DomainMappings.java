@@ -13,6 +13,7 @@ import org.slf4j.LoggerFactory;
 
 import dev.burrow.core.domain.DomainMapping;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.lifecycle.DomainAttacher;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.lifecycle.TransitionListener;
 import dev.burrow.core.store.DomainStore;
@@ -114,6 +115,17 @@ public final class DomainMappings {
             out.add(new Requested(domain, vmPort));
         }
         return out;
+    }
+
+    /**
+     * The create pipeline's domains step: a new VM's domains recorded, unless it has some already (an idempotent
+     * replay's VM); throws 409 when another request took one meanwhile.
+     */
+    public DomainAttacher createAttacher() {
+        return (vmId, wanted) -> {
+            if (!forVm(vmId).isEmpty()) return;
+            attach(vmId, wanted.stream().map(d -> new Requested(d.domain(), d.vmPort())).toList());
+        };
     }
 
     /** Records the domains of a VM just created; throws 409 when another request took one meanwhile. */

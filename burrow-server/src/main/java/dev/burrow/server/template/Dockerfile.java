@@ -1,4 +1,4 @@
-package dev.burrow.server.http;
+package dev.burrow.server.template;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -8,6 +8,7 @@ import java.util.Map;
 import com.fasterxml.jackson.core.type.TypeReference;
 
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.server.http.Json;
 
 /**
  * A Dockerfile as Burrow builds it into a snapshot ({@code template.baseImage.dockerfileContent}): one {@code FROM}

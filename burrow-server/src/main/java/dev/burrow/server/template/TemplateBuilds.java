@@ -1,4 +1,4 @@
-package dev.burrow.server.http;
+package dev.burrow.server.template;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Function;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,6 +31,7 @@ import dev.burrow.core.vm.Persistence;
 import dev.burrow.core.vm.Snapshot;
 import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmSpec;
+import dev.burrow.server.http.Json;
 
 /**
  * Snapshots built from templates ({@code POST /v1/vms/snapshots}) and from Dockerfiles ({@code template.baseImage}).
@@ -48,6 +50,8 @@ import dev.burrow.core.vm.VmSpec;
 public final class TemplateBuilds {
     private static final Logger log = LoggerFactory.getLogger(TemplateBuilds.class);
     private static final String CAUSE = "template-build";
+    /** The cause a template build VM's create is recorded with: that of the API request it serves. */
+    private static final String BUILD_VM_CAUSE = "api";
     /** Label of the internal build VMs. */
     public static final String BUILD_LABEL = "burrow-template-build";
     private static final Duration STEP_TIMEOUT = Duration.ofMinutes(30);
@@ -57,13 +61,14 @@ public final class TemplateBuilds {
             "readySignalTimeoutSeconds", "idleTimeoutSeconds", "baseImage");
 
     private final LifecycleCoordinator lifecycle;
-    private final VmCreateApi vms;
+    /** The create request of a build VM: the wire request merged and mapped like {@code POST /v1/vms}'s. */
+    private final Function<CreateVmRequest, CreateVmCommand> vms;
     /** One build per template hash at a time; entries go away when nobody holds or waits for them. */
     private final dev.burrow.core.internal.KeyedLocks locks = new dev.burrow.core.internal.KeyedLocks();
     /** Identical requests wait for the build under way (RUN steps may install packages) rather than fail. */
     private static final java.time.Duration BUILD_WAIT = java.time.Duration.ofHours(2);
 
-    TemplateBuilds(LifecycleCoordinator lifecycle, VmCreateApi vms) {
+    public TemplateBuilds(LifecycleCoordinator lifecycle, Function<CreateVmRequest, CreateVmCommand> vms) {
         this.lifecycle = lifecycle;
         this.vms = vms;
     }
@@ -84,7 +89,7 @@ public final class TemplateBuilds {
         if (parsed != null && (req.image() != null || req.snapshotId() != null)) {
             throw bad("give either 'baseImage' or 'image'/'snapshotId' in a template, not both");
         }
-        vms.toCommand(req); // every field validated before anything is built
+        vms.apply(req); // every field validated before anything is built
         String hash = templateHash(template);
         try (var held = locks.acquire(hash, BUILD_WAIT, "template-build")) {
             if (!skipCache) {
@@ -118,7 +123,7 @@ public final class TemplateBuilds {
     }
 
     /** {@code template.baseImage.dockerfileContent}, or null without a baseImage. */
-    static String dockerfileOf(Map<String, Object> template) {
+    public static String dockerfileOf(Map<String, Object> template) {
         Object base = template.get("baseImage");
         if (base == null) return null;
         if (!(base instanceof Map<?, ?> m) || !(m.get("dockerfileContent") instanceof String s)) {
@@ -150,7 +155,7 @@ public final class TemplateBuilds {
         long t0 = System.nanoTime();
         Vm vm;
         try {
-            vm = vms.createVm(buildReq, null, null);
+            vm = lifecycle.create(vms.apply(buildReq), BUILD_VM_CAUSE);
         } catch (RuntimeException e) {
             throw failed(name, null, specOf(req), persistence, hash, "creating the build VM failed: " + e.getMessage(), e);
         }
