@@ -266,4 +266,59 @@ class LifecycleCoordinatorTest {
                 .isInstanceOfSatisfying(BurrowException.class, e -> assertThat(e.code()).isEqualTo("SNAPSHOT_NOT_FOUND"));
         assertThat(store.list(new dev.burrow.core.store.VmQuery(true, Map.of(), 0, 0))).isEmpty();
     }
+
+    CreateVmCommand everyStep() {
+        return new CreateVmCommand(new VmSpec(null, 1, 256, Map.of(), null, null, null, Map.of(), null, null),
+                Map.of("/etc/motd", new CreateVmCommand.InitialFile("hi".getBytes(), false)), List.of(),
+                List.of(new CreateVmCommand.Repo("https://example.com/r.git", "/src", null)), List.of("true # accounts"),
+                List.of("curl"), java.time.Duration.ofSeconds(5), List.of(new CreateVmCommand.Domain("a.example.com", 443)));
+    }
+
+    /** Records the pipeline's port calls and whether the clones were removed. */
+    final List<String> steps = java.util.Collections.synchronizedList(new ArrayList<>());
+    final java.util.concurrent.atomic.AtomicBoolean clonesClosed = new java.util.concurrent.atomic.AtomicBoolean();
+
+    void recordSteps() {
+        lc.setRepoCloner((repos, netns) -> {
+            steps.add("clones");
+            return new RepoCloner.Clones() {
+                @Override public List<CreateVmCommand.TreeCopy> trees() { return List.of(); }
+
+                @Override public void close() { clonesClosed.set(true); }
+            };
+        });
+        lc.setBootHook((vm, exec) -> steps.add("services"));
+        lc.setDomainAttacher((vmId, domains) -> steps.add("domains " + domains.get(0).domain()));
+    }
+
+    @Test
+    void createRunsEveryStepInPipelineOrder() {
+        recordSteps();
+        Vm vm = lc.create(everyStep(), "test");
+        assertThat(vm.status()).isEqualTo(VmStatus.RUNNING);
+        // driver create, files, accounts, the apt check and install, then the ready wait's process
+        assertThat(driver.calls).filteredOn(c -> c.endsWith(vm.id())).containsExactly("create:" + vm.id(), "write:" + vm.id(), "exec:" + vm.id(),
+                "exec:" + vm.id(), "exec:" + vm.id(), "exec:" + vm.id());
+        assertThat(steps).containsExactly("clones", "services", "domains a.example.com");
+        assertThat(clonesClosed).isTrue();
+    }
+
+    @Test
+    void aFailedStepRollsTheCreateBackAndStillRemovesTheClones() {
+        recordSteps();
+        driver.failNext("exec");
+        assertThatThrownBy(() -> lc.create(everyStep(), "test")).hasMessageContaining("injected failure");
+        assertThat(driver.sandboxes).isEmpty();
+        assertThat(steps).containsExactly("clones");
+        assertThat(clonesClosed).isTrue();
+        Vm vm = store.list(new dev.burrow.core.store.VmQuery(true, Map.of(), 0, 0)).get(0);
+        assertThat(vm.status()).isEqualTo(VmStatus.DELETED);
+    }
+
+    @Test
+    void packageNamesThatAreNotDebianNamesAreRefusedBeforeAnythingExists() {
+        assertThatThrownBy(() -> new CreateVmCommand(new VmSpec(null, 1, 256, null, null, null, null, null, null, null),
+                Map.of(), List.of(), List.of(), List.of(), List.of("curl; rm -rf /"), null, List.of()))
+                .isInstanceOf(BurrowException.class).hasMessageContaining("aptDeps[0] must be a Debian package name");
+    }
 }
