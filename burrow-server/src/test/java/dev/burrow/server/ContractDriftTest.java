@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 
 import org.junit.jupiter.api.Test;
@@ -77,6 +79,19 @@ class ContractDriftTest {
             assertThat(schemas.has("CreateVmRequest")).isTrue();
             assertThat(schemas.get("CreateVmRequest").get("properties").has("memSizeMb")).isTrue();
             assertThat(schemas.get("StartResponse").get("properties").has("console_url")).isTrue();
+            // every operation documents its 4xx answers with the error body; the document names its server
+            doc.get("paths").fields().forEachRemaining(p -> p.getValue().fields().forEachRemaining(op -> {
+                List<String> clientErrors = new ArrayList<>();
+                op.getValue().get("responses").fields().forEachRemaining(r -> {
+                    if (r.getKey().startsWith("4")) {
+                        clientErrors.add(r.getKey());
+                        assertThat(r.getValue().get("$ref").asText()).isEqualTo("#/components/responses/Error" + r.getKey());
+                    }
+                });
+                assertThat(clientErrors).as(op.getKey() + " " + p.getKey()).contains("400");
+            }));
+            assertThat(doc.get("components").get("responses").get("Error400").toString()).contains("#/components/schemas/ErrorBody");
+            assertThat(doc.get("servers")).isNotEmpty();
             srv.closeAndDelete();
         }
     }

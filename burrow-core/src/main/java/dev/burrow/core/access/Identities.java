@@ -22,6 +22,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.lifecycle.TransitionListener;
 import dev.burrow.core.store.IdentityStore;
 import dev.burrow.core.store.VmStore;
@@ -146,18 +147,16 @@ public final class Identities implements VmAccess {
         Instant now = now();
         Instant expiry = null;
         if (expiresInSeconds != null && expiresAt != null) {
-            throw BurrowException.badRequest("INVALID_EXPIRY", "give either 'expiresInSeconds' or 'expiresAt', not both");
+            throw BurrowException.of(ErrorCode.INVALID_EXPIRY, "give either 'expiresInSeconds' or 'expiresAt', not both");
         }
         if (expiresInSeconds != null) {
             if (expiresInSeconds <= 0 || expiresInSeconds > MAX_TOKEN_LIFETIME.toSeconds()) {
-                throw BurrowException.badRequest("INVALID_EXPIRY",
-                        "'expiresInSeconds' must be between 1 and " + MAX_TOKEN_LIFETIME.toSeconds() + ", got " + expiresInSeconds);
+                throw BurrowException.of(ErrorCode.INVALID_EXPIRY, "'expiresInSeconds' must be between 1 and " + MAX_TOKEN_LIFETIME.toSeconds() + ", got " + expiresInSeconds);
             }
             expiry = now.plusSeconds(expiresInSeconds);
         } else if (expiresAt != null) {
             if (!expiresAt.isAfter(now) || expiresAt.isAfter(now.plus(MAX_TOKEN_LIFETIME))) {
-                throw BurrowException.badRequest("INVALID_EXPIRY",
-                        "'expiresAt' must be in the future and at most " + MAX_TOKEN_LIFETIME.toDays() + " days away, got " + expiresAt);
+                throw BurrowException.of(ErrorCode.INVALID_EXPIRY, "'expiresAt' must be in the future and at most " + MAX_TOKEN_LIFETIME.toDays() + " days away, got " + expiresAt);
             }
             expiry = expiresAt.truncatedTo(ChronoUnit.MILLIS);
         }
@@ -177,7 +176,7 @@ public final class Identities implements VmAccess {
     public void revokeToken(String identityId, String tokenId) {
         get(identityId);
         if (!store.revokeToken(identityId, tokenId, now())) {
-            throw BurrowException.notFound("TOKEN_NOT_FOUND", "no active token " + abbreviate(tokenId)
+            throw BurrowException.of(ErrorCode.TOKEN_NOT_FOUND, "no active token " + abbreviate(tokenId)
                     + " for identity " + abbreviate(identityId));
         }
     }
@@ -190,7 +189,7 @@ public final class Identities implements VmAccess {
         try {
             parsed = SshPublicKeys.parse(publicKeyLine);
         } catch (SshPublicKeys.InvalidKeyException e) {
-            throw BurrowException.badRequest("INVALID_PUBLIC_KEY", "invalid 'publicKey': " + e.getMessage());
+            throw BurrowException.of(ErrorCode.INVALID_PUBLIC_KEY, "invalid 'publicKey': " + e.getMessage());
         }
         String comment = parsed.comment();
         if (comment != null && comment.length() > 255) comment = comment.substring(0, 255);
@@ -198,8 +197,7 @@ public final class Identities implements VmAccess {
         return switch (store.insertSshKey(key)) {
             case INSERTED -> key;
             case NO_IDENTITY -> throw identityNotFound(identityId);
-            case KEY_IN_USE -> throw BurrowException.conflict("SSH_KEY_IN_USE",
-                    "the key " + key.fingerprint() + " is already registered (a key belongs to one identity)");
+            case KEY_IN_USE -> throw BurrowException.of(ErrorCode.SSH_KEY_IN_USE, "the key " + key.fingerprint() + " is already registered (a key belongs to one identity)");
         };
     }
 
@@ -211,7 +209,7 @@ public final class Identities implements VmAccess {
     public void deleteSshKey(String identityId, String keyId) {
         get(identityId);
         if (!store.deleteSshKey(identityId, keyId)) {
-            throw BurrowException.notFound("SSH_KEY_NOT_FOUND", "no SSH key " + abbreviate(keyId)
+            throw BurrowException.of(ErrorCode.SSH_KEY_NOT_FOUND, "no SSH key " + abbreviate(keyId)
                     + " for identity " + abbreviate(identityId));
         }
     }
@@ -281,22 +279,21 @@ public final class Identities implements VmAccess {
 
     private void requireLiveVm(String vmId) {
         if (!VmId.valid(vmId)) {
-            throw BurrowException.badRequest("INVALID_VM_ID",
-                    "invalid VM id '" + abbreviate(vmId) + "': VM ids are 20 lowercase letters and digits");
+            throw BurrowException.of(ErrorCode.INVALID_VM_ID, "invalid VM id '" + abbreviate(vmId) + "': VM ids are 20 lowercase letters and digits");
         }
-        if (!liveVm(vmId)) throw BurrowException.notFound("VM_NOT_FOUND", "VM not found: " + vmId);
+        if (!liveVm(vmId)) throw BurrowException.of(ErrorCode.VM_NOT_FOUND, "VM not found: " + vmId);
     }
 
     /** Null stays null (any user); a list is checked, de-duplicated and kept in the caller's order. */
     static List<String> validUsers(List<String> users) {
         if (users == null) return null;
         if (users.size() > MAX_ALLOWED_USERS) {
-            throw BurrowException.badRequest("INVALID_LINUX_USER", "'allowedUsers' may list at most " + MAX_ALLOWED_USERS + " users");
+            throw BurrowException.of(ErrorCode.INVALID_LINUX_USER, "'allowedUsers' may list at most " + MAX_ALLOWED_USERS + " users");
         }
         var unique = new LinkedHashSet<String>();
         for (String u : users) {
             if (u == null || !LINUX_USER.matcher(u).matches()) {
-                throw BurrowException.badRequest("INVALID_LINUX_USER", "'allowedUsers' entry "
+                throw BurrowException.of(ErrorCode.INVALID_LINUX_USER, "'allowedUsers' entry "
                         + (u == null ? "null" : "'" + abbreviate(u) + "'")
                         + " is not a Linux user name (letters, digits, '_', '.', '-'; at most 32)");
             }
@@ -323,12 +320,11 @@ public final class Identities implements VmAccess {
     }
 
     private static BurrowException identityNotFound(String id) {
-        return BurrowException.notFound("IDENTITY_NOT_FOUND", "identity not found: " + abbreviate(id));
+        return BurrowException.of(ErrorCode.IDENTITY_NOT_FOUND, "identity not found: " + abbreviate(id));
     }
 
     private static BurrowException permissionNotFound(String identityId, String vmId) {
-        return BurrowException.notFound("VM_PERMISSION_NOT_FOUND",
-                "identity " + abbreviate(identityId) + " has no permission on VM " + abbreviate(vmId));
+        return BurrowException.of(ErrorCode.VM_PERMISSION_NOT_FOUND, "identity " + abbreviate(identityId) + " has no permission on VM " + abbreviate(vmId));
     }
 
     private static String abbreviate(String s) {

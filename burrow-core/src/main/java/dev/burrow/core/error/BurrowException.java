@@ -3,7 +3,7 @@ package dev.burrow.core.error;
 /**
  * Base of every failure Burrow reports on purpose. The {@link #code()} is the SCREAMING_SNAKE error
  * name the API puts in its {@code {error, code, message, description}} body; {@link #status()} is the HTTP status
- * (from the {@link ErrorCode} registry, or from the {@link #kind()} for codes still given as strings).
+ * (from the {@link ErrorCode} registry, also for a code given by name).
  */
 public class BurrowException extends RuntimeException {
     public enum Kind {
@@ -33,11 +33,18 @@ public class BurrowException extends RuntimeException {
         this(kind, code, message, null);
     }
 
+    /**
+     * A code given by name: it is answered with the status the {@link ErrorCode} registry gives it (the kind's status
+     * when the registry allows that one too, as for {@link ErrorCode#CAPACITY}); {@code kind} matters only for a code
+     * the registry lacks, which a test keeps from happening.
+     */
     public BurrowException(Kind kind, String code, String message, Throwable cause) {
         super(message, cause);
-        this.kind = kind;
+        int status = ErrorCode.find(code).map(c -> c.statuses().contains(kind.status) ? kind.status : c.status)
+                .orElse(kind.status);
+        this.kind = Kind.of(status);
         this.code = code;
-        this.status = kind.status;
+        this.status = status;
     }
 
     public BurrowException(ErrorCode code, String message) {

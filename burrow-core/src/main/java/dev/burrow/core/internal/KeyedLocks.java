@@ -6,6 +6,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 
 /**
  * One fair lock per key, created on demand and dropped when nobody holds or waits for it, so the map
@@ -39,8 +40,7 @@ public final class KeyedLocks {
         }
         if (!ok) {
             release(key, e, false);
-            throw new BurrowException(BurrowException.Kind.CONFLICT, "VM_OPERATION_DENIED_DURING_TRANSACTION",
-                    "another operation on VM " + key + " is still running; " + what + " gave up after "
+            throw new BurrowException(ErrorCode.VM_OPERATION_DENIED_DURING_TRANSACTION, "another operation on VM " + key + " is still running; " + what + " gave up after "
                             + wait.toSeconds() + " s");
         }
         return () -> release(key, e, true);

@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.fault.Failpoints;
 import dev.burrow.core.driver.ImageInfo;
 import dev.burrow.core.driver.SandboxDriver;
@@ -86,8 +87,7 @@ final class CreateOperation {
         }
         var spec = command.spec();
         if (driver.network().isEmpty() && !spec.network().equals(NetworkPolicy.ALLOW_ALL)) {
-            throw BurrowException.badRequest("UNSUPPORTED_FIELD",
-                    "this server runs VMs without networking, so a network policy cannot be honoured; remove 'network'");
+            throw BurrowException.of(ErrorCode.UNSUPPORTED_FIELD, "this server runs VMs without networking, so a network policy cannot be honoured; remove 'network'");
         }
         String image;
         String driverImageRef = null;
@@ -95,13 +95,13 @@ final class CreateOperation {
         ImageCache.Lease cachedLease = null;
         if (spec.snapshotId() != null) {
             if (spec.image() != null) {
-                throw BurrowException.badRequest("CREATE_VM_BAD_REQUEST", "give either 'image' or 'snapshotId', not both");
+                throw BurrowException.of(ErrorCode.CREATE_VM_BAD_REQUEST, "give either 'image' or 'snapshotId', not both");
             }
             // The disk comes from the snapshot, which records its image config: nothing to fetch. The source's
             // image reference is kept for display.
             Snapshot from = snapshotOps.findSnapshot(spec.snapshotId());
             if (from.failed()) {
-                throw BurrowException.badRequest("SNAPSHOT_FAILED", "snapshot " + from.id()
+                throw BurrowException.of(ErrorCode.SNAPSHOT_FAILED, "snapshot " + from.id()
                         + " is a failed build and has no disk: " + from.failureReason());
             }
             image = from.image();
@@ -201,8 +201,7 @@ final class CreateOperation {
                 pullingNow.remove(id);
                 Vm current = store.find(id).orElseThrow();
                 if (current.status() != VmStatus.PULLING) {
-                    throw BurrowException.conflict("VM_DELETED_DURING_PULL",
-                            "VM " + id + " was deleted while its image " + image + " was being pulled");
+                    throw BurrowException.of(ErrorCode.VM_DELETED_DURING_PULL, "VM " + id + " was deleted while its image " + image + " was being pulled");
                 }
                 Vm creating = t.write(current, VmStatus.CREATING, null, "create", cause, null);
                 return createLocked(creating, command, spec, info.ref(), cause);
@@ -277,15 +276,14 @@ final class CreateOperation {
         }
         Vm vm = store.find(id).orElseThrow();
         t.write(vm, VmStatus.DELETED, "create gave up waiting for a free create slot", "create", "admission", null);
-        throw new BurrowException(BurrowException.Kind.UNAVAILABLE, "SERVER_BUSY",
-                "too many creates in progress; VM " + id + " was not created, retry later");
+        throw new BurrowException(ErrorCode.SERVER_BUSY, "too many creates in progress; VM " + id + " was not created, retry later");
     }
 
     private Optional<Vm> idempotentReplay(String key, String requestHash) {
         Optional<VmStore.IdempotencyKey> earlier = store.findIdempotencyKey(key);
         if (earlier.isEmpty()) return Optional.empty();
         if (!earlier.get().requestHash().equals(requestHash)) {
-            throw BurrowException.conflict("IDEMPOTENCY_KEY_REUSED", "Idempotency-Key '" + key
+            throw BurrowException.of(ErrorCode.IDEMPOTENCY_KEY_REUSED, "Idempotency-Key '" + key
                     + "' was already used for a different request (VM " + earlier.get().vmId() + ")");
         }
         return store.find(earlier.get().vmId());

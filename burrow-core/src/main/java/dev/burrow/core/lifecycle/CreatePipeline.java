@@ -11,6 +11,7 @@ import dev.burrow.core.driver.ExecResult;
 import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.driver.SandboxSpec;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.fault.Failpoints;
 import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmSpec;
@@ -147,7 +148,7 @@ final class CreatePipeline {
             ExecResult r = t.processes().exec(c.id(), ExecRequest.of(script, SETUP_TIMEOUT));
             if (r.exitCode() != 0 || r.timedOut()) {
                 String out = (r.stderr() + r.stdout()).strip();
-                throw BurrowException.badRequest("CREATE_VM_SETUP_FAILED", "setting up VM " + c.id() + " failed"
+                throw BurrowException.of(ErrorCode.CREATE_VM_SETUP_FAILED, "setting up VM " + c.id() + " failed"
                         + (r.timedOut() ? " (timed out)" : "") + ": " + (out.length() > 1000 ? out.substring(0, 1000) : out));
             }
         }
@@ -209,8 +210,7 @@ final class CreatePipeline {
         } catch (RuntimeException e) {
             // the reconciler and the user can still delete it; the answer below says what happened
         }
-        throw new BurrowException(BurrowException.Kind.UNAVAILABLE, "VM_NOT_READY",
-                "VM " + c.id() + " did not become ready (" + why + "); it was deleted");
+        throw new BurrowException(ErrorCode.VM_NOT_READY, "VM " + c.id() + " did not become ready (" + why + "); it was deleted");
     }
 
     /** The VM's custom domains; when another request took one since the check, the create fails whole. */

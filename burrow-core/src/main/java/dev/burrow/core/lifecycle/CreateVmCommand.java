@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.regex.Pattern;
 
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.vm.VmSpec;
 
 /**
@@ -88,6 +89,6 @@ public record CreateVmCommand(VmSpec spec, Map<String, InitialFile> files, List<
     }
 
     private static BurrowException bad(String message) {
-        return BurrowException.badRequest("CREATE_VM_BAD_REQUEST", message);
+        return BurrowException.of(ErrorCode.CREATE_VM_BAD_REQUEST, message);
     }
 }

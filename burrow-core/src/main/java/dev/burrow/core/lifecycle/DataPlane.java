@@ -14,6 +14,7 @@ import dev.burrow.core.driver.ProcessSpec;
 import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.driver.SandboxProcess;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.store.VmStore;
 import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmStatus;
@@ -50,8 +51,7 @@ final class DataPlane {
         try (var held = t.lock(id, "exec")) {
             Vm vm = wake.wake(t.get(id), cause);
             if (vm.status() != VmStatus.RUNNING) {
-                throw new BurrowException(BurrowException.Kind.BAD_REQUEST, "VM_NOT_RUNNING",
-                        "VM is not running: " + id + " (status " + vm.status().dbName() + ")");
+                throw new BurrowException(ErrorCode.VM_NOT_RUNNING, "VM is not running: " + id + " (status " + vm.status().dbName() + ")");
             }
         }
         store.touch(id, t.clock().instant());
@@ -65,8 +65,7 @@ final class DataPlane {
         try (var held = t.lock(id, "exec")) {
             Vm vm = t.get(id);
             if (vm.status() != VmStatus.RUNNING) {
-                throw new BurrowException(BurrowException.Kind.CONFLICT, "VM_NOT_RUNNING",
-                        "VM is not running: " + id + " (status " + vm.status().dbName() + ")");
+                throw new BurrowException(ErrorCode.VM_NOT_RUNNING, "VM is not running: " + id + " (status " + vm.status().dbName() + ")");
             }
         }
         return t.processes().exec(id, request);
@@ -160,16 +159,14 @@ final class DataPlane {
 
     private static void requireRunning(Vm vm) {
         if (vm.status() != VmStatus.RUNNING) {
-            throw new BurrowException(BurrowException.Kind.BAD_REQUEST, "VM_NOT_RUNNING",
-                    "VM is not running: " + vm.id() + " (status " + vm.status().dbName() + ")");
+            throw new BurrowException(ErrorCode.VM_NOT_RUNNING, "VM is not running: " + vm.id() + " (status " + vm.status().dbName() + ")");
         }
     }
 
     private static void requireDisk(Vm vm, String what) {
         switch (vm.status()) {
             case RUNNING, SUSPENDED, STOPPED, HIBERNATED -> { }
-            default -> throw new BurrowException(BurrowException.Kind.CONFLICT, "VM_OPERATION_DENIED_DURING_TRANSACTION",
-                    "cannot " + what + " on VM " + vm.id() + " while it is " + vm.status().dbName());
+            default -> throw new BurrowException(ErrorCode.VM_OPERATION_DENIED_DURING_TRANSACTION, "cannot " + what + " on VM " + vm.id() + " while it is " + vm.status().dbName());
         }
     }
 }

@@ -8,6 +8,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.vm.Persistence;
 import dev.burrow.core.vm.Snapshot;
 import dev.burrow.core.vm.Vm;
@@ -34,7 +35,7 @@ final class ForkOperation {
 
     LifecycleCoordinator.Fork fork(String vmId, int count, String cause) {
         if (count < 1 || count > LifecycleCoordinator.MAX_FORKS) {
-            throw BurrowException.badRequest("FORK_VM_BAD_REQUEST", "'count' must be between 1 and "
+            throw BurrowException.of(ErrorCode.FORK_VM_BAD_REQUEST, "'count' must be between 1 and "
                     + LifecycleCoordinator.MAX_FORKS + ", got " + count);
         }
         // refused before the snapshot is taken when the forks cannot fit (each create still reserves its own place)

@@ -4,6 +4,7 @@ import java.util.List;
 
 import dev.burrow.core.driver.SandboxNetns;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 
 /**
  * The port the create pipeline's clone step uses: repositories cloned on the host through a VM's network namespace
@@ -13,7 +14,7 @@ import dev.burrow.core.error.BurrowException;
 public interface RepoCloner {
     /** Refuses every repository: a server without git. */
     RepoCloner NONE = (repos, netns) -> {
-        throw BurrowException.badRequest("UNSUPPORTED_FIELD", "this server cannot clone repositories; remove 'gitRepos'/'git.repos'");
+        throw BurrowException.of(ErrorCode.UNSUPPORTED_FIELD, "this server cannot clone repositories; remove 'gitRepos'/'git.repos'");
     };
 
     /** {@code netns} is null when the driver gives VMs no network namespace. */

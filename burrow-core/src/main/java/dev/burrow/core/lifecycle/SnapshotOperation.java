@@ -9,6 +9,7 @@ import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.fault.Failpoints;
 import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.error.BurrowException;
@@ -48,7 +49,7 @@ final class SnapshotOperation {
                       VmSpec recorded, String cause) {
         requireSnapshots();
         if (persistence != null && persistence.type() == Persistence.Type.EPHEMERAL) {
-            throw BurrowException.badRequest("UNSUPPORTED_FIELD", "a snapshot's persistence must be sticky or persistent");
+            throw BurrowException.of(ErrorCode.UNSUPPORTED_FIELD, "a snapshot's persistence must be sticky or persistent");
         }
         try (var held = t.lock(vmId, "snapshot")) {
             Vm vm = t.get(vmId);
@@ -91,10 +92,10 @@ final class SnapshotOperation {
             Snapshot before = findSnapshot(snapshotId);
             Snapshot after = change.apply(before);
             if (after.persistence().type() == Persistence.Type.EPHEMERAL) {
-                throw BurrowException.badRequest("UNSUPPORTED_FIELD", "a snapshot's persistence must be sticky or persistent");
+                throw BurrowException.of(ErrorCode.UNSUPPORTED_FIELD, "a snapshot's persistence must be sticky or persistent");
             }
             if (!snapshots.updateSnapshot(after)) {
-                throw BurrowException.notFound("SNAPSHOT_NOT_FOUND", "snapshot not found: " + snapshotId);
+                throw BurrowException.of(ErrorCode.SNAPSHOT_NOT_FOUND, "snapshot not found: " + snapshotId);
             }
             log.info("snapshot_id={} op=update-snapshot cause={} persistence={} priority={}", snapshotId, cause,
                     after.persistence().wireType(), after.persistence().priority());
@@ -138,11 +139,11 @@ final class SnapshotOperation {
     Snapshot findSnapshot(String snapshotId) {
         requireSnapshots();
         if (!Snapshot.validId(snapshotId)) {
-            throw BurrowException.badRequest("INVALID_SNAPSHOT_ID", "invalid snapshot id '" + Transitions.abbreviate(snapshotId)
+            throw BurrowException.of(ErrorCode.INVALID_SNAPSHOT_ID, "invalid snapshot id '" + Transitions.abbreviate(snapshotId)
                     + "': snapshot ids are 'sc-' and 20 lowercase letters and digits");
         }
         return snapshots.findSnapshot(snapshotId)
-                .orElseThrow(() -> BurrowException.notFound("SNAPSHOT_NOT_FOUND", "snapshot not found: " + snapshotId));
+                .orElseThrow(() -> BurrowException.of(ErrorCode.SNAPSHOT_NOT_FOUND, "snapshot not found: " + snapshotId));
     }
 
     /**
@@ -157,7 +158,7 @@ final class SnapshotOperation {
                 if (snapshotId.equals(vm.spec().snapshotId())) users.add(vm.id());
             }
             if (!users.isEmpty()) {
-                throw BurrowException.conflict("SNAPSHOT_IN_USE", "snapshot " + snapshotId + " is in use by "
+                throw BurrowException.of(ErrorCode.SNAPSHOT_IN_USE, "snapshot " + snapshotId + " is in use by "
                         + users.size() + " VM(s) (" + String.join(", ", users.subList(0, Math.min(5, users.size())))
                         + (users.size() > 5 ? ", …" : "") + "); delete them first");
             }

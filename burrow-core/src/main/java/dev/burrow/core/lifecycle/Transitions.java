@@ -10,6 +10,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.fault.Failpoints;
 import dev.burrow.core.admission.VmAdmission;
 import dev.burrow.core.driver.DiskQuotaFacet;
@@ -82,7 +83,7 @@ final class Transitions {
 
     SnapshotFacet snapshots() {
         return driver.snapshots().orElseThrow(
-                () -> BurrowException.badRequest("UNSUPPORTED_FIELD", "the " + driver.name() + " driver cannot snapshot disks"));
+                () -> BurrowException.of(ErrorCode.UNSUPPORTED_FIELD, "the " + driver.name() + " driver cannot snapshot disks"));
     }
 
     ResourceFacet resources() {
@@ -90,8 +91,7 @@ final class Transitions {
     }
 
     DiskQuotaFacet diskQuota() {
-        return driver.diskQuota().orElseThrow(() -> BurrowException.badRequest("UNSUPPORTED_FIELD",
-                "the " + driver.name() + " driver has no disk quota on this host"));
+        return driver.diskQuota().orElseThrow(() -> BurrowException.of(ErrorCode.UNSUPPORTED_FIELD, "the " + driver.name() + " driver has no disk quota on this host"));
     }
 
     // ---- locks ----
@@ -127,12 +127,11 @@ final class Transitions {
     /** The VM, if it is not deleted: a malformed id is a 400, an unknown or deleted VM a 404. */
     Vm get(String id) {
         if (!VmId.valid(id)) {
-            throw new BurrowException(BurrowException.Kind.BAD_REQUEST, "INVALID_VM_ID",
-                    "invalid VM id '" + abbreviate(id) + "': VM ids are 20 lowercase letters and digits");
+            throw new BurrowException(ErrorCode.INVALID_VM_ID, "invalid VM id '" + abbreviate(id) + "': VM ids are 20 lowercase letters and digits");
         }
         Optional<Vm> vm = store.find(id);
         if (vm.isEmpty() || vm.get().status() == VmStatus.DELETED) {
-            throw BurrowException.notFound("VM_NOT_FOUND", "VM not found: " + id);
+            throw BurrowException.of(ErrorCode.VM_NOT_FOUND, "VM not found: " + id);
         }
         return vm.get();
     }
@@ -198,9 +197,7 @@ final class Transitions {
         Instant now = clock.instant();
         VmEvent event = VmEvent.of(vm.id(), now, vm.status(), next, op, cause, reason, durationMs);
         Vm updated = store.update(vm.withStatus(next, reason, now), event)
-                .orElseThrow(() -> new BurrowException(BurrowException.Kind.CONFLICT,
-                        "VM_OPERATION_DENIED_DURING_TRANSACTION",
-                        "VM " + vm.id() + " was changed concurrently; retry"));
+                .orElseThrow(() -> new BurrowException(ErrorCode.VM_OPERATION_DENIED_DURING_TRANSACTION, "VM " + vm.id() + " was changed concurrently; retry"));
         // not a listener: the ledger must follow every write, whatever listeners do
         admission.transitioned(updated, vm.status(), op, cause, durationMs, reason);
         // the structured line per transition is written by a TransitionListener (it knows the VM type)
@@ -232,8 +229,7 @@ final class Transitions {
     // ---- shared checks ----
 
     static BurrowException invalid(Vm vm, String op) {
-        return new BurrowException(BurrowException.Kind.CONFLICT, "INVALID_STATE_TRANSITION",
-                "cannot " + op + " VM " + vm.id() + ": it is " + vm.status().dbName());
+        return new BurrowException(ErrorCode.INVALID_STATE_TRANSITION, "cannot " + op + " VM " + vm.id() + ": it is " + vm.status().dbName());
     }
 
     static long elapsed(long t0) {

@@ -5,6 +5,7 @@ import java.util.function.UnaryOperator;
 
 import dev.burrow.core.driver.SandboxDriver;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.net.NetworkPolicy;
 import dev.burrow.core.vm.ServiceSpec;
 import dev.burrow.core.vm.Vm;
@@ -31,11 +32,11 @@ final class UpdateOperation {
             if (vm.status().transitional() || vm.status() == VmStatus.FAILED) throw Transitions.invalid(vm, "resize");
             Integer current = vm.spec().rootfsSizeMb();
             if (current == null) {
-                throw BurrowException.badRequest("RESIZE_VM_BAD_REQUEST", "VM " + id + " was created without a disk quota "
+                throw BurrowException.of(ErrorCode.RESIZE_VM_BAD_REQUEST, "VM " + id + " was created without a disk quota "
                         + "(its disk is only bounded by the host's storage); there is no quota to grow");
             }
             if (rootfsSizeMb < current) {
-                throw BurrowException.badRequest("RESIZE_VM_BAD_REQUEST", "a disk quota can only grow: VM " + id + " has "
+                throw BurrowException.of(ErrorCode.RESIZE_VM_BAD_REQUEST, "a disk quota can only grow: VM " + id + " has "
                         + current + " MiB, asked for " + rootfsSizeMb + " MiB");
             }
             if (rootfsSizeMb == current) return vm;
@@ -70,7 +71,7 @@ final class UpdateOperation {
     /** A new network policy: live on a running or suspended VM, kept for the next start of a stopped one. */
     Vm updateNetwork(String id, NetworkPolicy policy, String cause) {
         var network = driver.network().orElseThrow(
-                () -> BurrowException.badRequest("NETWORKING_DISABLED", "this server runs VMs without networking"));
+                () -> BurrowException.of(ErrorCode.NETWORKING_DISABLED, "this server runs VMs without networking"));
         try (var held = t.lock(id, "network")) {
             Vm vm = t.get(id);
             if (vm.status().transitional() || vm.status() == VmStatus.FAILED) {

@@ -6,6 +6,7 @@ import java.util.Locale;
 import java.util.regex.Pattern;
 
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 
 /**
  * A VM's network policy: what it may connect to and how much of the host's network it may use. Stored with the
@@ -130,6 +131,6 @@ public record NetworkPolicy(Egress egress, List<String> allowCidrs, List<String>
     }
 
     private static BurrowException invalid(String message) {
-        return BurrowException.badRequest("INVALID_NETWORK_POLICY", message);
+        return BurrowException.of(ErrorCode.INVALID_NETWORK_POLICY, message);
     }
 }

@@ -17,6 +17,7 @@ import org.slf4j.LoggerFactory;
 import dev.burrow.core.driver.ProcessSpec;
 import dev.burrow.core.driver.SandboxProcess;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 
 /**
  * A process the server holds on behalf of clients: its output is pumped into bounded {@link OutputBuffer}s by the
@@ -152,14 +153,14 @@ public final class ManagedProcess {
     /** Writes to the process's stdin (for a terminal: keystrokes). */
     public void write(byte[] data) {
         synchronized (stdinLock) {
-            if (!running()) throw conflict("PROCESS_NOT_RUNNING", "process " + id + " has ended; its stdin is closed");
-            if (stdinClosed) throw conflict("STDIN_CLOSED", "stdin of process " + id + " was closed (eof)");
+            if (!running()) throw conflict(ErrorCode.PROCESS_NOT_RUNNING, "process " + id + " has ended; its stdin is closed");
+            if (stdinClosed) throw conflict(ErrorCode.STDIN_CLOSED, "stdin of process " + id + " was closed (eof)");
             try {
                 OutputStream in = process.stdin();
                 in.write(data);
                 in.flush();
             } catch (IOException e) {
-                throw conflict("PROCESS_NOT_RUNNING", "process " + id + " no longer reads stdin: " + e.getMessage());
+                throw conflict(ErrorCode.PROCESS_NOT_RUNNING, "process " + id + " no longer reads stdin: " + e.getMessage());
             }
         }
         touch();
@@ -185,14 +186,14 @@ public final class ManagedProcess {
     }
 
     public void signal(int sig) {
-        if (!running()) throw conflict("PROCESS_NOT_RUNNING", "process " + id + " has already ended (" + status.wireName() + ")");
+        if (!running()) throw conflict(ErrorCode.PROCESS_NOT_RUNNING, "process " + id + " has already ended (" + status.wireName() + ")");
         lastSignal = sig;
         process.signal(sig);
         touch();
     }
 
     public void resize(int cols, int rows) {
-        if (!spec.tty()) throw BurrowException.badRequest("NOT_A_TERMINAL", "process " + id + " has no terminal to resize (start it with tty: true)");
+        if (!spec.tty()) throw BurrowException.of(ErrorCode.NOT_A_TERMINAL, "process " + id + " has no terminal to resize (start it with tty: true)");
         if (running()) process.resize(cols, rows);
         touch();
     }
@@ -315,7 +316,7 @@ public final class ManagedProcess {
         return !t.isAlive();
     }
 
-    private static BurrowException conflict(String code, String message) {
-        return BurrowException.conflict(code, message);
+    private static BurrowException conflict(ErrorCode code, String message) {
+        return BurrowException.of(code, message);
     }
 }

@@ -18,6 +18,7 @@ import org.slf4j.LoggerFactory;
 import dev.burrow.core.driver.ProcessSpec;
 import dev.burrow.core.driver.SandboxProcess;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.lifecycle.TransitionListener;
 import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmStatus;
@@ -93,10 +94,10 @@ public final class ProcessManager implements TransitionListener, AutoCloseable {
             prune(vmId, procs);
             long running = procs.values().stream().filter(ManagedProcess::running).count();
             if (running >= settings.maxRunningPerVm()) {
-                throw BurrowException.conflict("TOO_MANY_PROCESSES", "VM " + vmId + " already has " + running
+                throw BurrowException.of(ErrorCode.TOO_MANY_PROCESSES, "VM " + vmId + " already has " + running
                         + " running processes (the limit is " + settings.maxRunningPerVm() + "); end some first");
             }
-            if (procs.containsKey(id)) throw BurrowException.conflict("ALREADY_EXISTS", "'" + id + "' already exists in VM " + vmId);
+            if (procs.containsKey(id)) throw BurrowException.of(ErrorCode.ALREADY_EXISTS, "'" + id + "' already exists in VM " + vmId);
             // Spawning under the per-VM lock keeps the running count honest; the coordinator's own lock is per VM too.
             SandboxProcess sp = spawner.spawn(vmId, spec);
             ManagedProcess p = new ManagedProcess(id, vmId, spec, timeout, sp, settings.bufferBytes(), clock,
@@ -125,7 +126,7 @@ public final class ProcessManager implements TransitionListener, AutoCloseable {
                 p = procs.get(id);
             }
         }
-        if (p == null) throw BurrowException.notFound(notFoundCode(), notFoundWhat() + " '" + id + "' not found in VM " + vmId);
+        if (p == null) throw BurrowException.of(notFoundCode(), notFoundWhat() + " '" + id + "' not found in VM " + vmId);
         return p;
     }
 
@@ -205,8 +206,8 @@ public final class ProcessManager implements TransitionListener, AutoCloseable {
         for (int i = 0; i < excess; i++) procs.remove(ended.get(i).id());
     }
 
-    private String notFoundCode() {
-        return label.equals("t") ? "TERMINAL_NOT_FOUND" : "PROCESS_NOT_FOUND";
+    private ErrorCode notFoundCode() {
+        return label.equals("t") ? ErrorCode.TERMINAL_NOT_FOUND : ErrorCode.PROCESS_NOT_FOUND;
     }
 
     private String notFoundWhat() {

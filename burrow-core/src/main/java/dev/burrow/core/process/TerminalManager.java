@@ -7,6 +7,7 @@ import java.util.regex.Pattern;
 
 import dev.burrow.core.driver.ProcessSpec;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.lifecycle.TransitionListener;
 import dev.burrow.core.vm.Vm;
 import dev.burrow.core.vm.VmStatus;
@@ -39,8 +40,7 @@ public final class TerminalManager implements TransitionListener, AutoCloseable 
                                Map<String, String> env, String workdir) {
         if (name == null) name = ProcessManager.newId().replaceFirst("^p", "t");
         if (!NAME.matcher(name).matches()) {
-            throw BurrowException.badRequest("INVALID_TERMINAL_NAME",
-                    "a terminal name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+            throw BurrowException.of(ErrorCode.INVALID_TERMINAL_NAME, "a terminal name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
         }
         List<String> argv = command == null ? DEFAULT_SHELL : List.of("/bin/sh", "-c", command);
         ProcessSpec spec = new ProcessSpec(argv, env, workdir, user, true, cols, rows, "xterm-256color");

@@ -22,6 +22,7 @@ import dev.burrow.core.driver.ExecResult;
 import dev.burrow.core.driver.FileContent;
 import dev.burrow.core.driver.ServiceNotify;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.internal.KeyedLocks;
 import dev.burrow.core.lifecycle.BootHook;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
@@ -110,8 +111,7 @@ public final class ServiceManager implements BootHook {
                 services.stream().filter(ServiceSpec::enable).map(ServiceSpec::name).toList()));
         ExecResult r = exec.apply(ExecRequest.of(script, SCRIPT_TIMEOUT));
         if (r.exitCode() != 0) {
-            throw new BurrowException(BurrowException.Kind.BAD_REQUEST, "SERVICES_NOT_STARTED",
-                    "VM " + vm.id() + ": the services could not be installed (exit " + r.exitCode() + "): "
+            throw new BurrowException(ErrorCode.SERVICES_NOT_STARTED, "VM " + vm.id() + ": the services could not be installed (exit " + r.exitCode() + "): "
                             + abbreviate(r.stderr() + r.stdout()));
         }
         log.info("vm_id={} op=services-boot {}", vm.id(), r.stdout().strip().replace('\n', ','));
@@ -176,7 +176,7 @@ public final class ServiceManager implements BootHook {
         try (var held = locks.acquire(vmId, Duration.ofMinutes(2), "add service")) {
             Vm vm = lifecycle.updateServices(vmId, current -> {
                 if (current.stream().anyMatch(s -> s.name().equals(spec.name()))) {
-                    throw BurrowException.conflict("SERVICE_ALREADY_EXISTS", "VM " + vmId + " already has a service named '"
+                    throw BurrowException.of(ErrorCode.SERVICE_ALREADY_EXISTS, "VM " + vmId + " already has a service named '"
                             + spec.name() + "'");
                 }
                 List<ServiceSpec> next = new ArrayList<>(current);
@@ -230,7 +230,7 @@ public final class ServiceManager implements BootHook {
             ExecResult r = run(vmId, ServiceScripts.install(vm.spec().services(), List.of(), false)
                     + ServiceScripts.launch(names), SCRIPT_TIMEOUT);
             String failed = awaitStarted(vm, names);
-            if (failed != null) throw new BurrowException(BurrowException.Kind.CONFLICT, "SERVICE_START_FAILED", failed);
+            if (failed != null) throw new BurrowException(ErrorCode.SERVICE_START_FAILED, failed);
             boolean already = r.stdout().contains("active " + spec.name() + "\n");
             return already ? "service " + spec.name() + " is already active" : "service " + spec.name() + " started";
         });
@@ -254,7 +254,7 @@ public final class ServiceManager implements BootHook {
                     + ServiceScripts.launch(names),
                     stopTimeout(vm, List.of(spec.name())).plus(SCRIPT_TIMEOUT));
             String failed = awaitStarted(vm, names);
-            if (failed != null) throw new BurrowException(BurrowException.Kind.CONFLICT, "SERVICE_START_FAILED", failed);
+            if (failed != null) throw new BurrowException(ErrorCode.SERVICE_START_FAILED, failed);
             return "service " + spec.name() + " restarted";
         });
     }
@@ -323,14 +323,14 @@ public final class ServiceManager implements BootHook {
         for (ServiceSpec s : vm.spec().services()) if (s.notifies()) names.add(s.name());
         if (notify == null) {
             if (names.isEmpty()) return;
-            throw BurrowException.badRequest("UNSUPPORTED_FIELD", "this server's driver has no sd_notify support; "
+            throw BurrowException.of(ErrorCode.UNSUPPORTED_FIELD, "this server's driver has no sd_notify support; "
                     + "readySignal and watchdogSec cannot be honoured");
         }
         if (names.isEmpty() && !notify.available(vm.id())) return;
         try {
             notify.sync(vm.id(), names);
         } catch (IllegalStateException e) {
-            throw new BurrowException(BurrowException.Kind.CONFLICT, "SERVICE_NOTIFY_UNAVAILABLE", e.getMessage());
+            throw new BurrowException(ErrorCode.SERVICE_NOTIFY_UNAVAILABLE, e.getMessage());
         }
     }
 
@@ -418,8 +418,7 @@ public final class ServiceManager implements BootHook {
     private ExecResult run(String vmId, String script, Duration timeout) {
         ExecResult r = lifecycle.exec(vmId, ExecRequest.of(script, timeout), CAUSE);
         if (r.exitCode() != 0 || r.timedOut()) {
-            throw new BurrowException(BurrowException.Kind.CONFLICT, "SERVICE_COMMAND_FAILED",
-                    "VM " + vmId + ": the service command failed (exit " + r.exitCode() + (r.timedOut() ? ", timed out" : "")
+            throw new BurrowException(ErrorCode.SERVICE_COMMAND_FAILED, "VM " + vmId + ": the service command failed (exit " + r.exitCode() + (r.timedOut() ? ", timed out" : "")
                             + "): " + abbreviate(r.stderr() + r.stdout()));
         }
         return r;
@@ -438,8 +437,7 @@ public final class ServiceManager implements BootHook {
 
     static Map<String, Runtime> parse(ExecResult r) {
         if (r.exitCode() != 0) {
-            throw new BurrowException(BurrowException.Kind.CONFLICT, "SERVICE_COMMAND_FAILED",
-                    "reading service state failed (exit " + r.exitCode() + "): " + abbreviate(r.stderr()));
+            throw new BurrowException(ErrorCode.SERVICE_COMMAND_FAILED, "reading service state failed (exit " + r.exitCode() + "): " + abbreviate(r.stderr()));
         }
         Map<String, Runtime> out = new HashMap<>();
         for (String line : r.stdout().split("\n")) {
@@ -457,8 +455,7 @@ public final class ServiceManager implements BootHook {
     }
 
     private static ServiceSpec find(Vm vm, String name) {
-        return vm.spec().service(normalize(name)).orElseThrow(() -> BurrowException.notFound("SERVICE_NOT_FOUND",
-                "VM " + vm.id() + " has no service named '" + name + "'"));
+        return vm.spec().service(normalize(name)).orElseThrow(() -> BurrowException.of(ErrorCode.SERVICE_NOT_FOUND, "VM " + vm.id() + " has no service named '" + name + "'"));
     }
 
     /** Service ids may be given as systemd unit names ({@code web.service}). */
@@ -557,7 +554,7 @@ public final class ServiceManager implements BootHook {
     }
 
     private static BurrowException bad(String message) {
-        return BurrowException.badRequest("SERVICE_BAD_REQUEST", message);
+        return BurrowException.of(ErrorCode.SERVICE_BAD_REQUEST, message);
     }
 
     private static String abbreviate(String s) {

@@ -3,6 +3,7 @@ package dev.burrow.core.vm;
 import java.util.List;
 
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 
 /**
  * An exposed port (Freestyle's {@code {port, targetPort}}): requests for {@code port} of the VM's preview address
@@ -25,6 +26,6 @@ public record PortMapping(int port, int targetPort, boolean publicAccess) {
     }
 
     private static BurrowException invalid(String message) {
-        return BurrowException.badRequest("INVALID_PORTS", message);
+        return BurrowException.of(ErrorCode.INVALID_PORTS, message);
     }
 }

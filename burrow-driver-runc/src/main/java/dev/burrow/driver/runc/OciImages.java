@@ -16,6 +16,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.burrow.core.driver.DriverException;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.driver.runc.internal.BuiltinImages;
 import dev.burrow.driver.runc.internal.HostCommand;
 import dev.burrow.driver.runc.internal.ImageRef;
@@ -149,7 +150,7 @@ public final class OciImages {
     public static void pushToRegistry(Path layoutDir, String tag, String destination, String credentials) {
         String dest = destination.startsWith("docker://") ? destination : "docker://" + destination;
         if (!(ImageRef.parse(dest) instanceof ImageRef.Registry registry)) {
-            throw BurrowException.badRequest("INVALID_IMAGE", "not a registry reference: " + destination);
+            throw BurrowException.of(ErrorCode.INVALID_IMAGE, "not a registry reference: " + destination);
         }
         List<String> args = new ArrayList<>(List.of("skopeo", "copy", "--quiet"));
         if (registry.loopback()) args.add("--dest-tls-verify=false");

@@ -47,6 +47,7 @@ import dev.burrow.core.driver.SandboxSpec;
 import dev.burrow.core.driver.ShellCommand;
 import dev.burrow.core.driver.SandboxState;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.fault.Failpoints;
 import dev.burrow.driver.runc.internal.BtrfsStorage;
 import dev.burrow.driver.runc.internal.CgroupDirs;
@@ -291,7 +292,7 @@ public final class RuncDriver implements SandboxDriver, ImageFacet, ProcessFacet
         if (storage.rootsNeedImage()) {
             var u = storage.imageUsers().get(digest);
             if (u != null && (u.vms() > 0 || u.snapshots() > 0)) {
-                throw BurrowException.conflict("IMAGE_IN_USE", "image " + digest + " is the lower layer of " + u.vms()
+                throw BurrowException.of(ErrorCode.IMAGE_IN_USE, "image " + digest + " is the lower layer of " + u.vms()
                         + " VM(s) and " + u.snapshots() + " snapshot(s) on this host (" + storage.name()
                         + " storage); delete them first");
             }
@@ -306,15 +307,14 @@ public final class RuncDriver implements SandboxDriver, ImageFacet, ProcessFacet
         RuncSpec.validateResources(spec.vcpuCount(), spec.memSizeMb());
         if (spec.snapshotId() != null) checkSnapshotId(spec.snapshotId());
         else if (spec.imageRef() == null || spec.imageRef().isBlank()) {
-            throw BurrowException.badRequest("INVALID_IMAGE", "VM " + vmId + " has no image reference");
+            throw BurrowException.of(ErrorCode.INVALID_IMAGE, "VM " + vmId + " has no image reference");
         }
         if (spec.rootfsSizeMb() != null) {
             if (spec.rootfsSizeMb() <= 0) {
-                throw BurrowException.badRequest("INVALID_ROOTFS_SIZE", "rootfsSizeMb must be positive: " + spec.rootfsSizeMb());
+                throw BurrowException.of(ErrorCode.INVALID_ROOTFS_SIZE, "rootfsSizeMb must be positive: " + spec.rootfsSizeMb());
             }
             if (!storage.supportsQuota()) {
-                throw BurrowException.badRequest("UNSUPPORTED_FIELD",
-                        "rootfsSizeMb needs the btrfs storage; this host uses " + storage.name() + ", which has no disk quota");
+                throw BurrowException.of(ErrorCode.UNSUPPORTED_FIELD, "rootfsSizeMb needs the btrfs storage; this host uses " + storage.name() + ", which has no disk quota");
             }
         }
         return locked(vmId, () -> {
@@ -495,7 +495,7 @@ public final class RuncDriver implements SandboxDriver, ImageFacet, ProcessFacet
     public ExecResult exec(String vmId, ExecRequest request) {
         checkId(vmId);
         if (request.command() == null || request.command().indexOf('\0') >= 0) {
-            throw BurrowException.badRequest("INVALID_COMMAND", "command is missing or contains a NUL byte");
+            throw BurrowException.of(ErrorCode.INVALID_COMMAND, "command is missing or contains a NUL byte");
         }
         request.env().forEach(RuncSpec::validateEnv);
         if (request.workdir() != null && !request.workdir().isBlank()) RuncSpec.validateWorkdir(request.workdir());
@@ -511,7 +511,7 @@ public final class RuncDriver implements SandboxDriver, ImageFacet, ProcessFacet
         argv.add(cid);
         argv.addAll(ShellCommand.argv(request.command()));
         if (!ShellCommand.inline(request.command()) && request.stdin() != null) {
-            throw BurrowException.badRequest("INVALID_COMMAND", "a command over " + ShellCommand.MAX_INLINE_BYTES
+            throw BurrowException.of(ErrorCode.INVALID_COMMAND, "a command over " + ShellCommand.MAX_INLINE_BYTES
                     + " bytes cannot be combined with stdin: write it to a file in the VM and run that");
         }
         byte[] stdin = ShellCommand.inline(request.command()) ? request.stdin() : ShellCommand.stdin(request.command());
@@ -549,10 +549,10 @@ public final class RuncDriver implements SandboxDriver, ImageFacet, ProcessFacet
     public SandboxProcess spawn(String vmId, ProcessSpec spec) {
         checkId(vmId);
         for (String arg : spec.argv()) {
-            if (arg.indexOf('\0') >= 0) throw BurrowException.badRequest("INVALID_COMMAND", "a command argument contains a NUL byte");
+            if (arg.indexOf('\0') >= 0) throw BurrowException.of(ErrorCode.INVALID_COMMAND, "a command argument contains a NUL byte");
             // MAX_ARG_STRLEN: execve in the VM would fail with E2BIG after runc started, as a host error
             if (arg.length() >= ARG_MAX_BYTES / 3 && arg.getBytes(java.nio.charset.StandardCharsets.UTF_8).length >= ARG_MAX_BYTES) {
-                throw BurrowException.badRequest("INVALID_COMMAND", "a command argument is over " + ARG_MAX_BYTES
+                throw BurrowException.of(ErrorCode.INVALID_COMMAND, "a command argument is over " + ARG_MAX_BYTES
                         + " bytes, Linux's limit for one argument: pass long input on stdin or in a file");
             }
         }
@@ -592,13 +592,12 @@ public final class RuncDriver implements SandboxDriver, ImageFacet, ProcessFacet
     /** Resolves a user name (or uid[:gid]) with the VM's own passwd and group files. */
     private PasswdEntry resolveUser(String vmId, String user) {
         if (user.indexOf('\0') >= 0 || user.indexOf(':') >= 0 && !user.matches("\\d+:\\d+")) {
-            throw BurrowException.badRequest("INVALID_USER", "not a user name or uid[:gid]: " + user);
+            throw BurrowException.of(ErrorCode.INVALID_USER, "not a user name or uid[:gid]: " + user);
         }
         Accounts files = accounts(vmId);
         Optional<PasswdEntry> entry = PasswdEntry.resolve(user, files.passwd(), files.group());
         if (entry.isEmpty() && user.equals("root")) return PasswdEntry.ROOT;
-        return entry.orElseThrow(() -> BurrowException.badRequest("USER_NOT_FOUND",
-                "VM " + vmId + " has no user '" + user + "' in its /etc/passwd"));
+        return entry.orElseThrow(() -> BurrowException.of(ErrorCode.USER_NOT_FOUND, "VM " + vmId + " has no user '" + user + "' in its /etc/passwd"));
     }
 
     /** A VM's /etc/passwd and /etc/group as read (confined, VM frozen), with the stamp they had just before. */
@@ -658,7 +657,7 @@ public final class RuncDriver implements SandboxDriver, ImageFacet, ProcessFacet
     @Override
     public SocketChannel connect(String vmId, int port) {
         checkId(vmId);
-        if (port < 1 || port > 65535) throw BurrowException.badRequest("INVALID_PORT", "port must be 1-65535: " + port);
+        if (port < 1 || port > 65535) throw BurrowException.of(ErrorCode.INVALID_PORT, "port must be 1-65535: " + port);
         long pid = locked(vmId, () -> {
             ContainerState st = runc.state(containerId(vmId)).orElse(null);
             if (st == null && !Files.exists(vmDir(vmId))) throw vmNotFound(vmId);
@@ -696,7 +695,7 @@ public final class RuncDriver implements SandboxDriver, ImageFacet, ProcessFacet
     @Override
     public void writeFile(String vmId, String path, byte[] content, boolean executable) {
         checkId(vmId);
-        if (content == null) throw BurrowException.badRequest("FILES_BAD_REQUEST", "content is missing");
+        if (content == null) throw BurrowException.of(ErrorCode.FILES_BAD_REQUEST, "content is missing");
         withRootHeld(vmId, root -> {
             SandboxFiles.write(root, path, content, executable);
             return null;
@@ -738,7 +737,7 @@ public final class RuncDriver implements SandboxDriver, ImageFacet, ProcessFacet
     @Override
     public void writeFile(String vmId, String path, java.io.InputStream content, boolean executable) {
         checkId(vmId);
-        if (content == null) throw BurrowException.badRequest("FILES_BAD_REQUEST", "content is missing");
+        if (content == null) throw BurrowException.of(ErrorCode.FILES_BAD_REQUEST, "content is missing");
         SandboxFiles.PendingWrite w = withRootHeld(vmId, root -> {
             SandboxFiles.PendingWrite pw = SandboxFiles.beginWrite(root, path);
             transfers.add(vmId, pw.channel());
@@ -785,7 +784,7 @@ public final class RuncDriver implements SandboxDriver, ImageFacet, ProcessFacet
             try {
                 n = in.read(buf);
             } catch (IOException e) {
-                throw BurrowException.badRequest("FILES_BAD_REQUEST", "the content of " + path
+                throw BurrowException.of(ErrorCode.FILES_BAD_REQUEST, "the content of " + path
                         + " could not be read from the request: " + e.getMessage());
             }
             if (n < 0) return;
@@ -826,7 +825,7 @@ public final class RuncDriver implements SandboxDriver, ImageFacet, ProcessFacet
     public void resizeDisk(String vmId, int rootfsSizeMb) {
         checkId(vmId);
         if (!storage.supportsQuota()) { // only reachable by a caller that ignored diskQuota()'s absence
-            throw BurrowException.badRequest("UNSUPPORTED_FIELD", "this host's VM storage (" + storage.name() + ") has no disk quota");
+            throw BurrowException.of(ErrorCode.UNSUPPORTED_FIELD, "this host's VM storage (" + storage.name() + ") has no disk quota");
         }
         locked(vmId, () -> {
             if (!storage.exists(vmId)) throw vmNotFound(vmId);
@@ -875,12 +874,12 @@ public final class RuncDriver implements SandboxDriver, ImageFacet, ProcessFacet
     public void updateNetwork(String vmId, dev.burrow.core.net.NetworkPolicy policy) {
         checkId(vmId);
         if (network == null) { // only reachable by a caller that ignored network()'s absence
-            throw BurrowException.badRequest("NETWORKING_DISABLED", "this server runs VMs without networking");
+            throw BurrowException.of(ErrorCode.NETWORKING_DISABLED, "this server runs VMs without networking");
         }
         locked(vmId, () -> {
             if (!Files.exists(bundleDir(vmId).resolve("config.json"))) throw vmNotFound(vmId);
             if (network.info(vmId) == null) {
-                throw BurrowException.conflict("VM_HAS_NO_NETWORK", "VM " + vmId + " was created before VM networking was enabled");
+                throw BurrowException.of(ErrorCode.VM_HAS_NO_NETWORK, "VM " + vmId + " was created before VM networking was enabled");
             }
             network.apply(vmId, policy);
             return null;
@@ -1042,10 +1041,10 @@ public final class RuncDriver implements SandboxDriver, ImageFacet, ProcessFacet
      */
     private UnpackedImage imageOfSnapshot(String snapshotId, String imageRef) {
         RootfsStorage.SnapshotInfo snap = storage.findSnapshot(snapshotId)
-                .orElseThrow(() -> BurrowException.notFound("SNAPSHOT_NOT_FOUND", "snapshot " + snapshotId + " does not exist on this host"));
+                .orElseThrow(() -> BurrowException.of(ErrorCode.SNAPSHOT_NOT_FOUND, "snapshot " + snapshotId + " does not exist on this host"));
         if (snap.image() != null) return snap.image();
         if (imageRef == null || imageRef.isBlank()) {
-            throw BurrowException.badRequest("INVALID_IMAGE", "snapshot " + snapshotId + " does not record its image; give an image reference");
+            throw BurrowException.of(ErrorCode.INVALID_IMAGE, "snapshot " + snapshotId + " does not record its image; give an image reference");
         }
         return resolveImage(imageRef);
     }
@@ -1080,24 +1079,24 @@ public final class RuncDriver implements SandboxDriver, ImageFacet, ProcessFacet
 
     private static String checkId(String vmId) {
         if (vmId == null || !VM_ID.matcher(vmId).matches()) {
-            throw BurrowException.badRequest("INVALID_VM_ID", "not a valid VM id: " + vmId);
+            throw BurrowException.of(ErrorCode.INVALID_VM_ID, "not a valid VM id: " + vmId);
         }
         return vmId;
     }
 
     private static String checkSnapshotId(String snapshotId) {
         if (snapshotId == null || !SNAPSHOT_ID.matcher(snapshotId).matches()) {
-            throw BurrowException.badRequest("INVALID_SNAPSHOT_ID", "not a valid snapshot id: " + snapshotId);
+            throw BurrowException.of(ErrorCode.INVALID_SNAPSHOT_ID, "not a valid snapshot id: " + snapshotId);
         }
         return snapshotId;
     }
 
     private static BurrowException vmNotFound(String vmId) {
-        return BurrowException.notFound("VM_NOT_FOUND", "VM " + vmId + " does not exist on this host");
+        return BurrowException.of(ErrorCode.VM_NOT_FOUND, "VM " + vmId + " does not exist on this host");
     }
 
     private static BurrowException notRunning(String vmId) {
-        return BurrowException.conflict("VM_NOT_RUNNING", "VM " + vmId + " is not running");
+        return BurrowException.of(ErrorCode.VM_NOT_RUNNING, "VM " + vmId + " is not running");
     }
 
     private static long ms(long t0) {

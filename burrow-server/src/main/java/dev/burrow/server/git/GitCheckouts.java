@@ -19,6 +19,7 @@ import org.slf4j.LoggerFactory;
 
 import dev.burrow.core.driver.SandboxNetns;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.lifecycle.CreateVmCommand;
 import dev.burrow.core.lifecycle.RepoCloner;
 
@@ -93,13 +94,12 @@ public final class GitCheckouts implements RepoCloner {
     private List<Checkout> cloneRequests(List<Request> requests, SandboxNetns netns) {
         validateCount(requests);
         if (netns == null) {
-            throw BurrowException.badRequest("UNSUPPORTED_FIELD",
-                    "this server's VM driver cannot clone repositories through a VM's network; remove 'gitRepos'/'git.repos'");
+            throw BurrowException.of(ErrorCode.UNSUPPORTED_FIELD, "this server's VM driver cannot clone repositories through a VM's network; remove 'gitRepos'/'git.repos'");
         }
         if (!netns.networked()) {
             for (Request r : requests) {
                 if (!loopbackHost(r.url())) {
-                    throw new BurrowException(BurrowException.Kind.BAD_REQUEST, "GIT_CLONE_FAILED", "cannot clone '"
+                    throw new BurrowException(ErrorCode.GIT_CLONE_FAILED, "cannot clone '"
                             + redact(r.url()) + "': this server runs VMs without networking (a VM's network namespace has"
                             + " only its own loopback), and repositories are cloned through the VM's network");
                 }
@@ -211,13 +211,12 @@ public final class GitCheckouts implements RepoCloner {
                 p.descendants().forEach(ProcessHandle::destroyForcibly);
                 p.destroyForcibly();
                 p.waitFor(5, TimeUnit.SECONDS);
-                throw new BurrowException(BurrowException.Kind.BAD_REQUEST, "GIT_CLONE_FAILED", "git did not finish cloning '"
+                throw new BurrowException(ErrorCode.GIT_CLONE_FAILED, "git did not finish cloning '"
                         + redact(url) + "' within " + timeout.toSeconds() + " s");
             }
             code = p.exitValue();
         } catch (IOException e) {
-            throw new BurrowException(BurrowException.Kind.UNAVAILABLE, "GIT_UNAVAILABLE",
-                    "cannot run git on the server (is it installed?): " + e.getMessage());
+            throw new BurrowException(ErrorCode.GIT_UNAVAILABLE, "cannot run git on the server (is it installed?): " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while cloning " + redact(url), e);
@@ -231,7 +230,7 @@ public final class GitCheckouts implements RepoCloner {
             }
             if (text.length() > MAX_MESSAGE) text = "…" + text.substring(text.length() - MAX_MESSAGE);
             boolean checkout = List.of(args).contains("checkout");
-            throw new BurrowException(BurrowException.Kind.BAD_REQUEST, "GIT_CLONE_FAILED", (checkout
+            throw new BurrowException(ErrorCode.GIT_CLONE_FAILED, (checkout
                     ? "git checkout of '" + args[args.length - 2] + "' in '" + redact(url) + "' failed: "
                     : "git clone of '" + redact(url) + "' failed: ") + redact(text));
         }
@@ -247,7 +246,7 @@ public final class GitCheckouts implements RepoCloner {
     }
 
     private static BurrowException bad(String message) {
-        return BurrowException.badRequest("CREATE_VM_BAD_REQUEST", message);
+        return BurrowException.of(ErrorCode.CREATE_VM_BAD_REQUEST, message);
     }
 
     private static void deleteTree(Path dir) {

@@ -10,6 +10,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.server.http.RouteTable.Access;
 import dev.burrow.server.metrics.BurrowMetrics;
 import dev.burrow.server.tracing.Tracing;
@@ -137,7 +138,7 @@ public final class ApiServer implements AutoCloseable {
         r.failures().forEach((name, failure) -> why.append(' ').append(name).append(": ").append(failure).append(';'));
         why.setLength(why.length() - 1);
         log.warn("/readyz: {}", why);
-        ErrorResponses.write(ctx, 503, "NOT_READY", errors.scrub(why.toString()), null);
+        ErrorResponses.write(ctx, ErrorCode.NOT_READY.status, ErrorCode.NOT_READY.name(), errors.scrub(why.toString()), null);
     }
 
 }

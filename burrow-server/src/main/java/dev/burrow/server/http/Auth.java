@@ -6,6 +6,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.store.ApiKeyStore;
 import io.javalin.http.Context;
 
@@ -29,13 +30,12 @@ public final class Auth {
     public void check(Context ctx) {
         String header = ctx.header("Authorization");
         if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7) || header.length() <= 7) {
-            throw new BurrowException(BurrowException.Kind.UNAUTHORIZED, "UNAUTHORIZED",
-                    "missing API key: send 'Authorization: Bearer <key>'");
+            throw new BurrowException(ErrorCode.UNAUTHORIZED, "missing API key: send 'Authorization: Bearer <key>'");
         }
         String key = header.substring(7).trim();
         var found = keys.findByHash(sha256(key));
         if (found.isEmpty()) {
-            throw new BurrowException(BurrowException.Kind.UNAUTHORIZED, "UNAUTHORIZED", "invalid API key");
+            throw new BurrowException(ErrorCode.UNAUTHORIZED, "invalid API key");
         }
         ctx.attribute(KEY_ID, found.get().id());
     }
@@ -61,7 +61,7 @@ public final class Auth {
             return;
         }
         if (otherUpgradeCredentials.accepts(ctx, token.trim())) return;
-        throw new BurrowException(BurrowException.Kind.UNAUTHORIZED, "UNAUTHORIZED", "invalid API key or access token");
+        throw new BurrowException(ErrorCode.UNAUTHORIZED, "invalid API key or access token");
     }
 
     /** Lets WebSocket upgrades also authenticate with what {@code credentials} accepts (e.g. identity tokens). */

@@ -14,6 +14,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 
 /**
  * The files API's bodies as streams, so a transfer holds fixed buffers whatever the file's size: the Freestyle
@@ -22,7 +23,7 @@ import dev.burrow.core.error.BurrowException;
  * for its encoding and where its content string starts, then that string is decoded from the spool.
  */
 final class FileBodies {
-    static final String BAD = "FILES_BAD_REQUEST";
+    static final ErrorCode BAD = ErrorCode.FILES_BAD_REQUEST;
     private static final int BUFFER = 48 * 1024; // a multiple of 3: base64 lines up at every write
 
     private FileBodies() { }
@@ -73,7 +74,7 @@ final class FileBodies {
      */
     static Upload scan(Path spool) {
         try (JsonParser p = Json.MAPPER.getFactory().createParser(spool.toFile())) {
-            if (p.nextToken() != JsonToken.START_OBJECT) throw BurrowException.badRequest("BAD_REQUEST", "a JSON object body is required");
+            if (p.nextToken() != JsonToken.START_OBJECT) throw BurrowException.of(ErrorCode.BAD_REQUEST, "a JSON object body is required");
             long content = -1;
             String encoding = null;
             JsonToken t;
@@ -83,27 +84,27 @@ final class FileBodies {
                 switch (name) {
                     case "content" -> {
                         if (v == JsonToken.VALUE_NULL) content = -1;
-                        else if (v != JsonToken.VALUE_STRING) throw BurrowException.badRequest(BAD, "'content' must be a string");
+                        else if (v != JsonToken.VALUE_STRING) throw BurrowException.of(BAD, "'content' must be a string");
                         // the opening quote; the string itself is skipped by the next nextToken(), never buffered
                         else content = p.currentTokenLocation().getByteOffset() + 1;
                     }
                     case "encoding" -> {
                         if (v == JsonToken.VALUE_NULL) encoding = null;
-                        else if (v != JsonToken.VALUE_STRING) throw BurrowException.badRequest(BAD, "'encoding' must be a string");
+                        else if (v != JsonToken.VALUE_STRING) throw BurrowException.of(BAD, "'encoding' must be a string");
                         else encoding = p.getText();
                     }
                     default -> p.skipChildren();
                 }
             }
             if (t != JsonToken.END_OBJECT || p.nextToken() != null) {
-                throw BurrowException.badRequest("BAD_REQUEST", "malformed JSON: the body must be one object");
+                throw BurrowException.of(ErrorCode.BAD_REQUEST, "malformed JSON: the body must be one object");
             }
-            if (content < 0) throw BurrowException.badRequest(BAD, "'content' is required");
+            if (content < 0) throw BurrowException.of(BAD, "'content' is required");
             return new Upload(content, base64(encoding));
         } catch (JsonProcessingException e) {
-            throw BurrowException.badRequest("BAD_REQUEST", "malformed JSON: " + e.getOriginalMessage());
+            throw BurrowException.of(ErrorCode.BAD_REQUEST, "malformed JSON: " + e.getOriginalMessage());
         } catch (IOException e) {
-            throw BurrowException.badRequest("BAD_REQUEST", "unreadable request body");
+            throw BurrowException.of(ErrorCode.BAD_REQUEST, "unreadable request body");
         }
     }
 
@@ -126,24 +127,22 @@ final class FileBodies {
                 try {
                     return super.read(b, off, len);
                 } catch (IOException e) {
-                    throw BurrowException.badRequest(BAD, "'content' is not valid " + (upload.base64() ? "base64" : "JSON string text")
+                    throw BurrowException.of(BAD, "'content' is not valid " + (upload.base64() ? "base64" : "JSON string text")
                             + ": " + e.getMessage());
                 }
             }
         };
-        return limited(checked, maxBytes, () -> new BurrowException(BurrowException.Kind.TOO_LARGE, "FILE_TOO_LARGE",
-                "the file is larger than " + maxBytes + " bytes"));
+        return limited(checked, maxBytes, () -> new BurrowException(ErrorCode.FILE_TOO_LARGE, "the file is larger than " + maxBytes + " bytes"));
     }
 
     private static boolean base64(String encoding) {
         if (encoding == null || encoding.equalsIgnoreCase("utf8") || encoding.equalsIgnoreCase("utf-8")) return false;
         if (encoding.equalsIgnoreCase("base64")) return true;
-        throw BurrowException.badRequest(BAD, "unknown encoding '" + encoding + "' (use base64 or utf8)");
+        throw BurrowException.of(BAD, "unknown encoding '" + encoding + "' (use base64 or utf8)");
     }
 
     static BurrowException tooLargeBody(long maxBytes) {
-        return new BurrowException(BurrowException.Kind.TOO_LARGE, "PAYLOAD_TOO_LARGE",
-                "request body larger than " + maxBytes + " bytes");
+        return new BurrowException(ErrorCode.PAYLOAD_TOO_LARGE, "request body larger than " + maxBytes + " bytes");
     }
 
     /** A stream that fails with {@code over} once more than {@code max} bytes came through. */

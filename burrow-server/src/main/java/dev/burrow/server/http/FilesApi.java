@@ -12,6 +12,7 @@ import java.util.Map;
 import dev.burrow.api.FileResponses;
 import dev.burrow.core.driver.OpenFile;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
@@ -88,8 +89,7 @@ public final class FilesApi implements ApiModule {
         String type = ctx.contentType();
         if (type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith(RAW)) {
             InputStream body = FileBodies.limited(ctx.req().getInputStream(), MAX_FILE_BYTES,
-                    () -> new BurrowException(BurrowException.Kind.TOO_LARGE, "FILE_TOO_LARGE",
-                            "the file is larger than " + MAX_FILE_BYTES + " bytes"));
+                    () -> new BurrowException(ErrorCode.FILE_TOO_LARGE, "the file is larger than " + MAX_FILE_BYTES + " bytes"));
             writeClosingOnTooLarge(ctx, () -> lifecycle.writeFile(id, path, body, false));
             ctx.json(Map.of());
             return;
@@ -100,7 +100,7 @@ public final class FilesApi implements ApiModule {
                 try {
                     FileBodies.spool(ctx.req().getInputStream(), spool, ApiServer.MAX_BODY_BYTES);
                 } catch (IOException e) {
-                    throw BurrowException.badRequest("BAD_REQUEST", "the request body could not be read");
+                    throw BurrowException.of(ErrorCode.BAD_REQUEST, "the request body could not be read");
                 }
             });
             if (Files.size(spool) == 0) throw ApiException.badRequest("a JSON request body is required");
@@ -138,23 +138,23 @@ public final class FilesApi implements ApiModule {
     static String filePath(Context ctx) {
         String raw = ctx.req().getRequestURI();
         int i = raw.indexOf("/files/");
-        if (i < 0) throw ApiException.badRequest("FILES_BAD_REQUEST", "missing file path");
+        if (i < 0) throw BurrowException.of(ErrorCode.FILES_BAD_REQUEST, "missing file path");
         String encoded = raw.substring(i + "/files/".length());
         String path;
         try {
             path = java.net.URLDecoder.decode(encoded.replace("+", "%2B"), StandardCharsets.UTF_8);
         } catch (IllegalArgumentException e) {
-            throw ApiException.badRequest("FILES_BAD_REQUEST", "file path is not valid percent-encoding");
+            throw BurrowException.of(ErrorCode.FILES_BAD_REQUEST, "file path is not valid percent-encoding");
         }
-        if (path.isEmpty()) throw ApiException.badRequest("FILES_BAD_REQUEST", "empty file path");
-        if (path.indexOf('\0') >= 0) throw ApiException.badRequest("FILES_BAD_REQUEST", "file path contains a NUL byte");
+        if (path.isEmpty()) throw BurrowException.of(ErrorCode.FILES_BAD_REQUEST, "empty file path");
+        if (path.indexOf('\0') >= 0) throw BurrowException.of(ErrorCode.FILES_BAD_REQUEST, "file path contains a NUL byte");
         if (!path.startsWith("/")) path = "/" + path;
         for (String part : path.split("/")) {
             if (part.equals("..")) {
-                throw ApiException.badRequest("FILES_BAD_REQUEST", "file path must not contain '..': " + path);
+                throw BurrowException.of(ErrorCode.FILES_BAD_REQUEST, "file path must not contain '..': " + path);
             }
         }
-        if (path.length() > 4096) throw ApiException.badRequest("FILES_BAD_REQUEST", "file path longer than 4096 bytes");
+        if (path.length() > 4096) throw BurrowException.of(ErrorCode.FILES_BAD_REQUEST, "file path longer than 4096 bytes");
         return path;
     }
 }

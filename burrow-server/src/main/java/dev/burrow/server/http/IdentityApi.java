@@ -19,6 +19,8 @@ import dev.burrow.core.access.Identities;
 import dev.burrow.core.access.Identity;
 import dev.burrow.core.access.SshKey;
 import dev.burrow.core.access.VmPermission;
+import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.server.http.RouteTable.Access;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
@@ -117,7 +119,7 @@ public final class IdentityApi implements ApiModule {
                 "Register an SSH public key ({publicKey: 'ssh-ed25519 AAAA… comment'}; ed25519, rsa >= 2048, ecdsa)",
                 AddSshKeyRequest.class, SshKeyInfo.class, Access.API_KEY, ctx -> {
                     var req = VmRequests.requiredBody(ctx, AddSshKeyRequest.class);
-                    if (req.publicKey() == null) throw ApiException.badRequest("INVALID_PUBLIC_KEY", "'publicKey' is required");
+                    if (req.publicKey() == null) throw BurrowException.of(ErrorCode.INVALID_PUBLIC_KEY, "'publicKey' is required");
                     ctx.json(info(identities.addSshKey(identity(ctx), req.publicKey())));
                 });
         table.add(cfg, HandlerType.DELETE, ONE + "/ssh-keys/{key_id}", "Remove an SSH public key", null, null, Access.API_KEY,
@@ -158,8 +160,7 @@ public final class IdentityApi implements ApiModule {
         try {
             return Instant.parse(text);
         } catch (java.time.format.DateTimeParseException e) {
-            throw ApiException.badRequest("INVALID_EXPIRY",
-                    "'" + field + "' must be an ISO-8601 instant such as 2030-01-31T12:00:00Z");
+            throw BurrowException.of(ErrorCode.INVALID_EXPIRY, "'" + field + "' must be an ISO-8601 instant such as 2030-01-31T12:00:00Z");
         }
     }
 

@@ -8,6 +8,7 @@ import dev.burrow.api.ImageApiTypes;
 import dev.burrow.core.driver.CachedImage;
 import dev.burrow.core.driver.PullProgress;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.image.ImageCache;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.server.http.RouteTable.Access;
@@ -59,7 +60,7 @@ public final class ImagesApi implements ApiModule {
     private void pull(Context ctx) {
         var body = VmRequests.requiredBody(ctx, ImageApiTypes.PullImageRequest.class);
         String image = body.image() == null ? "" : body.image().strip();
-        if (image.isEmpty()) throw ApiException.badRequest("PULL_IMAGE_BAD_REQUEST", "'image' is required");
+        if (image.isEmpty()) throw BurrowException.of(ErrorCode.PULL_IMAGE_BAD_REQUEST, "'image' is required");
         lifecycle.validateImageRef(image);
         ImageCache.Pull pull = cache().pullAhead(image);
         ctx.status(202).json(pullInfo(pull));
@@ -68,12 +69,11 @@ public final class ImagesApi implements ApiModule {
     private CachedImage find(Context ctx) {
         String digest = ctx.pathParam("digest");
         if (!DIGEST.matcher(digest).matches()) {
-            throw BurrowException.badRequest("INVALID_IMAGE_DIGEST",
-                    "not an image digest: '" + (digest.length() > 80 ? digest.substring(0, 80) + "…" : digest)
+            throw BurrowException.of(ErrorCode.INVALID_IMAGE_DIGEST, "not an image digest: '" + (digest.length() > 80 ? digest.substring(0, 80) + "…" : digest)
                             + "' (expected sha256:<64 hex digits>)");
         }
         return cache().find(digest)
-                .orElseThrow(() -> BurrowException.notFound("IMAGE_NOT_FOUND", "no cached image " + digest));
+                .orElseThrow(() -> BurrowException.of(ErrorCode.IMAGE_NOT_FOUND, "no cached image " + digest));
     }
 
     static ImageApiTypes.CachedImage cachedInfo(CachedImage i) {

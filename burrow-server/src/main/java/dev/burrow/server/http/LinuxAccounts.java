@@ -98,7 +98,7 @@ final class LinuxAccounts {
     }
 
     private static BurrowException bad(String message) {
-        return BurrowException.badRequest("CREATE_VM_BAD_REQUEST", message);
+        return BurrowException.of(ErrorCode.CREATE_VM_BAD_REQUEST, message);
     }
 
     private static final String PRELUDE = """

@@ -6,6 +6,7 @@ import java.util.Base64;
 import java.util.Locale;
 
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 
 /**
  * How process output bytes travel in JSON: {@code utf8} (text; a multi-byte character is never split between two
@@ -17,7 +18,7 @@ enum OutputEncoding {
     static OutputEncoding of(String name) {
         if (name == null || name.equalsIgnoreCase("utf8") || name.equalsIgnoreCase("utf-8")) return UTF8;
         if (name.equalsIgnoreCase("base64")) return BASE64;
-        throw BurrowException.badRequest("BAD_REQUEST", "unknown encoding '" + name + "' (use utf8 or base64)");
+        throw BurrowException.of(ErrorCode.BAD_REQUEST, "unknown encoding '" + name + "' (use utf8 or base64)");
     }
 
     String wireName() {

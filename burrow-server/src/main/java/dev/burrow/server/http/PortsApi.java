@@ -5,6 +5,7 @@ import java.util.Map;
 
 import dev.burrow.api.VmPortsResponse;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.vm.PortMapping;
 import dev.burrow.core.vm.Vm;
@@ -71,6 +72,6 @@ public final class PortsApi implements ApiModule {
     }
 
     private static BurrowException bad(String message) {
-        return BurrowException.badRequest("INVALID_PORTS", message);
+        return BurrowException.of(ErrorCode.INVALID_PORTS, message);
     }
 }

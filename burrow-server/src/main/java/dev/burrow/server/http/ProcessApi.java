@@ -22,6 +22,7 @@ import dev.burrow.api.ProcessResponses.StdinResponse;
 import dev.burrow.api.ProcessResponses.StreamInfo;
 import dev.burrow.core.driver.ProcessSpec;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.process.ManagedProcess;
 import dev.burrow.core.process.OutputBuffer;
@@ -354,6 +355,6 @@ public final class ProcessApi implements ApiModule {
     }
 
     private static BurrowException bad(String message) {
-        return BurrowException.badRequest("BAD_REQUEST", message);
+        return BurrowException.of(ErrorCode.BAD_REQUEST, message);
     }
 }

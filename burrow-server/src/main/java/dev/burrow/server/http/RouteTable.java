@@ -5,6 +5,7 @@ import java.lang.reflect.RecordComponent;
 import java.lang.reflect.Type;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -15,6 +16,8 @@ import java.util.function.Consumer;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 
+import dev.burrow.api.ErrorBody;
+import dev.burrow.core.error.ErrorCode;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Handler;
 import io.javalin.http.HandlerType;
@@ -116,8 +119,10 @@ public final class RouteTable {
             responses.put("200", r.response() == null ? Map.of("description", "OK")
                     : Map.of("description", "OK", "content",
                     Map.of("application/json", Map.of("schema", ref(r.response(), schemas)))));
-            responses.put("default", Map.of("description", "Error", "content",
-                    Map.of("application/json", Map.of("schema", ref(dev.burrow.api.ErrorBody.class, schemas)))));
+            for (int status : r.authenticated() ? ERROR_STATUSES : PUBLIC_ERROR_STATUSES) {
+                responses.put(Integer.toString(status), Map.of("$ref", "#/components/responses/" + errorResponseName(status)));
+            }
+            responses.put("default", Map.of("$ref", "#/components/responses/" + errorResponseName(0)));
             op.put("responses", responses);
             if (!r.authenticated()) op.put("security", List.of());
             item.put(r.method().name().toLowerCase(Locale.ROOT), op);
@@ -126,11 +131,78 @@ public final class RouteTable {
         doc.put("openapi", "3.1.0");
         doc.put("info", Map.of("title", "Burrow API", "version", version,
                 "description", "Burrow's VM API (wire-compatible with the Freestyle VM API) and its own resources."));
+        // relative: the API is served by the server that serves this document, whatever name it is reached by
+        doc.put("servers", List.of(Map.of("url", "/", "description", "this Burrow server")));
         doc.put("paths", paths);
-        doc.put("components", Map.of("schemas", schemas,
+        doc.put("components", Map.of("schemas", schemas, "responses", errorResponses(schemas),
                 "securitySchemes", Map.of("bearer", Map.of("type", "http", "scheme", "bearer"))));
         doc.put("security", List.of(Map.of("bearer", List.of())));
         return doc;
+    }
+
+    /**
+     * The 4xx statuses every authenticated operation documents: a request's own mistakes (400), the key (401, 403), what
+     * it names (404), the state it finds (409), its size (413) and this node's momentary limits (429). Every other
+     * status a code of the registry has is under {@code default}.
+     */
+    static final int[] ERROR_STATUSES = {400, 401, 403, 404, 409, 413, 429};
+    /** A public route (probes, scrapes, this document) can only be sent a request the HTTP layer refuses. */
+    static final int[] PUBLIC_ERROR_STATUSES = {400};
+
+    private static String errorResponseName(int status) {
+        return status == 0 ? "Error" : "Error" + status;
+    }
+
+    /**
+     * One response per documented status, and {@code default} for the rest, each the error body with the
+     * {@link ErrorCode}s answered with that status as the enum of {@code error} and {@code code}; the body's own schema
+     * lists every code of the registry.
+     */
+    private static Map<String, Object> errorResponses(Map<String, Object> schemas) {
+        define(ErrorBody.class, schemas);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> props = new LinkedHashMap<>((Map<String, Object>) ((Map<String, Object>) schemas
+                .get(ErrorBody.class.getSimpleName())).get("properties"));
+        List<String> all = Arrays.stream(ErrorCode.values()).map(Enum::name).toList();
+        props.put("error", Map.of("type", "string", "enum", all, "description", "the error code (SCREAMING_SNAKE)"));
+        props.put("code", Map.of("type", "string", "enum", all, "description", "the same value as error"));
+        schemas.put(ErrorBody.class.getSimpleName(), Map.of("type", "object", "properties", props,
+                "required", List.of("error", "code", "message", "description")));
+
+        Set<Integer> documented = new java.util.HashSet<>();
+        for (int s : ERROR_STATUSES) documented.add(s);
+        Map<String, Object> out = new TreeMap<>();
+        for (int status : ERROR_STATUSES) {
+            out.put(errorResponseName(status), errorResponse(status + " " + reason(status),
+                    codes(c -> c.statuses().contains(status))));
+        }
+        out.put(errorResponseName(0), errorResponse("Any other error (the HTTP layer's own refusals, a host failure, "
+                + "the server unavailable)", codes(c -> c.statuses().stream().anyMatch(st -> !documented.contains(st)))));
+        return out;
+    }
+
+    private static List<String> codes(java.util.function.Predicate<ErrorCode> which) {
+        return Arrays.stream(ErrorCode.values()).filter(which).map(Enum::name).toList();
+    }
+
+    private static Map<String, Object> errorResponse(String description, List<String> codes) {
+        Map<String, Object> schema = Map.of("allOf", List.of(Map.of("$ref", "#/components/schemas/ErrorBody"),
+                Map.of("type", "object", "properties", Map.of("error", Map.of("enum", codes), "code", Map.of("enum", codes)))));
+        return Map.of("description", description + ": " + String.join(", ", codes), "content",
+                Map.of("application/json", Map.of("schema", schema)));
+    }
+
+    private static String reason(int status) {
+        return switch (status) {
+            case 400 -> "Bad request";
+            case 401 -> "Unauthorized";
+            case 403 -> "Forbidden";
+            case 404 -> "Not found";
+            case 409 -> "Conflict";
+            case 413 -> "Payload too large";
+            case 429 -> "Too many requests";
+            default -> "Error";
+        };
     }
 
     private static String operationId(Route r) {

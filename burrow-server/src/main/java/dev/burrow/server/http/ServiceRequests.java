@@ -9,6 +9,7 @@ import java.util.regex.Pattern;
 
 import dev.burrow.api.SystemdApiTypes;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.service.ServiceManager;
 import dev.burrow.core.vm.GuestPath;
 import dev.burrow.core.vm.ServiceSpec;
@@ -36,28 +37,28 @@ final class ServiceRequests {
     static List<ServiceSpec> fromCreate(SystemdApiTypes.SystemdConfig systemd) {
         if (systemd == null) return List.of();
         if (systemd.patchedServices() != null && !systemd.patchedServices().isEmpty()) {
-            throw BurrowException.badRequest("UNSUPPORTED_FIELD", "systemd.patchedServices patches units of the image's own "
+            throw BurrowException.of(ErrorCode.UNSUPPORTED_FIELD, "systemd.patchedServices patches units of the image's own "
                     + "systemd; Burrow VMs run no systemd (Burrow supervises systemd.services itself); remove it");
         }
         if (systemd.services() == null || systemd.services().isEmpty()) return List.of();
-        if (systemd.services().size() > MAX_SERVICES) throw bad("CREATE_VM_BAD_REQUEST", "at most " + MAX_SERVICES + " services");
+        if (systemd.services().size() > MAX_SERVICES) throw bad(ErrorCode.CREATE_VM_BAD_REQUEST, "at most " + MAX_SERVICES + " services");
         List<ServiceSpec> out = new ArrayList<>();
         for (int i = 0; i < systemd.services().size(); i++) {
-            ServiceSpec s = toSpec(systemd.services().get(i), "systemd.services[" + i + "]", "CREATE_VM_BAD_REQUEST");
+            ServiceSpec s = toSpec(systemd.services().get(i), "systemd.services[" + i + "]", ErrorCode.CREATE_VM_BAD_REQUEST);
             if (out.stream().anyMatch(o -> o.name().equals(s.name()))) {
-                throw bad("CREATE_VM_BAD_REQUEST", "systemd.services: the name '" + s.name() + "' is used twice");
+                throw bad(ErrorCode.CREATE_VM_BAD_REQUEST, "systemd.services: the name '" + s.name() + "' is used twice");
             }
             out.add(s);
         }
         try {
             ServiceManager.validateGraph(out);
         } catch (BurrowException e) {
-            throw bad("CREATE_VM_BAD_REQUEST", "systemd.services: " + e.getMessage());
+            throw bad(ErrorCode.CREATE_VM_BAD_REQUEST, "systemd.services: " + e.getMessage());
         }
         return out;
     }
 
-    static ServiceSpec toSpec(SystemdApiTypes.ServiceRequest r, String field, String code) {
+    static ServiceSpec toSpec(SystemdApiTypes.ServiceRequest r, String field, ErrorCode code) {
         if (r == null) throw bad(code, field + " must be an object");
         String name = ServiceManager.normalize(r.name());
         if (name == null || !NAME.matcher(name).matches()) {
@@ -131,7 +132,7 @@ final class ServiceRequests {
     }
 
     /** Unit references as service names: {@code x.service} and {@code x} both mean service x; targets are dropped. */
-    private static List<String> units(List<String> refs, String field, String code, String self) {
+    private static List<String> units(List<String> refs, String field, ErrorCode code, String self) {
         if (refs == null) return List.of();
         List<String> out = new ArrayList<>();
         for (String ref : refs) {
@@ -150,7 +151,7 @@ final class ServiceRequests {
         return "'" + (s.length() > 60 ? s.substring(0, 60) + "…" : s) + "'";
     }
 
-    private static BurrowException bad(String code, String message) {
-        return BurrowException.badRequest(code, message);
+    private static BurrowException bad(ErrorCode code, String message) {
+        return BurrowException.of(code, message);
     }
 }

@@ -85,8 +85,7 @@ public final class SnapshotApi implements ApiModule {
         var req = optionalBody(ctx, SnapshotResponses.ForkRequest.class);
         int count = req == null || req.count() == null ? 1 : req.count();
         if (count < 1 || count > LifecycleCoordinator.MAX_FORKS) {
-            throw BurrowException.badRequest("FORK_VM_BAD_REQUEST",
-                    "'count' must be between 1 and " + LifecycleCoordinator.MAX_FORKS + ", got " + count);
+            throw BurrowException.of(ErrorCode.FORK_VM_BAD_REQUEST, "'count' must be between 1 and " + LifecycleCoordinator.MAX_FORKS + ", got " + count);
         }
         var result = lifecycle.fork(id, count, CAUSE);
         ctx.json(new SnapshotResponses.ForkResponse(id, result.vms().stream()
@@ -102,9 +101,9 @@ public final class SnapshotApi implements ApiModule {
     /** {@code POST /v1/vms/snapshots}: {@code {name?, template, persistence?}}. */
     private void createSnapshot(Context ctx) {
         var req = requiredBody(ctx, SnapshotResponses.CreateSnapshotRequest.class);
-        if (req.template() == null) throw BurrowException.badRequest("CREATE_SNAPSHOT_BAD_REQUEST", "'template' is required");
+        if (req.template() == null) throw BurrowException.of(ErrorCode.CREATE_SNAPSHOT_BAD_REQUEST, "'template' is required");
         if (req.name() != null && (req.name().isBlank() || req.name().length() > 255 || req.name().indexOf('\0') >= 0)) {
-            throw BurrowException.badRequest("CREATE_SNAPSHOT_BAD_REQUEST", "'name' must be 1 to 255 characters (no NUL)");
+            throw BurrowException.of(ErrorCode.CREATE_SNAPSHOT_BAD_REQUEST, "'name' must be 1 to 255 characters (no NUL)");
         }
         Persistence persistence = snapshotPersistence(req.persistence(), "persistence");
         var result = builds.ensure(req.name(), req.template(), persistence);
@@ -144,7 +143,7 @@ public final class SnapshotApi implements ApiModule {
     private static Persistence snapshotPersistence(CreateVmRequest.Persistence p, String field) {
         if (p == null) return Persistence.DEFAULT;
         if (p.type() == null || !(p.type().equals("sticky") || p.type().equals("persistent"))) {
-            throw BurrowException.badRequest("UNSUPPORTED_FIELD", "'" + field + ".type' of a snapshot must be sticky or persistent");
+            throw BurrowException.of(ErrorCode.UNSUPPORTED_FIELD, "'" + field + ".type' of a snapshot must be sticky or persistent");
         }
         if (p.deleteEvent() != null) throw ApiException.badRequest("'" + field + ".deleteEvent' applies to ephemeral VMs only");
         int priority = p.priority() == null ? Persistence.DEFAULT_PRIORITY : p.priority();

@@ -6,6 +6,8 @@ import java.util.List;
 import java.util.function.BiFunction;
 
 import dev.burrow.api.SystemdApiTypes;
+import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.service.ServiceManager;
 import dev.burrow.core.vm.ServiceSpec;
 import dev.burrow.server.http.RouteTable.Access;
@@ -63,7 +65,7 @@ public final class SystemdApi implements ApiModule {
     private void add(Context ctx) {
         String vmId = VmRequests.vmId(ctx);
         var req = VmRequests.requiredBody(ctx, SystemdApiTypes.ServiceRequest.class);
-        ServiceSpec spec = ServiceRequests.toSpec(req, "body", "SERVICE_BAD_REQUEST");
+        ServiceSpec spec = ServiceRequests.toSpec(req, "body", ErrorCode.SERVICE_BAD_REQUEST);
         var o = services.add(vmId, spec);
         ctx.json(new SystemdApiTypes.CreateServiceResponse(o.success(), o.message(), spec.name()));
     }
@@ -99,7 +101,7 @@ public final class SystemdApi implements ApiModule {
                 lines = -1;
             }
             if (lines < 1 || lines > MAX_LOG_LINES) {
-                throw ApiException.badRequest("SERVICE_BAD_REQUEST", "'lines' must be an integer between 1 and " + MAX_LOG_LINES);
+                throw BurrowException.of(ErrorCode.SERVICE_BAD_REQUEST, "'lines' must be an integer between 1 and " + MAX_LOG_LINES);
             }
         }
         Instant since = null;
@@ -109,7 +111,7 @@ public final class SystemdApi implements ApiModule {
                 since = s.chars().allMatch(Character::isDigit) && s.length() < 13 ? Instant.ofEpochSecond(Long.parseLong(s))
                         : Instant.parse(s);
             } catch (DateTimeParseException | NumberFormatException e) {
-                throw ApiException.badRequest("SERVICE_BAD_REQUEST", "'since' must be an ISO-8601 instant "
+                throw BurrowException.of(ErrorCode.SERVICE_BAD_REQUEST, "'since' must be an ISO-8601 instant "
                         + "(2026-01-02T03:04:05Z) or epoch seconds");
             }
         }
@@ -123,12 +125,12 @@ public final class SystemdApi implements ApiModule {
         String vmId = VmRequests.vmId(ctx);
         var req = VmRequests.requiredBody(ctx, SystemdApiTypes.ServiceIdsRequest.class);
         if (req.services() == null || req.services().isEmpty()) {
-            throw ApiException.badRequest("SERVICE_BAD_REQUEST", "'services' must be a non-empty list of {id}");
+            throw BurrowException.of(ErrorCode.SERVICE_BAD_REQUEST, "'services' must be a non-empty list of {id}");
         }
-        if (req.services().size() > MAX_IDS) throw ApiException.badRequest("SERVICE_BAD_REQUEST", "at most " + MAX_IDS + " services per request");
+        if (req.services().size() > MAX_IDS) throw BurrowException.of(ErrorCode.SERVICE_BAD_REQUEST, "at most " + MAX_IDS + " services per request");
         List<String> ids = req.services().stream().map(i -> {
             if (i == null || i.id() == null || i.id().isBlank()) {
-                throw ApiException.badRequest("SERVICE_BAD_REQUEST", "every entry of 'services' needs an 'id'");
+                throw BurrowException.of(ErrorCode.SERVICE_BAD_REQUEST, "every entry of 'services' needs an 'id'");
             }
             return i.id();
         }).toList();

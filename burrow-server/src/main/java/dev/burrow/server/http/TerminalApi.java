@@ -24,6 +24,7 @@ import dev.burrow.api.TerminalResponses.TerminalLogsResponse;
 import dev.burrow.api.TerminalResponses.TerminalOutputResponse;
 import dev.burrow.api.TerminalResponses.TerminalSummary;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.process.ManagedProcess;
 import dev.burrow.core.process.OutputBuffer;
@@ -119,19 +120,19 @@ public final class TerminalApi implements ApiModule {
         CreateTerminalRequest r = VmRequests.optionalBody(ctx, CreateTerminalRequest.class);
         if (r == null) r = new CreateTerminalRequest(null, null, null, null, null, null, null);
         if (r.command() != null && (r.command().isEmpty() || r.command().indexOf('\0') >= 0)) {
-            throw BurrowException.badRequest("BAD_REQUEST", "'command' must be a non-empty string without NUL bytes");
+            throw BurrowException.of(ErrorCode.BAD_REQUEST, "'command' must be a non-empty string without NUL bytes");
         }
         if (r.user() != null && (r.user().isBlank() || r.user().length() > 256)) {
-            throw BurrowException.badRequest("BAD_REQUEST", "'user' must be a user name or uid[:gid]");
+            throw BurrowException.of(ErrorCode.BAD_REQUEST, "'user' must be a user name or uid[:gid]");
         }
         if (r.workdir() != null && GuestPath.problem(r.workdir()) != null) {
-            throw BurrowException.badRequest("BAD_REQUEST", "'workdir' " + GuestPath.problem(r.workdir()));
+            throw BurrowException.of(ErrorCode.BAD_REQUEST, "'workdir' " + GuestPath.problem(r.workdir()));
         }
         if (r.env() != null) {
             for (var e : r.env().entrySet()) {
                 if (e.getKey().isEmpty() || e.getKey().contains("=") || e.getKey().indexOf('\0') >= 0
                         || e.getValue() == null || e.getValue().indexOf('\0') >= 0) {
-                    throw BurrowException.badRequest("BAD_REQUEST", "invalid env entry '" + e.getKey() + "'");
+                    throw BurrowException.of(ErrorCode.BAD_REQUEST, "invalid env entry '" + e.getKey() + "'");
                 }
             }
         }

@@ -4,6 +4,7 @@ import static dev.burrow.server.http.VmRequests.vmId;
 
 import dev.burrow.api.VmEventResponses;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.server.http.RouteTable.Access;
 import io.javalin.config.RoutesConfig;
@@ -35,8 +36,7 @@ public final class VmEventsApi implements ApiModule {
                 Access.API_KEY, ctx -> {
                     String accept = ctx.header("Accept");
                     if (accept == null || !accept.contains("text/event-stream")) {
-                        throw new BurrowException(BurrowException.Kind.BAD_REQUEST, "NOT_ACCEPTABLE",
-                                "this is a server-sent-event stream: send 'Accept: text/event-stream'");
+                        throw new BurrowException(ErrorCode.NOT_ACCEPTABLE, "this is a server-sent-event stream: send 'Accept: text/event-stream'");
                     }
                     sse.handle(ctx);
                 });

@@ -8,6 +8,7 @@ import java.util.Map;
 
 import dev.burrow.api.SnapshotResponses;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.vm.Vm;
 import dev.burrow.server.http.RouteTable.Access;
@@ -42,7 +43,7 @@ public final class VmResizeApi implements ApiModule {
         Integer diskMb = null;
         if (req.rootfsSizeGb() != null) {
             if (!lifecycle.capabilities().diskQuota()) {
-                throw BurrowException.badRequest("UNSUPPORTED_FIELD", "this host's VM storage has no disk quota (it needs "
+                throw BurrowException.of(ErrorCode.UNSUPPORTED_FIELD, "this host's VM storage has no disk quota (it needs "
                         + "btrfs), so rootfsSizeGb cannot be honoured");
             }
             long mb = Math.round(req.rootfsSizeGb() * 1024);
@@ -67,6 +68,6 @@ public final class VmResizeApi implements ApiModule {
     }
 
     private static BurrowException resizeBad(String message) {
-        return BurrowException.badRequest("RESIZE_VM_BAD_REQUEST", message);
+        return BurrowException.of(ErrorCode.RESIZE_VM_BAD_REQUEST, message);
     }
 }

@@ -13,6 +13,7 @@ import org.slf4j.LoggerFactory;
 
 import dev.burrow.core.domain.DomainMapping;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.lifecycle.DomainAttacher;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.lifecycle.TransitionListener;
@@ -77,12 +78,12 @@ public final class DomainMappings {
     /** Whether the operator lets {@code domain} be mapped, and that it does not collide with preview host names. */
     void checkAllowed(String domain) {
         if (domain.equals(baseDomain) || domain.endsWith("." + baseDomain)) {
-            throw BurrowException.badRequest("DOMAIN_NOT_ALLOWED", "'" + domain + "' is under the preview domain '"
+            throw BurrowException.of(ErrorCode.DOMAIN_NOT_ALLOWED, "'" + domain + "' is under the preview domain '"
                     + baseDomain + "', whose names the proxy routes itself ({port}-{vmId}." + baseDomain + ")");
         }
         if (allowedSuffixes.isEmpty()) return;
         for (String s : allowedSuffixes) if (domain.equals(s) || domain.endsWith("." + s)) return;
-        throw BurrowException.badRequest("DOMAIN_NOT_ALLOWED", "this server maps only domains under "
+        throw BurrowException.of(ErrorCode.DOMAIN_NOT_ALLOWED, "this server maps only domains under "
                 + String.join(", ", allowedSuffixes) + "; '" + domain + "' is not one of them");
     }
 
@@ -150,7 +151,7 @@ public final class DomainMappings {
         int port = vmPort == null ? DEFAULT_VM_PORT : validPort(vmPort);
         Vm vm = lifecycle.get(vmId);
         if (vm.status() == VmStatus.DELETED || vm.status() == VmStatus.DELETING) {
-            throw new BurrowException(BurrowException.Kind.NOT_FOUND, "VM_NOT_FOUND", "VM not found: " + vmId);
+            throw new BurrowException(ErrorCode.VM_NOT_FOUND, "VM not found: " + vmId);
         }
         var existing = store.findMapping(domain);
         if (existing.isPresent()) {
@@ -172,7 +173,7 @@ public final class DomainMappings {
     public void unmap(String rawDomain) {
         String domain = normalize(rawDomain);
         if (!store.deleteMapping(domain)) {
-            throw new BurrowException(BurrowException.Kind.NOT_FOUND, "DOMAIN_MAPPING_NOT_FOUND", "'" + domain + "' is not mapped");
+            throw new BurrowException(ErrorCode.DOMAIN_MAPPING_NOT_FOUND, "'" + domain + "' is not mapped");
         }
     }
 
@@ -210,11 +211,10 @@ public final class DomainMappings {
     }
 
     private static BurrowException taken(String domain, String vmId) {
-        return new BurrowException(BurrowException.Kind.CONFLICT, "DOMAIN_ALREADY_MAPPED",
-                "domain '" + domain + "' is already mapped to VM " + vmId + "; a domain maps to one VM");
+        return new BurrowException(ErrorCode.DOMAIN_ALREADY_MAPPED, "domain '" + domain + "' is already mapped to VM " + vmId + "; a domain maps to one VM");
     }
 
     private static BurrowException invalid(String message) {
-        return BurrowException.badRequest("INVALID_DOMAIN", message);
+        return BurrowException.of(ErrorCode.INVALID_DOMAIN, message);
     }
 }

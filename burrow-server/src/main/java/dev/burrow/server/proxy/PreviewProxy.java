@@ -23,6 +23,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 import dev.burrow.core.lifecycle.LifecycleCoordinator;
 import dev.burrow.core.vm.PortMapping;
 import dev.burrow.core.vm.Vm;
@@ -221,7 +222,7 @@ public final class PreviewProxy implements AutoCloseable {
                 upstream = lifecycle.connect(vm.id(), mapping.targetPort(), "proxy");
             } catch (BurrowException e) {
                 // nothing listening is the app's problem (502); a VM that is stopped or busy is unavailable (503)
-                int status = e.kind() == BurrowException.Kind.NOT_FOUND ? 404 : "PORT_NOT_OPEN".equals(e.code()) ? 502 : 503;
+                int status = e.kind() == BurrowException.Kind.NOT_FOUND ? 404 : ErrorCode.PORT_NOT_OPEN.name().equals(e.code()) ? 502 : 503;
                 String reason = status == 404 ? "Not Found" : status == 502 ? "Bad Gateway" : "Service Unavailable";
                 respond(out, status, reason, e.getMessage() + "\n", null);
                 return;

@@ -29,6 +29,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.burrow.core.driver.DriverException;
 import dev.burrow.core.driver.HostResource;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 
 /**
  * VM roots as btrfs subvolumes (see {@link BtrfsFilesystem} for where the filesystem comes from). Layout
@@ -363,7 +364,7 @@ public final class BtrfsStorage implements RootfsStorage {
 
     private void limit(Path volume, Integer sizeMb) {
         if (sizeMb == null) return;
-        if (sizeMb <= 0) throw BurrowException.badRequest("INVALID_ROOTFS_SIZE", "rootfsSizeMb must be positive: " + sizeMb);
+        if (sizeMb <= 0) throw BurrowException.of(ErrorCode.INVALID_ROOTFS_SIZE, "rootfsSizeMb must be positive: " + sizeMb);
         fs.limitReferenced(volume, sizeMb * 1024L * 1024L);
     }
 

@@ -31,7 +31,7 @@ import dev.burrow.core.error.ErrorCode;
 public final class ConfinedPath {
     /** Linux's own limit (MAXSYMLINKS) on links followed in one lookup. */
     public static final int MAX_SYMLINK_HOPS = 40;
-    public static final String BAD_REQUEST = "FILES_BAD_REQUEST";
+    public static final ErrorCode BAD_REQUEST = ErrorCode.FILES_BAD_REQUEST;
     private static final int MAX_PATH_BYTES = 4096;
     private static final int MAX_NAME_BYTES = 255;
 
@@ -145,11 +145,11 @@ public final class ConfinedPath {
     }
 
     static BurrowException bad(String message) {
-        return BurrowException.badRequest(BAD_REQUEST, message);
+        return BurrowException.of(BAD_REQUEST, message);
     }
 
     static BurrowException notFound(String requestPath) {
-        return BurrowException.notFound("FILE_NOT_FOUND", "File not found: " + requestPath);
+        return BurrowException.of(ErrorCode.FILE_NOT_FOUND, "File not found: " + requestPath);
     }
 
     private static void createDirectory(Path dir) throws IOException {

@@ -6,6 +6,7 @@ import java.util.Set;
 import java.util.regex.Pattern;
 
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 
 /**
  * A parsed image reference. Parsing is pure (no I/O) so that a malformed reference is rejected as a bad
@@ -167,6 +168,6 @@ public sealed interface ImageRef {
     }
 
     private static BurrowException invalid(String ref, String why) {
-        return BurrowException.badRequest("INVALID_IMAGE", "invalid image reference '" + ref + "': " + why);
+        return BurrowException.of(ErrorCode.INVALID_IMAGE, "invalid image reference '" + ref + "': " + why);
     }
 }

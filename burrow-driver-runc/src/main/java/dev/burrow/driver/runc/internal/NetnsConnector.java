@@ -12,6 +12,7 @@ import com.sun.jna.LastErrorException;
 
 import dev.burrow.core.driver.DriverException;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 
 /**
  * Connects to a port on a sandbox's own loopback. A socket belongs to the network namespace of the thread that
@@ -47,8 +48,7 @@ public final class NetnsConnector {
                     result.complete(ch);
                 } catch (IOException e) {
                     ch.close();
-                    result.completeExceptionally(BurrowException.conflict("PORT_NOT_OPEN",
-                            "nothing accepts connections on port " + port + " inside the VM (" + e.getMessage() + ")"));
+                    result.completeExceptionally(BurrowException.of(ErrorCode.PORT_NOT_OPEN, "nothing accepts connections on port " + port + " inside the VM (" + e.getMessage() + ")"));
                 }
             } catch (LastErrorException | IOException e) {
                 result.completeExceptionally(new DriverException("cannot enter the sandbox's network: " + e.getMessage(), e));

@@ -237,7 +237,7 @@ public final class OciImageStore implements ImageStore {
     @Override
     public void delete(String digest) {
         if (!DIGEST.matcher(digest).matches()) {
-            throw BurrowException.badRequest("INVALID_IMAGE_DIGEST", "not an image digest: '" + digest + "'");
+            throw BurrowException.of(ErrorCode.INVALID_IMAGE_DIGEST, "not an image digest: '" + digest + "'");
         }
         String name = digest.replace(':', '-');
         Path lockFile = lockDir.resolve(name + ".lock");
@@ -592,7 +592,7 @@ public final class OciImageStore implements ImageStore {
             }
         }
         if (!inside) {
-            throw BurrowException.badRequest("INVALID_IMAGE", "invalid image reference '" + ref
+            throw BurrowException.of(ErrorCode.INVALID_IMAGE, "invalid image reference '" + ref
                     + "': an OCI layout must be a directory under the server's image directory (--image-dir)");
         }
     }
@@ -601,7 +601,7 @@ public final class OciImageStore implements ImageStore {
     private static String layoutManifestDigest(String ref, Path layout, String tag) {
         Path index = layout.resolve("index.json");
         if (!Files.isRegularFile(index)) {
-            throw BurrowException.notFound("IMAGE_NOT_FOUND", "image " + ref + " not found: no OCI layout at " + layout);
+            throw BurrowException.of(ErrorCode.IMAGE_NOT_FOUND, "image " + ref + " not found: no OCI layout at " + layout);
         }
         List<String> tags = new ArrayList<>();
         for (JsonNode m : readJsonFile(index).path("manifests")) {
@@ -616,8 +616,7 @@ public final class OciImageStore implements ImageStore {
                 return digest;
             }
         }
-        throw BurrowException.notFound("IMAGE_NOT_FOUND",
-                "image " + ref + " not found: OCI layout " + layout + " has no tag '" + tag + "' (tags: " + tags + ")");
+        throw BurrowException.of(ErrorCode.IMAGE_NOT_FOUND, "image " + ref + " not found: OCI layout " + layout + " has no tag '" + tag + "' (tags: " + tags + ")");
     }
 
     /**

@@ -22,6 +22,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.burrow.core.driver.DriverException;
 import dev.burrow.core.driver.HostResource;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 
 /**
  * A VM root as an overlayfs mount: the unpacked image as the read-only lower layer (shared by every VM of
@@ -154,7 +155,7 @@ public final class OverlayStorage implements RootfsStorage {
         Path target = snapshotDir(snapshotId);
         if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
             // A deleted snapshot whose layer is still in use keeps its directory; its id cannot be reused.
-            throw BurrowException.conflict("SNAPSHOT_EXISTS", "snapshot " + snapshotId + " was deleted and its id is still in use");
+            throw BurrowException.of(ErrorCode.SNAPSHOT_EXISTS, "snapshot " + snapshotId + " was deleted and its id is still in use");
         }
         // Built under a temporary name and renamed: a crash mid-copy never leaves a snapshot that looks complete.
         Path tmp = snapshotsDir.resolve(TMP_PREFIX + snapshotId + "-" + UUID.randomUUID().toString().substring(0, 8));
@@ -380,12 +381,12 @@ public final class OverlayStorage implements RootfsStorage {
 
     private static void refuseQuota(Integer sizeMb) {
         if (sizeMb != null) {
-            throw BurrowException.badRequest("UNSUPPORTED_FIELD", "rootfsSizeMb needs the btrfs storage; overlayfs has no disk quota");
+            throw BurrowException.of(ErrorCode.UNSUPPORTED_FIELD, "rootfsSizeMb needs the btrfs storage; overlayfs has no disk quota");
         }
     }
 
     static BurrowException snapshotNotFound(String snapshotId) {
-        return BurrowException.notFound("SNAPSHOT_NOT_FOUND", "snapshot " + snapshotId + " does not exist on this host");
+        return BurrowException.of(ErrorCode.SNAPSHOT_NOT_FOUND, "snapshot " + snapshotId + " does not exist on this host");
     }
 
     private static JsonNode readJson(Path file) {

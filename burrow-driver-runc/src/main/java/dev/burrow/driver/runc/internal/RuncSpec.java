@@ -164,12 +164,11 @@ public final class RuncSpec {
 
     public static void validateResources(int vcpuCount, int memSizeMb) {
         if (vcpuCount < 1 || vcpuCount > 1024) {
-            throw BurrowException.badRequest("INVALID_RESOURCES", "vcpuCount must be between 1 and 1024, got " + vcpuCount);
+            throw BurrowException.of(ErrorCode.INVALID_RESOURCES, "vcpuCount must be between 1 and 1024, got " + vcpuCount);
         }
         // Below a few MiB even a shell gets OOM-killed while starting.
         if (memSizeMb < 8 || memSizeMb > 16 * 1024 * 1024) {
-            throw BurrowException.badRequest("INVALID_RESOURCES",
-                    "memSizeMb must be between 8 and 16777216, got " + memSizeMb);
+            throw BurrowException.of(ErrorCode.INVALID_RESOURCES, "memSizeMb must be between 8 and 16777216, got " + memSizeMb);
         }
     }
 
@@ -269,7 +268,7 @@ public final class RuncSpec {
     public static void validateEnv(String key, String value) {
         if (key == null || key.isEmpty() || key.indexOf('=') >= 0 || key.indexOf('\0') >= 0
                 || value == null || value.indexOf('\0') >= 0) {
-            throw BurrowException.badRequest("INVALID_ENV", "invalid environment variable: " + key);
+            throw BurrowException.of(ErrorCode.INVALID_ENV, "invalid environment variable: " + key);
         }
     }
 
@@ -296,7 +295,7 @@ public final class RuncSpec {
         String h = spec.hostname();
         if (h == null || h.isBlank()) return spec.vmId();
         if (!HOSTNAME.matcher(h).matches()) {
-            throw BurrowException.badRequest("INVALID_HOSTNAME", "not a valid hostname: " + h);
+            throw BurrowException.of(ErrorCode.INVALID_HOSTNAME, "not a valid hostname: " + h);
         }
         return h;
     }

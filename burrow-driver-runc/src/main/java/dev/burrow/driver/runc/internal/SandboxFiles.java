@@ -18,6 +18,7 @@ import java.util.List;
 import dev.burrow.core.driver.FileContent;
 import dev.burrow.core.driver.OpenFile;
 import dev.burrow.core.error.BurrowException;
+import dev.burrow.core.error.ErrorCode;
 
 /**
  * The files API against a VM root seen from the host. Paths are resolved with {@link ConfinedPath}; the
@@ -159,7 +160,7 @@ public final class SandboxFiles {
         try {
             BasicFileAttributes t = ConfinedPath.attributes(tmp);
             if (t == null || !t.isRegularFile() || !w.fileKey().equals(t.fileKey())) {
-                throw BurrowException.conflict("FILE_CHANGED_DURING_WRITE", "the directory of " + w.path()
+                throw BurrowException.of(ErrorCode.FILE_CHANGED_DURING_WRITE, "the directory of " + w.path()
                         + " changed inside the VM while the file was uploaded; nothing was written, retry");
             }
             checkWritable(target, w.path());
@@ -186,8 +187,7 @@ public final class SandboxFiles {
     /** The error for a streamed transfer that failed on the VM's side (its file, its disk, the VM going away). */
     public static BurrowException transferFailure(String vmId, String path, IOException e) {
         if (e instanceof java.nio.channels.ClosedChannelException) {
-            return BurrowException.conflict("FILE_TRANSFER_ABORTED",
-                    "VM " + vmId + " was deleted while " + path + " was transferred");
+            return BurrowException.of(ErrorCode.FILE_TRANSFER_ABORTED, "VM " + vmId + " was deleted while " + path + " was transferred");
         }
         return ConfinedPath.failure(path, e);
     }
@@ -253,7 +253,6 @@ public final class SandboxFiles {
     }
 
     private static BurrowException tooLarge(String path, long maxBytes) {
-        return new BurrowException(BurrowException.Kind.TOO_LARGE, "FILE_TOO_LARGE",
-                "File " + path + " is larger than " + maxBytes + " bytes");
+        return new BurrowException(ErrorCode.FILE_TOO_LARGE, "File " + path + " is larger than " + maxBytes + " bytes");
     }
 }
