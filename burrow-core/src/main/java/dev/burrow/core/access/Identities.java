@@ -151,12 +151,14 @@ public final class Identities implements VmAccess {
         }
         if (expiresInSeconds != null) {
             if (expiresInSeconds <= 0 || expiresInSeconds > MAX_TOKEN_LIFETIME.toSeconds()) {
-                throw BurrowException.of(ErrorCode.INVALID_EXPIRY, "'expiresInSeconds' must be between 1 and " + MAX_TOKEN_LIFETIME.toSeconds() + ", got " + expiresInSeconds);
+                throw BurrowException.of(ErrorCode.INVALID_EXPIRY,
+                        "'expiresInSeconds' must be between 1 and " + MAX_TOKEN_LIFETIME.toSeconds() + ", got " + expiresInSeconds);
             }
             expiry = now.plusSeconds(expiresInSeconds);
         } else if (expiresAt != null) {
             if (!expiresAt.isAfter(now) || expiresAt.isAfter(now.plus(MAX_TOKEN_LIFETIME))) {
-                throw BurrowException.of(ErrorCode.INVALID_EXPIRY, "'expiresAt' must be in the future and at most " + MAX_TOKEN_LIFETIME.toDays() + " days away, got " + expiresAt);
+                throw BurrowException.of(ErrorCode.INVALID_EXPIRY,
+                        "'expiresAt' must be in the future and at most " + MAX_TOKEN_LIFETIME.toDays() + " days away, got " + expiresAt);
             }
             expiry = expiresAt.truncatedTo(ChronoUnit.MILLIS);
         }
@@ -197,7 +199,8 @@ public final class Identities implements VmAccess {
         return switch (store.insertSshKey(key)) {
             case INSERTED -> key;
             case NO_IDENTITY -> throw identityNotFound(identityId);
-            case KEY_IN_USE -> throw BurrowException.of(ErrorCode.SSH_KEY_IN_USE, "the key " + key.fingerprint() + " is already registered (a key belongs to one identity)");
+            case KEY_IN_USE -> throw BurrowException.of(ErrorCode.SSH_KEY_IN_USE,
+                    "the key " + key.fingerprint() + " is already registered (a key belongs to one identity)");
         };
     }
 
@@ -279,7 +282,8 @@ public final class Identities implements VmAccess {
 
     private void requireLiveVm(String vmId) {
         if (!VmId.valid(vmId)) {
-            throw BurrowException.of(ErrorCode.INVALID_VM_ID, "invalid VM id '" + abbreviate(vmId) + "': VM ids are 20 lowercase letters and digits");
+            throw BurrowException.of(ErrorCode.INVALID_VM_ID,
+                    "invalid VM id '" + abbreviate(vmId) + "': VM ids are 20 lowercase letters and digits");
         }
         if (!liveVm(vmId)) throw BurrowException.of(ErrorCode.VM_NOT_FOUND, "VM not found: " + vmId);
     }
@@ -324,7 +328,8 @@ public final class Identities implements VmAccess {
     }
 
     private static BurrowException permissionNotFound(String identityId, String vmId) {
-        return BurrowException.of(ErrorCode.VM_PERMISSION_NOT_FOUND, "identity " + abbreviate(identityId) + " has no permission on VM " + abbreviate(vmId));
+        return BurrowException.of(ErrorCode.VM_PERMISSION_NOT_FOUND,
+                "identity " + abbreviate(identityId) + " has no permission on VM " + abbreviate(vmId));
     }
 
     private static String abbreviate(String s) {

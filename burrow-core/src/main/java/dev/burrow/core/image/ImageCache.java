@@ -165,7 +165,8 @@ public final class ImageCache implements AutoCloseable {
                     return held.result.get();
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
-                    throw new BurrowException(ErrorCode.IMAGE_PULL_INTERRUPTED, "interrupted while waiting for image " + image);
+                    throw new BurrowException(ErrorCode.IMAGE_PULL_INTERRUPTED,
+                            "interrupted while waiting for image " + image);
                 } catch (ExecutionException e) {
                     if (e.getCause() instanceof RuntimeException re) throw re;
                     throw new IllegalStateException("pull of " + image + " failed: " + e.getCause(), e.getCause());
@@ -245,7 +246,8 @@ public final class ImageCache implements AutoCloseable {
     public void delete(String digest) {
         synchronized (this) {
             if (heldDigests().contains(digest)) {
-                throw BurrowException.of(ErrorCode.IMAGE_IN_USE, "image " + digest + " is being pulled or used by a create under way; retry when it finished");
+                throw BurrowException.of(ErrorCode.IMAGE_IN_USE,
+                        "image " + digest + " is being pulled or used by a create under way; retry when it finished");
             }
             // Under the monitor: no new lease can resolve to this digest from a finished entry meanwhile.
             // without an image cache nothing is cached, so there is nothing to delete

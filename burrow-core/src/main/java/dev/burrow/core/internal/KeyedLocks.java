@@ -40,7 +40,8 @@ public final class KeyedLocks {
         }
         if (!ok) {
             release(key, e, false);
-            throw new BurrowException(ErrorCode.VM_OPERATION_DENIED_DURING_TRANSACTION, "another operation on VM " + key + " is still running; " + what + " gave up after "
+            throw new BurrowException(ErrorCode.VM_OPERATION_DENIED_DURING_TRANSACTION,
+                    "another operation on VM " + key + " is still running; " + what + " gave up after "
                             + wait.toSeconds() + " s");
         }
         return () -> release(key, e, true);

@@ -40,7 +40,8 @@ public final class TerminalManager implements TransitionListener, AutoCloseable 
                                Map<String, String> env, String workdir) {
         if (name == null) name = ProcessManager.newId().replaceFirst("^p", "t");
         if (!NAME.matcher(name).matches()) {
-            throw BurrowException.of(ErrorCode.INVALID_TERMINAL_NAME, "a terminal name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+            throw BurrowException.of(ErrorCode.INVALID_TERMINAL_NAME,
+                    "a terminal name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
         }
         List<String> argv = command == null ? DEFAULT_SHELL : List.of("/bin/sh", "-c", command);
         ProcessSpec spec = new ProcessSpec(argv, env, workdir, user, true, cols, rows, "xterm-256color");

@@ -111,7 +111,8 @@ public final class ServiceManager implements BootHook {
                 services.stream().filter(ServiceSpec::enable).map(ServiceSpec::name).toList()));
         ExecResult r = exec.apply(ExecRequest.of(script, SCRIPT_TIMEOUT));
         if (r.exitCode() != 0) {
-            throw new BurrowException(ErrorCode.SERVICES_NOT_STARTED, "VM " + vm.id() + ": the services could not be installed (exit " + r.exitCode() + "): "
+            throw new BurrowException(ErrorCode.SERVICES_NOT_STARTED,
+                    "VM " + vm.id() + ": the services could not be installed (exit " + r.exitCode() + "): "
                             + abbreviate(r.stderr() + r.stdout()));
         }
         log.info("vm_id={} op=services-boot {}", vm.id(), r.stdout().strip().replace('\n', ','));
@@ -418,7 +419,8 @@ public final class ServiceManager implements BootHook {
     private ExecResult run(String vmId, String script, Duration timeout) {
         ExecResult r = lifecycle.exec(vmId, ExecRequest.of(script, timeout), CAUSE);
         if (r.exitCode() != 0 || r.timedOut()) {
-            throw new BurrowException(ErrorCode.SERVICE_COMMAND_FAILED, "VM " + vmId + ": the service command failed (exit " + r.exitCode() + (r.timedOut() ? ", timed out" : "")
+            throw new BurrowException(ErrorCode.SERVICE_COMMAND_FAILED,
+                    "VM " + vmId + ": the service command failed (exit " + r.exitCode() + (r.timedOut() ? ", timed out" : "")
                             + "): " + abbreviate(r.stderr() + r.stdout()));
         }
         return r;
@@ -437,7 +439,8 @@ public final class ServiceManager implements BootHook {
 
     static Map<String, Runtime> parse(ExecResult r) {
         if (r.exitCode() != 0) {
-            throw new BurrowException(ErrorCode.SERVICE_COMMAND_FAILED, "reading service state failed (exit " + r.exitCode() + "): " + abbreviate(r.stderr()));
+            throw new BurrowException(ErrorCode.SERVICE_COMMAND_FAILED,
+                    "reading service state failed (exit " + r.exitCode() + "): " + abbreviate(r.stderr()));
         }
         Map<String, Runtime> out = new HashMap<>();
         for (String line : r.stdout().split("\n")) {
@@ -455,7 +458,8 @@ public final class ServiceManager implements BootHook {
     }
 
     private static ServiceSpec find(Vm vm, String name) {
-        return vm.spec().service(normalize(name)).orElseThrow(() -> BurrowException.of(ErrorCode.SERVICE_NOT_FOUND, "VM " + vm.id() + " has no service named '" + name + "'"));
+        return vm.spec().service(normalize(name)).orElseThrow(() -> BurrowException.of(ErrorCode.SERVICE_NOT_FOUND,
+                "VM " + vm.id() + " has no service named '" + name + "'"));
     }
 
     /** Service ids may be given as systemd unit names ({@code web.service}). */

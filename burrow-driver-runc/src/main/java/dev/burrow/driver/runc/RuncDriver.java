@@ -314,7 +314,8 @@ public final class RuncDriver implements SandboxDriver, ImageFacet, ProcessFacet
                 throw BurrowException.of(ErrorCode.INVALID_ROOTFS_SIZE, "rootfsSizeMb must be positive: " + spec.rootfsSizeMb());
             }
             if (!storage.supportsQuota()) {
-                throw BurrowException.of(ErrorCode.UNSUPPORTED_FIELD, "rootfsSizeMb needs the btrfs storage; this host uses " + storage.name() + ", which has no disk quota");
+                throw BurrowException.of(ErrorCode.UNSUPPORTED_FIELD,
+                        "rootfsSizeMb needs the btrfs storage; this host uses " + storage.name() + ", which has no disk quota");
             }
         }
         return locked(vmId, () -> {
@@ -597,7 +598,8 @@ public final class RuncDriver implements SandboxDriver, ImageFacet, ProcessFacet
         Accounts files = accounts(vmId);
         Optional<PasswdEntry> entry = PasswdEntry.resolve(user, files.passwd(), files.group());
         if (entry.isEmpty() && user.equals("root")) return PasswdEntry.ROOT;
-        return entry.orElseThrow(() -> BurrowException.of(ErrorCode.USER_NOT_FOUND, "VM " + vmId + " has no user '" + user + "' in its /etc/passwd"));
+        return entry.orElseThrow(() -> BurrowException.of(ErrorCode.USER_NOT_FOUND,
+                "VM " + vmId + " has no user '" + user + "' in its /etc/passwd"));
     }
 
     /** A VM's /etc/passwd and /etc/group as read (confined, VM frozen), with the stamp they had just before. */

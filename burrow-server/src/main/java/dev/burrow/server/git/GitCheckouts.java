@@ -94,7 +94,8 @@ public final class GitCheckouts implements RepoCloner {
     private List<Checkout> cloneRequests(List<Request> requests, SandboxNetns netns) {
         validateCount(requests);
         if (netns == null) {
-            throw BurrowException.of(ErrorCode.UNSUPPORTED_FIELD, "this server's VM driver cannot clone repositories through a VM's network; remove 'gitRepos'/'git.repos'");
+            throw BurrowException.of(ErrorCode.UNSUPPORTED_FIELD,
+                    "this server's VM driver cannot clone repositories through a VM's network; remove 'gitRepos'/'git.repos'");
         }
         if (!netns.networked()) {
             for (Request r : requests) {
@@ -216,7 +217,8 @@ public final class GitCheckouts implements RepoCloner {
             }
             code = p.exitValue();
         } catch (IOException e) {
-            throw new BurrowException(ErrorCode.GIT_UNAVAILABLE, "cannot run git on the server (is it installed?): " + e.getMessage());
+            throw new BurrowException(ErrorCode.GIT_UNAVAILABLE,
+                    "cannot run git on the server (is it installed?): " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while cloning " + redact(url), e);

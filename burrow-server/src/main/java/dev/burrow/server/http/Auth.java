@@ -30,7 +30,8 @@ public final class Auth {
     public void check(Context ctx) {
         String header = ctx.header("Authorization");
         if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7) || header.length() <= 7) {
-            throw new BurrowException(ErrorCode.UNAUTHORIZED, "missing API key: send 'Authorization: Bearer <key>'");
+            throw new BurrowException(ErrorCode.UNAUTHORIZED,
+                    "missing API key: send 'Authorization: Bearer <key>'");
         }
         String key = header.substring(7).trim();
         var found = keys.findByHash(sha256(key));

@@ -44,14 +44,16 @@ public final class DomainsApi implements ApiModule {
                 MappingRequest.class, DomainMappingInfo.class, Access.API_KEY, ctx -> {
                     MappingRequest r = VmRequests.requiredBody(ctx, MappingRequest.class);
                     if (r.deploymentId() != null) {
-                        throw BurrowException.of(ErrorCode.UNSUPPORTED_FIELD, "this Burrow server maps domains to VMs only; give 'vmId', not 'deploymentId'");
+                        throw BurrowException.of(ErrorCode.UNSUPPORTED_FIELD,
+                                "this Burrow server maps domains to VMs only; give 'vmId', not 'deploymentId'");
                     }
                     if (r.vmId() == null || r.vmId().isBlank()) {
                         throw BurrowException.of(ErrorCode.INVALID_DOMAIN_MAPPING, "'vmId' is required");
                     }
                     String domain = DomainMappings.normalize(ctx.pathParam("domain"));
                     if (r.domain() != null && !DomainMappings.normalize(r.domain()).equals(domain)) {
-                        throw BurrowException.of(ErrorCode.INVALID_DOMAIN_MAPPING, "the body's 'domain' (" + r.domain() + ") is not the path's (" + domain + ")");
+                        throw BurrowException.of(ErrorCode.INVALID_DOMAIN_MAPPING,
+                                "the body's 'domain' (" + r.domain() + ") is not the path's (" + domain + ")");
                     }
                     ctx.json(info(domains.map(domain, r.vmId(), r.vmPort())));
                 });

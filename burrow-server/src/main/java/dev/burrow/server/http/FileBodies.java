@@ -132,7 +132,8 @@ final class FileBodies {
                 }
             }
         };
-        return limited(checked, maxBytes, () -> new BurrowException(ErrorCode.FILE_TOO_LARGE, "the file is larger than " + maxBytes + " bytes"));
+        return limited(checked, maxBytes, () -> new BurrowException(ErrorCode.FILE_TOO_LARGE,
+                "the file is larger than " + maxBytes + " bytes"));
     }
 
     private static boolean base64(String encoding) {
@@ -142,7 +143,8 @@ final class FileBodies {
     }
 
     static BurrowException tooLargeBody(long maxBytes) {
-        return new BurrowException(ErrorCode.PAYLOAD_TOO_LARGE, "request body larger than " + maxBytes + " bytes");
+        return new BurrowException(ErrorCode.PAYLOAD_TOO_LARGE,
+                "request body larger than " + maxBytes + " bytes");
     }
 
     /** A stream that fails with {@code over} once more than {@code max} bytes came through. */

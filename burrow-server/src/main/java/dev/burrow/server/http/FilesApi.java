@@ -89,7 +89,8 @@ public final class FilesApi implements ApiModule {
         String type = ctx.contentType();
         if (type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith(RAW)) {
             InputStream body = FileBodies.limited(ctx.req().getInputStream(), MAX_FILE_BYTES,
-                    () -> new BurrowException(ErrorCode.FILE_TOO_LARGE, "the file is larger than " + MAX_FILE_BYTES + " bytes"));
+                    () -> new BurrowException(ErrorCode.FILE_TOO_LARGE,
+                            "the file is larger than " + MAX_FILE_BYTES + " bytes"));
             writeClosingOnTooLarge(ctx, () -> lifecycle.writeFile(id, path, body, false));
             ctx.json(Map.of());
             return;

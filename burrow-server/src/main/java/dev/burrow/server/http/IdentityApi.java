@@ -160,7 +160,8 @@ public final class IdentityApi implements ApiModule {
         try {
             return Instant.parse(text);
         } catch (java.time.format.DateTimeParseException e) {
-            throw BurrowException.of(ErrorCode.INVALID_EXPIRY, "'" + field + "' must be an ISO-8601 instant such as 2030-01-31T12:00:00Z");
+            throw BurrowException.of(ErrorCode.INVALID_EXPIRY,
+                    "'" + field + "' must be an ISO-8601 instant such as 2030-01-31T12:00:00Z");
         }
     }
 

@@ -69,7 +69,8 @@ public final class ImagesApi implements ApiModule {
     private CachedImage find(Context ctx) {
         String digest = ctx.pathParam("digest");
         if (!DIGEST.matcher(digest).matches()) {
-            throw BurrowException.of(ErrorCode.INVALID_IMAGE_DIGEST, "not an image digest: '" + (digest.length() > 80 ? digest.substring(0, 80) + "…" : digest)
+            throw BurrowException.of(ErrorCode.INVALID_IMAGE_DIGEST,
+                    "not an image digest: '" + (digest.length() > 80 ? digest.substring(0, 80) + "…" : digest)
                             + "' (expected sha256:<64 hex digits>)");
         }
         return cache().find(digest)

@@ -85,7 +85,8 @@ public final class SnapshotApi implements ApiModule {
         var req = optionalBody(ctx, SnapshotResponses.ForkRequest.class);
         int count = req == null || req.count() == null ? 1 : req.count();
         if (count < 1 || count > LifecycleCoordinator.MAX_FORKS) {
-            throw BurrowException.of(ErrorCode.FORK_VM_BAD_REQUEST, "'count' must be between 1 and " + LifecycleCoordinator.MAX_FORKS + ", got " + count);
+            throw BurrowException.of(ErrorCode.FORK_VM_BAD_REQUEST,
+                    "'count' must be between 1 and " + LifecycleCoordinator.MAX_FORKS + ", got " + count);
         }
         var result = lifecycle.fork(id, count, CAUSE);
         ctx.json(new SnapshotResponses.ForkResponse(id, result.vms().stream()

@@ -36,7 +36,8 @@ public final class VmEventsApi implements ApiModule {
                 Access.API_KEY, ctx -> {
                     String accept = ctx.header("Accept");
                     if (accept == null || !accept.contains("text/event-stream")) {
-                        throw new BurrowException(ErrorCode.NOT_ACCEPTABLE, "this is a server-sent-event stream: send 'Accept: text/event-stream'");
+                        throw new BurrowException(ErrorCode.NOT_ACCEPTABLE,
+                                "this is a server-sent-event stream: send 'Accept: text/event-stream'");
                     }
                     sse.handle(ctx);
                 });

@@ -211,7 +211,8 @@ public final class DomainMappings {
     }
 
     private static BurrowException taken(String domain, String vmId) {
-        return new BurrowException(ErrorCode.DOMAIN_ALREADY_MAPPED, "domain '" + domain + "' is already mapped to VM " + vmId + "; a domain maps to one VM");
+        return new BurrowException(ErrorCode.DOMAIN_ALREADY_MAPPED,
+                "domain '" + domain + "' is already mapped to VM " + vmId + "; a domain maps to one VM");
     }
 
     private static BurrowException invalid(String message) {

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.burrow.core.testing.HostRequirements;
+import dev.burrow.server.FakeServer;
 import dev.burrow.server.TestServer;
 
 /**
@@ -36,7 +37,7 @@ class OpenApiLintTest {
         if (!Files.isRegularFile(work.resolve("node_modules/@redocly/cli/bin/cli.js"))) {
             run(work, 300, "npm", "ci", "--no-audit", "--no-fund", "--omit=optional");
         }
-        try (TestServer srv = TestServer.start("builtin:busybox")) {
+        try (TestServer srv = FakeServer.start()) {
             var doc = srv.call("GET", "/openapi.json", null, null);
             assertThat(doc.status()).isEqualTo(200);
             Files.writeString(work.resolve("openapi.json"), doc.body());

@@ -48,7 +48,8 @@ public final class NetnsConnector {
                     result.complete(ch);
                 } catch (IOException e) {
                     ch.close();
-                    result.completeExceptionally(BurrowException.of(ErrorCode.PORT_NOT_OPEN, "nothing accepts connections on port " + port + " inside the VM (" + e.getMessage() + ")"));
+                    result.completeExceptionally(BurrowException.of(ErrorCode.PORT_NOT_OPEN,
+                            "nothing accepts connections on port " + port + " inside the VM (" + e.getMessage() + ")"));
                 }
             } catch (LastErrorException | IOException e) {
                 result.completeExceptionally(new DriverException("cannot enter the sandbox's network: " + e.getMessage(), e));

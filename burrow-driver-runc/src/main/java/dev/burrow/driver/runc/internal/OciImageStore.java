@@ -616,7 +616,8 @@ public final class OciImageStore implements ImageStore {
                 return digest;
             }
         }
-        throw BurrowException.of(ErrorCode.IMAGE_NOT_FOUND, "image " + ref + " not found: OCI layout " + layout + " has no tag '" + tag + "' (tags: " + tags + ")");
+        throw BurrowException.of(ErrorCode.IMAGE_NOT_FOUND,
+                "image " + ref + " not found: OCI layout " + layout + " has no tag '" + tag + "' (tags: " + tags + ")");
     }
 
     /**

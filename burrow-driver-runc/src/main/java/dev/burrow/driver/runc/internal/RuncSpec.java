@@ -168,7 +168,8 @@ public final class RuncSpec {
         }
         // Below a few MiB even a shell gets OOM-killed while starting.
         if (memSizeMb < 8 || memSizeMb > 16 * 1024 * 1024) {
-            throw BurrowException.of(ErrorCode.INVALID_RESOURCES, "memSizeMb must be between 8 and 16777216, got " + memSizeMb);
+            throw BurrowException.of(ErrorCode.INVALID_RESOURCES,
+                    "memSizeMb must be between 8 and 16777216, got " + memSizeMb);
         }
     }
 

@@ -187,7 +187,8 @@ public final class SandboxFiles {
     /** The error for a streamed transfer that failed on the VM's side (its file, its disk, the VM going away). */
     public static BurrowException transferFailure(String vmId, String path, IOException e) {
         if (e instanceof java.nio.channels.ClosedChannelException) {
-            return BurrowException.of(ErrorCode.FILE_TRANSFER_ABORTED, "VM " + vmId + " was deleted while " + path + " was transferred");
+            return BurrowException.of(ErrorCode.FILE_TRANSFER_ABORTED,
+                    "VM " + vmId + " was deleted while " + path + " was transferred");
         }
         return ConfinedPath.failure(path, e);
     }
@@ -253,6 +254,7 @@ public final class SandboxFiles {
     }
 
     private static BurrowException tooLarge(String path, long maxBytes) {
-        return new BurrowException(ErrorCode.FILE_TOO_LARGE, "File " + path + " is larger than " + maxBytes + " bytes");
+        return new BurrowException(ErrorCode.FILE_TOO_LARGE,
+                "File " + path + " is larger than " + maxBytes + " bytes");
     }
 }
