@@ -33,6 +33,15 @@ final class OpenedResources implements AutoCloseable {
     /** Closes everything, last opened first. A second call does nothing. */
     @Override
     public void close() {
+        drain((name, failure) -> log.warn("closing {} failed: {}", name, failure.toString()));
+    }
+
+    /** Closes everything after a failed start; close failures are added to {@code cause}, which the caller rethrows. */
+    void closeAfter(RuntimeException cause) {
+        drain((name, failure) -> cause.addSuppressed(failure));
+    }
+
+    private void drain(java.util.function.BiConsumer<String, Throwable> onFailure) {
         while (true) {
             Entry e;
             synchronized (this) {
@@ -42,23 +51,7 @@ final class OpenedResources implements AutoCloseable {
             try {
                 e.closer().close();
             } catch (Exception | LinkageError failure) {
-                log.warn("closing {} failed: {}", e.name(), failure.toString());
-            }
-        }
-    }
-
-    /** Closes everything after a failed start; close failures are added to {@code cause}, which the caller rethrows. */
-    void closeAfter(RuntimeException cause) {
-        while (true) {
-            Entry e;
-            synchronized (this) {
-                e = stack.poll();
-            }
-            if (e == null) return;
-            try {
-                e.closer().close();
-            } catch (Exception failure) {
-                cause.addSuppressed(failure);
+                onFailure.accept(e.name(), failure);
             }
         }
     }
