@@ -290,10 +290,11 @@ public final class BurrowServer implements AutoCloseable {
         loops.start(reconciler);
         loops.start(new IdleSuspender(store, lifecycle, lc.idleInterval(), lc.hibernateAfter()));
         // the VM's own traffic: 4 KiB in 5 s is more than an idle interface's chatter
-        loops.start(new dev.burrow.core.loop.NetworkTrafficSampler(store, lifecycle::networkBytes, java.time.Duration.ofSeconds(5), 4096));
+        loops.start(new dev.burrow.core.loop.NetworkTrafficSampler(store, lifecycle::networkBytes, java.time.Duration.ofSeconds(5), 4096,
+                lifecycle.nodeId()));
         loops.start(new StuckTransitionSweeper(store, lifecycle, lc.reconcileInterval(), lc.stuckLimit()));
         loops.start(new StorageEvictor(store, snapshots, lifecycle, lc.reconcileInterval(), lc.storageQuotaBytes()));
-        loops.start(new ServiceSupervisor(store, services, SERVICE_SUPERVISION_INTERVAL));
+        loops.start(new ServiceSupervisor(store, services, SERVICE_SUPERVISION_INTERVAL, lifecycle.nodeId()));
         if (config.images().gcAfter() != null) {
             loops.start(new dev.burrow.core.loop.ImageCollector(lifecycle.images(), config.images().gcInterval(),
                     config.images().gcAfter()));

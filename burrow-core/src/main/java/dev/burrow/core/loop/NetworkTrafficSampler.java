@@ -28,18 +28,25 @@ public final class NetworkTrafficSampler extends FixedIntervalLoop {
     private final TrafficCounter traffic;
     private final long thresholdBytes;
     private final Map<String, Long> lastBytes = new HashMap<>();
+    /** The node whose VMs' interfaces this loop reads (null: every node, for a single-node store). */
+    private final String node;
 
-    public NetworkTrafficSampler(VmStore store, TrafficCounter traffic, Duration interval, long thresholdBytes) {
+    public NetworkTrafficSampler(VmStore store, TrafficCounter traffic, Duration interval, long thresholdBytes, String node) {
         super("network-traffic", interval);
         this.store = store;
         this.traffic = traffic;
         this.thresholdBytes = thresholdBytes;
+        this.node = node;
+    }
+
+    public NetworkTrafficSampler(VmStore store, TrafficCounter traffic, Duration interval, long thresholdBytes) {
+        this(store, traffic, interval, thresholdBytes, null);
     }
 
     @Override
     public void runOnce(Instant now) {
         Set<String> seen = new HashSet<>();
-        for (Vm vm : store.everyVm()) {
+        for (Vm vm : store.everyVm(node)) {
             if (vm.status() != VmStatus.RUNNING) continue;
             long bytes = traffic.bytes(vm.id());
             if (bytes < 0) continue;

@@ -23,17 +23,24 @@ public final class ServiceSupervisor extends FixedIntervalLoop {
 
     private final VmStore store;
     private final ServiceManager services;
+    /** The node whose VMs this loop supervises (null: every node, for a single-node store). */
+    private final String node;
 
-    public ServiceSupervisor(VmStore store, ServiceManager services, Duration interval) {
+    public ServiceSupervisor(VmStore store, ServiceManager services, Duration interval, String node) {
         super("service-supervisor", interval);
         this.store = store;
         this.services = services;
+        this.node = node;
+    }
+
+    public ServiceSupervisor(VmStore store, ServiceManager services, Duration interval) {
+        this(store, services, interval, null);
     }
 
     @Override
     public void runOnce(Instant now) {
         java.util.Set<String> notifying = new java.util.HashSet<>();
-        for (Vm vm : store.everyVm()) {
+        for (Vm vm : store.everyVm(node)) {
             boolean up = vm.status() == VmStatus.RUNNING || vm.status() == VmStatus.SUSPENDED
                     || vm.status() == VmStatus.HIBERNATED;
             boolean notifies = vm.spec().services().stream().anyMatch(dev.burrow.core.vm.ServiceSpec::notifies);

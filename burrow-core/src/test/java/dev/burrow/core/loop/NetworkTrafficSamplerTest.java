@@ -23,14 +23,33 @@ class NetworkTrafficSamplerTest {
     final NetworkTrafficSampler sampler = new NetworkTrafficSampler(store, driver::networkBytes, Duration.ofSeconds(5), 4096);
 
     Vm vm(VmStatus status) {
+        return vm(status, "n1");
+    }
+
+    Vm vm(VmStatus status, String node) {
         Vm vm = new Vm(VmId.generate(), new VmSpec("builtin:busybox", 1, 256, Map.of(), null, null, null, Map.of(), null, null),
-                status, null, T0, T0, T0, "n1", "fake", null, 0);
+                status, null, T0, T0, T0, node, "fake", null, 0);
         store.insert(vm, VmEvent.of(vm.id(), T0, null, status, "create", "test", null, null));
         return vm;
     }
 
     Vm find(Vm vm) {
         return store.find(vm.id()).orElseThrow();
+    }
+
+    @Test
+    void aSamplerForOneNodeLeavesAnotherNodesVmsAlone() {
+        var local = vm(VmStatus.RUNNING, "n1");
+        var remote = vm(VmStatus.RUNNING, "n2");
+        var n1 = new NetworkTrafficSampler(store, driver::networkBytes, Duration.ofSeconds(5), 4096, "n1");
+        driver.networkBytes.put(local.id(), 0L);
+        driver.networkBytes.put(remote.id(), 0L);
+        n1.runOnce(T0.plusSeconds(5));
+        driver.networkBytes.put(local.id(), 10_000L);
+        driver.networkBytes.put(remote.id(), 10_000L);
+        n1.runOnce(T0.plusSeconds(10));
+        assertThat(find(local).lastNetworkActivityAt()).isEqualTo(T0.plusSeconds(10));
+        assertThat(find(remote).lastNetworkActivityAt()).as("another node's VM: not this host's interface").isNull();
     }
 
     @Test
